@@ -1,0 +1,7 @@
+/** Modelhosts: the workers that hold loaded models and run inference; each instance is a {@link io.fractal.api.host.ModelHost} service. */
+@Export
+@Version("1.0.0")
+package io.fractal.api.host;
+
+import org.osgi.annotation.bundle.Export;
+import org.osgi.annotation.versioning.Version;

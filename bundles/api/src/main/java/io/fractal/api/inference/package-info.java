@@ -1,0 +1,7 @@
+/** Requests, responses, tensors and signatures: the data that crosses every Fractal service. */
+@Export
+@Version("1.0.0")
+package io.fractal.api.inference;
+
+import org.osgi.annotation.bundle.Export;
+import org.osgi.annotation.versioning.Version;

@@ -1,0 +1,7 @@
+/** The model repository: models, their versions on disk, and the deployed-model whiteboard modelhosts follow. */
+@Export
+@Version("1.0.0")
+package io.fractal.api.repository;
+
+import org.osgi.annotation.bundle.Export;
+import org.osgi.annotation.versioning.Version;
