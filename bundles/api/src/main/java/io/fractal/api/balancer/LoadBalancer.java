@@ -1,6 +1,7 @@
 package io.fractal.api.balancer;
 
 import io.fractal.api.host.EchoDTO;
+import io.fractal.api.host.ModelStatusDTO;
 import io.fractal.api.inference.InferenceRequest;
 import io.fractal.api.inference.InferenceResponse;
 import java.util.concurrent.CompletableFuture;
@@ -19,6 +20,14 @@ public interface LoadBalancer {
 
     /** Sends a test payload to one modelhost, chosen as a request would be. */
     CompletableFuture<EchoDTO> echo(Object payload);
+
+    /**
+     * The state of a model version on each live modelhost that holds it, by modelhost id; empty if none does.
+     */
+    java.util.Map<String, ModelStatusDTO> status(String model, int version);
+
+    /** Each live modelhost's state and counters, sorted by id. */
+    java.util.List<io.fractal.api.host.ModelHostDTO> modelHosts();
 
     /** The strategy in use and the modelhosts as the balancer sees them. */
     BalancerDTO describe();

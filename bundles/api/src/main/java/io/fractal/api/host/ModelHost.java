@@ -33,6 +33,9 @@ public interface ModelHost {
     /** The state of a model version on this host, or null if the host does not hold it. */
     ModelState state(String model, int version);
 
+    /** The status of a model version on this host (state, failure reason, signature), or null. */
+    ModelStatusDTO status(String model, int version);
+
     /** Requests in flight plus queued: the load the least-outstanding strategies compare. */
     int outstanding();
 

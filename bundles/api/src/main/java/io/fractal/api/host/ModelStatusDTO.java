@@ -1,5 +1,6 @@
 package io.fractal.api.host;
 
+import io.fractal.api.inference.ModelSignature;
 import org.osgi.dto.DTO;
 
 /** One model version on one modelhost. */
@@ -10,4 +11,6 @@ public class ModelStatusDTO extends DTO {
     /** Why it FAILED, or null. */
     public String reason;
     public String engine;
+    /** The signature the engine read (merged with the declared one), once READY; else null. */
+    public ModelSignature signature;
 }

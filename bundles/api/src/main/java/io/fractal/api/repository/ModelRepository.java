@@ -1,6 +1,8 @@
 package io.fractal.api.repository;
 
 import io.fractal.api.inference.ModelNotFoundException;
+import java.io.IOException;
+import java.io.InputStream;
 import java.util.List;
 import org.osgi.annotation.versioning.ProviderType;
 
@@ -21,4 +23,45 @@ public interface ModelRepository {
      * @throws ModelNotFoundException for an unknown model or version
      */
     ModelVersionDTO resolve(String name, Integer version);
+
+    /**
+     * Stores a new version of a model (creating the model if needed) and publishes it to the modelhosts.
+     *
+     * @param fileName    the model file's name; its extension picks the engine unless {@code engine} is given
+     * @param data        the model file's bytes
+     * @param engine      the engine name, or null to choose by file type
+     * @param description free text, or null
+     * @param makeDefault whether the new version becomes the default (the first version always does)
+     * @throws io.fractal.api.inference.InvalidInputException for a bad name, an unknown file type or an empty file
+     */
+    ModelVersionDTO deploy(String name, String fileName, InputStream data, String engine, String description,
+            boolean makeDefault) throws IOException;
+
+    /** @throws ModelNotFoundException for an unknown model or version */
+    void setDefaultVersion(String name, int version);
+
+    /**
+     * Sets the description of a version (the default one if {@code version} is null).
+     *
+     * @throws ModelNotFoundException for an unknown model or version
+     */
+    void setDescription(String name, Integer version, String description);
+
+    /**
+     * Removes a version, or the whole model if {@code version} is null. Modelhosts finish the requests running
+     * on it before they close it.
+     *
+     * @throws ModelNotFoundException for an unknown model or version
+     */
+    void delete(String name, Integer version);
+
+    /**
+     * The exact bytes of a version's model file.
+     *
+     * @throws ModelNotFoundException for an unknown model or version
+     */
+    InputStream open(String name, Integer version) throws IOException;
+
+    /** The model file's name of a version, as stored, e.g. {@code model.pt}. */
+    String fileName(String name, Integer version);
 }

@@ -1,0 +1,59 @@
+package io.fractal.balancer.internal;
+
+import io.fractal.api.balancer.BalancerDTO;
+import io.fractal.api.host.ModelHost;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+
+/** A modelhost as the balancer tracks it: its health and what was sent to it. */
+final class HostEntry {
+
+    final ModelHost host;
+    final String id;
+    private final AtomicInteger consecutiveFailures = new AtomicInteger();
+    private final AtomicLong routed = new AtomicLong();
+    private volatile long ejectedUntilMillis;
+
+    HostEntry(ModelHost host) {
+        this.host = host;
+        this.id = host.id();
+    }
+
+    /** Not ejected, or ejected long enough ago to be probed with the next request. */
+    boolean available(long nowMillis) {
+        return ejectedUntilMillis <= nowMillis;
+    }
+
+    boolean ejected(long nowMillis) {
+        return ejectedUntilMillis > nowMillis;
+    }
+
+    void routed() {
+        routed.incrementAndGet();
+    }
+
+    void succeeded() {
+        consecutiveFailures.set(0);
+        ejectedUntilMillis = 0;
+    }
+
+    /** Counts a failure; returns true if it ejects the host now. */
+    boolean failed(int threshold, long ejectMillis, long nowMillis) {
+        if (consecutiveFailures.incrementAndGet() >= threshold) {
+            ejectedUntilMillis = nowMillis + ejectMillis;
+            return true;
+        }
+        return false;
+    }
+
+    BalancerDTO.Candidate toDTO(long nowMillis) {
+        BalancerDTO.Candidate c = new BalancerDTO.Candidate();
+        c.id = id;
+        c.ejected = ejected(nowMillis);
+        c.ejectedUntil = c.ejected ? ejectedUntilMillis : 0;
+        c.consecutiveFailures = consecutiveFailures.get();
+        c.outstanding = host.outstanding();
+        c.routed = routed.get();
+        return c;
+    }
+}

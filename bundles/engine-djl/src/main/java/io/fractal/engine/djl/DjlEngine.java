@@ -1,0 +1,134 @@
+package io.fractal.engine.djl;
+
+import ai.djl.Model;
+import ai.djl.engine.Engine;
+import io.fractal.api.engine.InferenceEngine;
+import io.fractal.api.engine.LoadedModel;
+import io.fractal.api.engine.ModelLoadException;
+import io.fractal.api.inference.ModelSignature;
+import io.fractal.api.repository.ModelArtifact;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Set;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.logging.Logger;
+import org.osgi.annotation.versioning.ConsumerType;
+
+/**
+ * An {@link InferenceEngine} on one DJL engine. Subclasses are the DS components of the engine bundles; they
+ * name the DJL engine and may read the signature from the model file. The DJL library layer (its engines and
+ * native libraries) lives for the whole JVM; a subclass only adapts it, so its bundle can be stopped, updated
+ * and started while the server runs: {@link #close()} closes what it loaded.
+ */
+@ConsumerType
+public abstract class DjlEngine implements InferenceEngine, AutoCloseable {
+
+    private static final Logger LOG = Logger.getLogger(DjlEngine.class.getName());
+
+    private final String djlEngineName;
+    private final String platform;
+    private final Set<String> extensions;
+    private final Set<DjlLoadedModel> open = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    private final AtomicInteger sequence = new AtomicInteger();
+
+    /**
+     * Starts the DJL engine (the first time in the JVM this loads its native libraries: seconds).
+     *
+     * @throws IllegalStateException if DJL does not have the engine
+     */
+    protected DjlEngine(String djlEngineName, String platform, Set<String> extensions) {
+        this.djlEngineName = djlEngineName;
+        this.platform = platform;
+        this.extensions = Set.copyOf(extensions);
+        try {
+            Engine engine = DjlClassLoading.call(() -> Engine.getEngine(djlEngineName));
+            LOG.info(() -> "DJL engine " + djlEngineName + " " + engine.getVersion() + " ready. Its native library "
+                    + "is loaded once per JVM: upgrading DJL or the engine's natives needs a restart.");
+        } catch (Exception e) {
+            throw new IllegalStateException("DJL engine " + djlEngineName + " is not available: " + e.getMessage(), e);
+        }
+    }
+
+    @Override
+    public String name() {
+        return djlEngineName;
+    }
+
+    @Override
+    public String platform() {
+        return platform;
+    }
+
+    @Override
+    public Set<String> fileExtensions() {
+        return extensions;
+    }
+
+    @Override
+    public LoadedModel load(ModelArtifact artifact, int workers) throws ModelLoadException {
+        Path file = artifact.file();
+        if (!Files.isRegularFile(file)) {
+            throw new ModelLoadException("model file " + file + " does not exist");
+        }
+        Model model = null;
+        try {
+            String modelName = artifact.name() + "-v" + artifact.version() + "-" + sequence.incrementAndGet();
+            Model created = DjlClassLoading.call(() -> {
+                Model m = Model.newInstance(modelName, djlEngineName);
+                try {
+                    m.load(file.getParent(), file.getFileName().toString());
+                    return m;
+                } catch (Exception | Error e) {
+                    m.close();
+                    throw e;
+                }
+            });
+            model = created;
+            ModelSignature signature = artifact.signature().orElse(readSignature(model, file));
+            DjlLoadedModel loaded = new DjlLoadedModel(artifact.name(), model, signature, open::remove);
+            open.add(loaded);
+            return loaded;
+        } catch (ModelLoadException e) {
+            throw e;
+        } catch (Exception | LinkageError e) {
+            if (model != null) {
+                model.close();
+            }
+            throw new ModelLoadException(djlEngineName + " cannot load " + file.getFileName() + ": " + rootMessage(e), e);
+        }
+    }
+
+    /**
+     * The signature stored in the model file, where the format keeps one; {@link ModelSignature#UNKNOWN} if not.
+     * Called once per load, after DJL loaded the model.
+     */
+    protected ModelSignature readSignature(Model model, Path file) throws Exception {
+        return ModelSignature.UNKNOWN;
+    }
+
+    /** Closes every model this engine still holds; the engine bundle's component calls it on deactivation. */
+    @Override
+    public void close() {
+        for (DjlLoadedModel model : open.toArray(new DjlLoadedModel[0])) {
+            model.close();
+        }
+    }
+
+    static String rootMessage(Throwable e) {
+        Throwable t = e;
+        while (t.getCause() != null && t.getCause() != t) {
+            t = t.getCause();
+        }
+        String m = t.getMessage();
+        if (m == null) {
+            return t.getClass().getSimpleName();
+        }
+        // TorchScript errors carry a C++ stack trace after the first lines: keep the message only.
+        int cut = m.indexOf("\nException raised from");
+        if (cut < 0) {
+            cut = m.indexOf("\nFrame");
+        }
+        m = cut > 0 ? m.substring(0, cut) : m;
+        return m.length() > 500 ? m.substring(0, 500) + "..." : m.strip();
+    }
+}

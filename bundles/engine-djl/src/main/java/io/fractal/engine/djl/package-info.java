@@ -1,0 +1,11 @@
+/**
+ * The base for engine bundles built on DJL: loading a model under the right class loader, a pool of
+ * predictors per model, and the conversion between Fractal tensors and DJL arrays. Engine bundles extend
+ * {@link io.fractal.engine.djl.DjlEngine}.
+ */
+@Export
+@Version("1.0.0")
+package io.fractal.engine.djl;
+
+import org.osgi.annotation.bundle.Export;
+import org.osgi.annotation.versioning.Version;

@@ -1,0 +1,87 @@
+package io.fractal.inferrer.internal;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.fractal.api.balancer.LoadBalancer;
+import io.fractal.api.host.EchoDTO;
+import io.fractal.api.inference.InvalidInputException;
+import io.fractal.api.rest.Doc;
+import io.fractal.api.rest.RestWhiteboard;
+import jakarta.ws.rs.Consumes;
+import jakarta.ws.rs.GET;
+import jakarta.ws.rs.POST;
+import jakarta.ws.rs.Path;
+import jakarta.ws.rs.Produces;
+import jakarta.ws.rs.core.MediaType;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import org.osgi.framework.BundleContext;
+import org.osgi.service.component.annotations.Activate;
+import org.osgi.service.component.annotations.Component;
+import org.osgi.service.component.annotations.Reference;
+
+/** The calls the seed system had: the welcome, and the balancer test. */
+@Component(service = Object.class, property = RestWhiteboard.RESOURCE + "=true")
+@Path("/")
+@Produces(MediaType.APPLICATION_JSON)
+public class SeedResource {
+
+    static final String NAME = "Fractal ML Server";
+    private final LoadBalancer balancer;
+    private final String version;
+
+    @Activate
+    public SeedResource(@Reference LoadBalancer balancer, BundleContext context) {
+        this.balancer = balancer;
+        this.version = context.getBundle().getVersion().toString();
+    }
+
+    @GET
+    @Doc("Welcome: the server's name and version")
+    public Map<String, Object> welcome() {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("name", NAME);
+        m.put("version", version);
+        m.put("message", "Welcome to " + NAME + ". GET /help lists the calls.");
+        return m;
+    }
+
+    @POST
+    @Path("api/test/sendtomodelhost")
+    @Consumes(MediaType.APPLICATION_JSON)
+    @Doc("Balancer test: sends each element of {\"data\": [...]} to a modelhost and shows which one served it")
+    public CompletionStage<Map<String, Object>> sendToModelHost(JsonNode body) {
+        if (body == null || !body.isObject() || !body.has("data")) {
+            throw new InvalidInputException("expected a JSON object {\"data\": [...]}");
+        }
+        JsonNode data = body.get("data");
+        if (!data.isArray()) {
+            throw new InvalidInputException("'data' must be an array");
+        }
+        List<CompletableFuture<EchoDTO>> futures = new ArrayList<>();
+        for (JsonNode element : data) {
+            futures.add(balancer.echo(element));
+        }
+        return CompletableFuture.allOf(futures.toArray(CompletableFuture[]::new)).thenApply(done -> {
+            List<Map<String, Object>> results = new ArrayList<>();
+            Map<String, Integer> spread = new TreeMap<>();
+            for (CompletableFuture<EchoDTO> f : futures) {
+                EchoDTO e = f.join();
+                Map<String, Object> r = new LinkedHashMap<>();
+                r.put("data", e.data);
+                r.put("modelhost", e.modelhost);
+                r.put("worker", e.worker);
+                results.add(r);
+                spread.merge(e.modelhost, 1, Integer::sum);
+            }
+            Map<String, Object> out = new LinkedHashMap<>();
+            out.put("results", results);
+            out.put("spread", spread);
+            return out;
+        });
+    }
+}

@@ -1,0 +1,29 @@
+package io.fractal.modelhost.internal;
+
+import org.osgi.service.metatype.annotations.AttributeDefinition;
+import org.osgi.service.metatype.annotations.ObjectClassDefinition;
+
+@ObjectClassDefinition(name = "Fractal modelhost", description = "One modelhost instance: a worker pool with a "
+        + "bounded queue that loads models through the engines. Each factory configuration is one instance.")
+@interface ModelHostConfiguration {
+
+    String FACTORY_PID = "io.fractal.modelhost";
+
+    @AttributeDefinition(name = "Id", description = "Stable instance id; empty: the configuration's name.")
+    String id() default "";
+
+    @AttributeDefinition(name = "Workers", description = "Worker threads, each with its own engine predictor.")
+    int workers() default 2;
+
+    @AttributeDefinition(name = "Queue capacity", description = "Requests waiting for a worker; beyond it the "
+            + "host refuses with 503.")
+    int queue_capacity() default 64;
+
+    @AttributeDefinition(name = "Models", description = "Which models this host serves: comma-separated globs "
+            + "on model names, '*' for all.")
+    String models() default "*";
+
+    @AttributeDefinition(name = "Drain timeout", description = "Seconds a removed host (or an engine going "
+            + "away) waits for queued and running requests to finish.")
+    int drain_timeout_seconds() default 30;
+}

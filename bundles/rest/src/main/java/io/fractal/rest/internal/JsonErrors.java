@@ -1,0 +1,97 @@
+package io.fractal.rest.internal;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import io.fractal.api.inference.CapacityExceededException;
+import io.fractal.api.inference.ConflictException;
+import io.fractal.api.inference.InvalidInputException;
+import io.fractal.api.inference.ModelNotFoundException;
+import io.fractal.api.inference.ModelNotReadyException;
+import jakarta.ws.rs.NotAllowedException;
+import jakarta.ws.rs.NotFoundException;
+import jakarta.ws.rs.WebApplicationException;
+import jakarta.ws.rs.core.Context;
+import jakarta.ws.rs.core.MediaType;
+import jakarta.ws.rs.core.Response;
+import jakarta.ws.rs.core.UriInfo;
+import jakarta.ws.rs.ext.ExceptionMapper;
+import java.util.Map;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutionException;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+/**
+ * The one place errors become HTTP: every failure a resource throws or a future completes with answers
+ * {@code {"error": "..."}} with its status, never a stack trace.
+ */
+final class JsonErrors implements ExceptionMapper<Throwable> {
+
+    private static final Logger LOG = Logger.getLogger(JsonErrors.class.getName());
+
+    @Context
+    private UriInfo uriInfo;
+
+    @Override
+    public Response toResponse(Throwable thrown) {
+        Throwable t = thrown;
+        while ((t instanceof CompletionException || t instanceof ExecutionException) && t.getCause() != null) {
+            t = t.getCause();
+        }
+        // Body readers wrap what the body's stream threw.
+        for (Throwable c = t; c != null && c.getCause() != c; c = c.getCause()) {
+            if (c instanceof BodyTooLargeException || c instanceof JsonProcessingException) {
+                t = c;
+                break;
+            }
+        }
+        if (t instanceof ModelNotFoundException) {
+            return error(404, t.getMessage());
+        }
+        if (t instanceof CapacityExceededException c) {
+            return Response.status(503).header("Retry-After", Math.max(1, c.retryAfterSeconds()))
+                    .entity(Map.of("error", c.getMessage())).type(MediaType.APPLICATION_JSON).build();
+        }
+        if (t instanceof ModelNotReadyException) {
+            return Response.status(503).header("Retry-After", 1).entity(Map.of("error", t.getMessage()))
+                    .type(MediaType.APPLICATION_JSON).build();
+        }
+        if (t instanceof InvalidInputException || t instanceof IllegalArgumentException) {
+            return error(400, t.getMessage());
+        }
+        if (t instanceof ConflictException) {
+            return error(409, t.getMessage());
+        }
+        if (t instanceof JsonProcessingException j) {
+            String where = j.getLocation() == null ? ""
+                    : " at line " + j.getLocation().getLineNr() + ", column " + j.getLocation().getColumnNr();
+            return error(400, "malformed JSON" + where + ": " + j.getOriginalMessage());
+        }
+        if (t instanceof BodyTooLargeException) {
+            return error(413, t.getMessage());
+        }
+        if (t instanceof NotFoundException) {
+            String path = uriInfo == null ? "" : " /" + uriInfo.getPath();
+            return error(404, "no such call:" + path + "; GET /help lists the calls");
+        }
+        if (t instanceof NotAllowedException n) {
+            return Response.status(405).allow(n.getResponse().getAllowedMethods())
+                    .entity(Map.of("error", "method not allowed; this path takes "
+                            + n.getResponse().getAllowedMethods()))
+                    .type(MediaType.APPLICATION_JSON).build();
+        }
+        if (t instanceof WebApplicationException w) {
+            int status = w.getResponse().getStatus();
+            if (status >= 500) {
+                LOG.log(Level.WARNING, "Request failed", w);
+            }
+            return error(status, w.getMessage());
+        }
+        LOG.log(Level.WARNING, "Request failed", t);
+        return error(500, "internal error: " + (t.getMessage() == null ? t.getClass().getSimpleName() : t.getMessage()));
+    }
+
+    static Response error(int status, String message) {
+        return Response.status(status).entity(Map.of("error", message == null ? "error" : message))
+                .type(MediaType.APPLICATION_JSON).build();
+    }
+}

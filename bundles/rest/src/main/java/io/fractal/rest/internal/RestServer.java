@@ -1,0 +1,115 @@
+package io.fractal.rest.internal;
+
+import io.fractal.api.rest.RestWhiteboard;
+import java.io.IOException;
+import java.net.URI;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.Supplier;
+import java.util.logging.Logger;
+import org.glassfish.grizzly.http.server.HttpServer;
+import org.glassfish.jersey.grizzly2.httpserver.GrizzlyHttpContainer;
+import org.glassfish.jersey.grizzly2.httpserver.GrizzlyHttpServerFactory;
+import org.glassfish.jersey.jackson.JacksonFeature;
+import org.glassfish.jersey.media.multipart.MultiPartFeature;
+import org.glassfish.jersey.server.ContainerFactory;
+import org.glassfish.jersey.server.ResourceConfig;
+import org.glassfish.jersey.server.ServerProperties;
+import org.osgi.service.component.annotations.Activate;
+import org.osgi.service.component.annotations.Component;
+import org.osgi.service.component.annotations.Deactivate;
+import org.osgi.service.component.annotations.Reference;
+import org.osgi.service.component.annotations.ReferenceCardinality;
+import org.osgi.service.component.annotations.ReferencePolicy;
+import org.osgi.service.component.annotations.ReferencePolicyOption;
+import org.osgi.service.metatype.annotations.Designate;
+
+/**
+ * Jersey on Grizzly, serving every resource registered on the {@link RestWhiteboard}. Resources that come or go
+ * while it runs are added by reloading the Jersey container (tens of milliseconds; the listener stays up).
+ */
+@Component(service = {}, configurationPid = RestConfiguration.PID, immediate = true)
+@Designate(ocd = RestConfiguration.class)
+public class RestServer {
+
+    private static final Logger LOG = Logger.getLogger(RestServer.class.getName());
+
+    private final List<Object> resources = new CopyOnWriteArrayList<>();
+    private final RestConfiguration config;
+    private final GrizzlyHttpContainer container;
+    private final HttpServer server;
+
+    @Activate
+    public RestServer(RestConfiguration config) throws IOException {
+        this.config = config;
+        URI uri = URI.create("http://" + config.host() + ":" + config.port() + "/");
+        this.container = withJerseyClassLoader(() -> ContainerFactory.createContainer(GrizzlyHttpContainer.class,
+                resourceConfig()));
+        this.server = GrizzlyHttpServerFactory.createHttpServer(uri, container, false, null, false);
+        server.getServerConfiguration().setMaxPostSize(config.max_body_bytes());
+        try {
+            server.start();
+        } catch (IOException e) {
+            server.shutdownNow();
+            throw new IOException("cannot listen on " + uri + ": " + e.getMessage(), e);
+        }
+        LOG.info(() -> "REST API listening on " + uri + " with " + resources.size() + " resource(s)");
+    }
+
+    @Deactivate
+    void deactivate() {
+        server.shutdownNow();
+        LOG.info("REST API stopped");
+    }
+
+    @Reference(cardinality = ReferenceCardinality.MULTIPLE, policy = ReferencePolicy.DYNAMIC,
+            policyOption = ReferencePolicyOption.GREEDY, service = Object.class, target = RestWhiteboard.FILTER)
+    void bindResource(Object resource) {
+        resources.add(resource);
+        reload();
+    }
+
+    void unbindResource(Object resource) {
+        resources.remove(resource);
+        reload();
+    }
+
+    private void reload() {
+        GrizzlyHttpContainer c = container;
+        if (c != null) { // null while the constructor runs: the first configuration takes what is bound by then
+            withJerseyClassLoader(() -> {
+                c.reload(resourceConfig());
+                return null;
+            });
+        }
+    }
+
+    private ResourceConfig resourceConfig() {
+        ResourceConfig rc = new ResourceConfig();
+        rc.register(JacksonFeature.withoutExceptionMappers());
+        rc.register(MultiPartFeature.class);
+        rc.register(new ObjectMapperResolver());
+        rc.register(new JsonErrors());
+        rc.register(new BodyLimit(config.max_body_bytes()));
+        rc.register(HelpResource.class);
+        rc.property(ServerProperties.WADL_FEATURE_DISABLE, true);
+        rc.property(ServerProperties.RESPONSE_SET_STATUS_OVER_SEND_ERROR, true);
+        resources.forEach(rc::register);
+        return rc;
+    }
+
+    /**
+     * The one place Jersey's class-loading quirk is handled: jakarta.ws.rs-api finds its RuntimeDelegate through
+     * the thread context class loader, which inside OSGi must be one that sees Jersey.
+     */
+    private static <T> T withJerseyClassLoader(Supplier<T> action) {
+        Thread thread = Thread.currentThread();
+        ClassLoader previous = thread.getContextClassLoader();
+        thread.setContextClassLoader(ResourceConfig.class.getClassLoader());
+        try {
+            return action.get();
+        } finally {
+            thread.setContextClassLoader(previous);
+        }
+    }
+}
