@@ -24,4 +24,15 @@ public interface ModelHostAdmin {
      * @return false if there was no such instance
      */
     boolean remove(String id);
+
+    /**
+     * Stops an instance taking new requests; it finishes those queued and running and then idles, listed as
+     * DRAINING, until it is removed or resumed.
+     *
+     * @return false if there is no such live instance
+     */
+    boolean drain(String id);
+
+    /** Lets a drained instance take requests again; false if there is no such live instance. */
+    boolean resume(String id);
 }

@@ -1,36 +1,147 @@
 package io.fractal.inferrer.internal;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import io.fractal.api.balancer.LoadBalancer;
-import io.fractal.api.host.ModelHostDTO;
+import io.fractal.api.balancer.Strategy;
+import io.fractal.api.host.ModelHostAdmin;
+import io.fractal.api.host.ModelHostConfigDTO;
+import io.fractal.api.inference.InvalidInputException;
+import io.fractal.api.inference.ModelNotFoundException;
 import io.fractal.api.rest.Doc;
 import io.fractal.api.rest.RestWhiteboard;
+import jakarta.ws.rs.Consumes;
+import jakarta.ws.rs.DELETE;
 import jakarta.ws.rs.GET;
+import jakarta.ws.rs.POST;
+import jakarta.ws.rs.PUT;
 import jakarta.ws.rs.Path;
+import jakarta.ws.rs.PathParam;
 import jakarta.ws.rs.Produces;
 import jakarta.ws.rs.core.MediaType;
-import java.util.List;
+import jakarta.ws.rs.core.Response;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.Locale;
 import java.util.Map;
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
 import org.osgi.service.component.annotations.Reference;
 
-/** The modelhosts as the balancer sees them. */
+/** The modelhosts and the balancer: list, add, remove, drain; the balancing strategy. */
 @Component(service = Object.class, property = RestWhiteboard.RESOURCE + "=true")
-@Path("/api/v1/modelhosts")
+@Path("/api/v1")
 @Produces(MediaType.APPLICATION_JSON)
 public class ModelHostsResource {
 
     private final LoadBalancer balancer;
+    private final ModelHostAdmin admin;
 
     @Activate
-    public ModelHostsResource(@Reference LoadBalancer balancer) {
+    public ModelHostsResource(@Reference LoadBalancer balancer, @Reference ModelHostAdmin admin) {
         this.balancer = balancer;
+        this.admin = admin;
     }
 
     @GET
+    @Path("modelhosts")
     @Doc("Lists the live modelhosts: id, state, workers, queue, models and counters")
     public Map<String, Object> list() {
-        List<ModelHostDTO> hosts = balancer.modelHosts();
-        return Map.of("modelhosts", hosts, "strategy", balancer.describe().strategy);
+        Map<String, Object> out = new LinkedHashMap<>();
+        out.put("strategy", balancer.describe().strategy);
+        out.put("modelhosts", balancer.modelHosts());
+        return out;
+    }
+
+    @POST
+    @Path("modelhosts")
+    @Consumes(MediaType.APPLICATION_JSON)
+    @Doc("Adds a modelhost: {\"id\": \"mh3\", \"workers\": 2, \"queue_capacity\": 64, \"models\": \"*\"}")
+    public Response add(JsonNode body) {
+        if (body == null || !body.isObject()) {
+            throw new InvalidInputException("expected a JSON object {\"id\": ..., \"workers\": ..., "
+                    + "\"queue_capacity\": ..., \"models\": ...}");
+        }
+        ModelHostConfigDTO c = new ModelHostConfigDTO();
+        c.id = text(body, "id");
+        c.workers = integer(body, "workers");
+        c.queueCapacity = integer(body, "queue_capacity");
+        c.models = text(body, "models");
+        return Response.status(201).entity(admin.create(c)).build();
+    }
+
+    @DELETE
+    @Path("modelhosts/{id}")
+    @Doc("Removes a modelhost: it takes no new requests, finishes its queued and running ones, then goes")
+    public Map<String, Object> remove(@PathParam("id") String id) {
+        if (!admin.remove(id)) {
+            throw new ModelNotFoundException("no modelhost '" + id + "' is configured");
+        }
+        return Map.of("removed", id);
+    }
+
+    @POST
+    @Path("modelhosts/{id}/drain")
+    @Doc("Drains a modelhost: no new requests; it finishes the rest and idles until removed or resumed")
+    public Map<String, Object> drain(@PathParam("id") String id) {
+        if (!admin.drain(id)) {
+            throw new ModelNotFoundException("no live modelhost '" + id + "'");
+        }
+        return Map.of("draining", id);
+    }
+
+    @POST
+    @Path("modelhosts/{id}/resume")
+    @Doc("Lets a drained modelhost take requests again")
+    public Map<String, Object> resume(@PathParam("id") String id) {
+        if (!admin.resume(id)) {
+            throw new ModelNotFoundException("no live modelhost '" + id + "'");
+        }
+        return Map.of("resumed", id);
+    }
+
+    @GET
+    @Path("balancer")
+    @Doc("The balancer: strategy, decisions, retries, ejections, and each modelhost as it sees it")
+    public Object balancer() {
+        return balancer.describe();
+    }
+
+    @PUT
+    @Path("balancer")
+    @Consumes(MediaType.APPLICATION_JSON)
+    @Doc("Switches the strategy live: {\"strategy\": \"ROUND_ROBIN\" | \"LEAST_OUTSTANDING\" | \"POWER_OF_TWO\"}")
+    public Object setStrategy(JsonNode body) {
+        String s = body == null ? null : text(body, "strategy");
+        if (s == null) {
+            throw new InvalidInputException("expected {\"strategy\": ...}, one of " + Arrays.toString(Strategy.values()));
+        }
+        try {
+            balancer.setStrategy(Strategy.valueOf(s.toUpperCase(Locale.ROOT).replace('-', '_')));
+        } catch (IllegalArgumentException e) {
+            throw new InvalidInputException("unknown strategy '" + s + "', one of " + Arrays.toString(Strategy.values()));
+        }
+        return balancer.describe();
+    }
+
+    private static String text(JsonNode body, String field) {
+        JsonNode v = body.get(field);
+        if (v == null || v.isNull()) {
+            return null;
+        }
+        if (!v.isTextual()) {
+            throw new InvalidInputException("'" + field + "' must be a string");
+        }
+        return v.textValue();
+    }
+
+    private static Integer integer(JsonNode body, String field) {
+        JsonNode v = body.get(field);
+        if (v == null || v.isNull()) {
+            return null;
+        }
+        if (!v.isIntegralNumber()) {
+            throw new InvalidInputException("'" + field + "' must be an integer");
+        }
+        return v.intValue();
     }
 }

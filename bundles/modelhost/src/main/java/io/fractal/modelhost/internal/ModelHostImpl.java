@@ -322,6 +322,19 @@ public class ModelHostImpl implements ModelHost {
         return inFlight.get() + queue.size();
     }
 
+    /** Stops taking new requests; the queued and running ones finish. */
+    void drain() {
+        accepting = false;
+        LOG.info(() -> "Modelhost " + id + " draining: no new requests");
+    }
+
+    void resume() {
+        if (running) {
+            accepting = true;
+            LOG.info(() -> "Modelhost " + id + " takes requests again");
+        }
+    }
+
     @Override
     public boolean accepting() {
         return accepting;

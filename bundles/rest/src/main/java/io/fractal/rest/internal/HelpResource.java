@@ -35,6 +35,9 @@ public final class HelpResource {
     private static void collect(Resource resource, String prefix, List<Map<String, String>> calls) {
         String path = join(prefix, resource.getPath());
         for (ResourceMethod m : resource.getResourceMethods()) {
+            if ("OPTIONS".equals(m.getHttpMethod()) || "HEAD".equals(m.getHttpMethod())) {
+                continue; // Jersey answers these for every path
+            }
             Map<String, String> call = new LinkedHashMap<>();
             call.put("method", m.getHttpMethod());
             call.put("path", path);

@@ -6,6 +6,8 @@ import io.fractal.api.balancer.BalancerDTO;
 import io.fractal.api.balancer.LoadBalancer;
 import io.fractal.api.balancer.Strategy;
 import io.fractal.api.engine.InferenceEngine;
+import io.fractal.api.host.ModelHostAdmin;
+import io.fractal.api.host.ModelHostConfigDTO;
 import io.fractal.api.host.ModelHostDTO;
 import io.fractal.api.host.ModelStatusDTO;
 import io.fractal.api.inference.DataType;
@@ -39,18 +41,22 @@ import org.osgi.service.component.annotations.ReferencePolicyOption;
         "osgi.command.function=models", "osgi.command.function=model", "osgi.command.function=deploy",
         "osgi.command.function=undeploy", "osgi.command.function=setdefault", "osgi.command.function=describe",
         "osgi.command.function=modelhosts", "osgi.command.function=balancer", "osgi.command.function=strategy",
-        "osgi.command.function=engines", "osgi.command.function=predict" })
+        "osgi.command.function=engines", "osgi.command.function=predict", "osgi.command.function=addmodelhost",
+        "osgi.command.function=removemodelhost", "osgi.command.function=drain", "osgi.command.function=resume" })
 public class FractalCommands {
 
     private final ModelRepository repository;
     private final LoadBalancer balancer;
+    private final ModelHostAdmin admin;
     private final List<InferenceEngine> engines = new CopyOnWriteArrayList<>();
     private final ObjectMapper json = new ObjectMapper();
 
     @Activate
-    public FractalCommands(@Reference ModelRepository repository, @Reference LoadBalancer balancer) {
+    public FractalCommands(@Reference ModelRepository repository, @Reference LoadBalancer balancer,
+            @Reference ModelHostAdmin admin) {
         this.repository = repository;
         this.balancer = balancer;
+        this.admin = admin;
     }
 
     @Reference(cardinality = ReferenceCardinality.MULTIPLE, policy = ReferencePolicy.DYNAMIC,
@@ -129,6 +135,38 @@ public class FractalCommands {
                     h.models, h.loaded.stream().map(s -> s.model + ":" + s.version + "=" + s.state).toList());
         }
         return t.toString();
+    }
+
+    @Descriptor("add a modelhost with default settings (2 workers, queue 64, all models)")
+    public String addmodelhost(@Descriptor("modelhost id") String id) {
+        return addmodelhost(id, 2, 64, "*");
+    }
+
+    @Descriptor("add a modelhost")
+    public String addmodelhost(@Descriptor("modelhost id") String id, @Descriptor("worker threads") int workers,
+            @Descriptor("queue capacity") int queue, @Descriptor("models it serves: globs, '*' for all") String models) {
+        ModelHostConfigDTO c = new ModelHostConfigDTO();
+        c.id = id;
+        c.workers = workers;
+        c.queueCapacity = queue;
+        c.models = models;
+        admin.create(c);
+        return "modelhost " + id + " added";
+    }
+
+    @Descriptor("remove a modelhost: it finishes its queued and running requests, then goes")
+    public String removemodelhost(@Descriptor("modelhost id") String id) {
+        return admin.remove(id) ? "modelhost " + id + " removed" : "no modelhost " + id;
+    }
+
+    @Descriptor("drain a modelhost: no new requests, it finishes the rest and idles until removed or resumed")
+    public String drain(@Descriptor("modelhost id") String id) {
+        return admin.drain(id) ? "modelhost " + id + " draining" : "no live modelhost " + id;
+    }
+
+    @Descriptor("let a drained modelhost take requests again")
+    public String resume(@Descriptor("modelhost id") String id) {
+        return admin.resume(id) ? "modelhost " + id + " resumed" : "no live modelhost " + id;
     }
 
     @Descriptor("show the balancer: strategy and modelhosts as it sees them")
