@@ -70,6 +70,7 @@ public class CheckDistribution {
         // lib/
         Map<String, String> classes = new TreeMap<>();
         Set<String> libPackages = new TreeSet<>();
+        Map<String, String> duplicates = new TreeMap<>();
         List<Path> libJars = jars(dist.resolve("lib"));
         for (Path jar : libJars) {
             try (JarFile jf = new JarFile(jar.toFile())) {
@@ -80,13 +81,15 @@ public class CheckDistribution {
                     }
                     String previous = classes.put(name, jar.getFileName().toString());
                     if (previous != null && !previous.equals(jar.getFileName().toString())) {
-                        errors.add("lib/: " + name + " is in both " + previous + " and " + jar.getFileName());
+                        duplicates.putIfAbsent(previous + " and " + jar.getFileName(), name);
                     }
                     int slash = name.lastIndexOf('/');
                     if (slash > 0) libPackages.add(name.substring(0, slash).replace('/', '.'));
                 }
             }
         }
+
+        duplicates.forEach((jars, name) -> errors.add("lib/: " + jars + " hold the same classes (" + name + ")"));
 
         // conf/config.properties: the system bundle's extra packages
         Properties config = new Properties();
