@@ -64,4 +64,24 @@ public interface ModelRepository {
 
     /** The model file's name of a version, as stored, e.g. {@code model.pt}. */
     String fileName(String name, Integer version);
+
+    /**
+     * Deploys a model from a named source (a deploy file, a model bundle): the new version replaces the versions
+     * deployed earlier from the same source, atomically once it is ready. Deploying the same bytes from the same
+     * source again changes nothing, so callers may repeat it (after a restart, say).
+     *
+     * @param source   who deploys, e.g. {@code bundle:com.acme.models/iris}
+     * @param fileName the model file's name (its type picks the engine unless the metadata names one)
+     * @param metadata the model's {@code model.json} sidecar, or null
+     * @return the version now deployed from that source
+     */
+    ModelVersionDTO deployFrom(String source, String name, String fileName, InputStream model, InputStream metadata)
+            throws IOException;
+
+    /**
+     * Removes every version deployed from a source.
+     *
+     * @return how many versions were removed
+     */
+    int undeploySource(String source);
 }

@@ -2,7 +2,10 @@ package io.fractal.repository.internal;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import io.fractal.api.balancer.LoadBalancer;
 import io.fractal.api.engine.InferenceEngine;
+import io.fractal.api.host.ModelState;
+import io.fractal.api.host.ModelStatusDTO;
 import io.fractal.api.inference.InvalidInputException;
 import io.fractal.api.inference.ModelNotFoundException;
 import io.fractal.api.repository.ModelArtifact;
@@ -29,6 +32,9 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 import java.util.stream.Stream;
@@ -40,6 +46,7 @@ import org.osgi.service.component.annotations.Deactivate;
 import org.osgi.service.component.annotations.Reference;
 import org.osgi.service.component.annotations.ReferenceCardinality;
 import org.osgi.service.component.annotations.ReferencePolicy;
+import org.osgi.service.component.annotations.ReferencePolicyOption;
 import org.osgi.service.metatype.annotations.Designate;
 
 /**
@@ -70,7 +77,17 @@ public class ModelRepositoryImpl implements ModelRepository, ArtifactInstaller {
     private final ObjectMapper mapper = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
     private final Map<String, StoredModel> models = new TreeMap<>();
     private final Map<InferenceEngine, Map<String, String>> engineTypes = new ConcurrentHashMap<>();
-    private boolean active = true;
+    private volatile boolean active = true;
+    private static final long SWAP_TIMEOUT_NANOS = TimeUnit.MINUTES.toNanos(5);
+    private final ScheduledExecutorService promoter = Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "fractal-repository-swap");
+        t.setDaemon(true);
+        return t;
+    });
+
+    @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
+            policyOption = ReferencePolicyOption.GREEDY)
+    private volatile LoadBalancer balancer;
 
     /** A model and its versions; guarded by the repository's lock. */
     private static final class StoredModel {
@@ -107,6 +124,7 @@ public class ModelRepositoryImpl implements ModelRepository, ArtifactInstaller {
     @Deactivate
     synchronized void deactivate() {
         active = false;
+        promoter.shutdownNow();
         for (StoredModel m : models.values()) {
             m.versions.values().forEach(this::unpublish);
         }
@@ -186,28 +204,11 @@ public class ModelRepositoryImpl implements ModelRepository, ArtifactInstaller {
     @Override
     public ModelVersionDTO deploy(String name, String fileName, InputStream data, String engine, String description,
             boolean makeDefault) throws IOException {
-        ModelNames.check(name);
-        String ext = extension(fileName);
-        String engineName = engine != null && !engine.isBlank() ? engine : engineFor(ext);
-        if (engineName == null) {
-            throw new InvalidInputException("cannot tell the engine of '" + fileName + "': known model file types are "
-                    + knownTypes().keySet() + "; or name the engine");
-        }
-        Path staging = Files.createTempDirectory(dataDir, ".upload-");
-        try {
-            ModelMetadata meta = new ModelMetadata();
-            meta.engine = engineName;
-            meta.file = "model." + (ext.isEmpty() ? "bin" : ext);
-            meta.description = description;
-            meta.source = "upload";
-            copy(data, staging.resolve(meta.file), meta);
-            if (meta.size == 0) {
-                throw new InvalidInputException("the model file is empty");
-            }
-            return store(name, staging, meta, makeDefault, false).toDTO();
-        } finally {
-            deleteTree(staging);
-        }
+        ModelMetadata meta = new ModelMetadata();
+        meta.engine = engine == null || engine.isBlank() ? null : engine;
+        meta.description = description;
+        meta.source = "upload";
+        return ingest(name, fileName, data, meta, makeDefault, false);
     }
 
     @Override
@@ -271,15 +272,56 @@ public class ModelRepositoryImpl implements ModelRepository, ArtifactInstaller {
                 .filter(v -> meta.source.equals(v.metadata.source)).map(v -> v.version).toList() : List.of();
         m.versions.put(version, sv);
         m.lastVersion = version;
-        if (makeDefault || m.defaultVersion == 0 || retired.contains(m.defaultVersion)) {
+        boolean swap = (makeDefault || retired.contains(m.defaultVersion)) && m.defaultVersion != 0
+                && balancer != null;
+        if (!swap && (makeDefault || m.defaultVersion == 0 || retired.contains(m.defaultVersion))) {
             m.defaultVersion = version;
         }
         saveModelState(m);
         publish(sv);
-        retired.forEach(v -> remove(m, v));
+        if (swap) {
+            // Traffic stays on the current default until the new version is READY on a modelhost.
+            promoter.execute(() -> promoteWhenReady(sv, retired, System.nanoTime()));
+        } else {
+            retired.forEach(v -> remove(m, v));
+        }
         LOG.info(() -> "Deployed model " + sv + " (" + meta.engine + ", from " + meta.source + ")"
-                + (retired.isEmpty() ? "" : ", replacing version(s) " + retired));
+                + (retired.isEmpty() ? "" : ", replacing version(s) " + retired)
+                + (swap ? "; it becomes the default once it is ready" : ""));
         return sv;
+    }
+
+    /**
+     * Makes a new version the default once a modelhost has it READY, then retires the versions it replaces
+     * (modelhosts finish the requests running on them). If it fails to load everywhere, the old version keeps
+     * serving. Without any modelhost holding it after {@link #SWAP_TIMEOUT_NANOS}, it is promoted anyway.
+     */
+    private void promoteWhenReady(StoredVersion sv, List<Integer> retired, long started) {
+        LoadBalancer b = balancer;
+        Map<String, ModelStatusDTO> status = b == null ? Map.of() : b.status(sv.name, sv.version);
+        boolean ready = status.values().stream().anyMatch(s -> s.state == ModelState.READY);
+        boolean failed = !status.isEmpty() && status.values().stream().allMatch(s -> s.state == ModelState.FAILED);
+        boolean timedOut = System.nanoTime() - started > SWAP_TIMEOUT_NANOS;
+        if (!ready && !failed && !timedOut && b != null && active) {
+            promoter.schedule(() -> promoteWhenReady(sv, retired, started), 20, TimeUnit.MILLISECONDS);
+            return;
+        }
+        synchronized (this) {
+            StoredModel m = models.get(sv.name);
+            if (m == null || m.versions.get(sv.version) != sv || !active) {
+                return; // removed meanwhile
+            }
+            if (failed) {
+                LOG.warning(() -> "Model " + sv + " failed to load on every modelhost; version " + m.defaultVersion
+                        + " keeps serving");
+                return;
+            }
+            m.defaultVersion = sv.version;
+            saveModelState(m);
+            retired.stream().filter(m.versions::containsKey).forEach(v -> remove(m, v));
+            LOG.info(() -> "Model " + sv.name + " now serves version " + sv.version
+                    + (retired.isEmpty() ? "" : "; retired " + retired));
+        }
     }
 
     // ---- FileInstall ---------------------------------------------------------------------------------------
@@ -313,20 +355,28 @@ public class ModelRepositoryImpl implements ModelRepository, ArtifactInstaller {
     }
 
     @Override
-    public synchronized void uninstall(File artifact) {
-        if (!active) {
-            return;
-        }
+    public void uninstall(File artifact) {
         Path path = artifact.toPath();
         Path folder = modelFolder(path);
         if (folder != null && artifact.getName().equals(ModelMetadata.SIDECAR) && Files.exists(folder)) {
             return; // the folder's model file still stands for it
         }
-        String source = source(path);
-        for (StoredModel m : new ArrayList<>(models.values())) {
-            m.versions.values().stream().filter(v -> source.equals(v.metadata.source)).map(v -> v.version).toList()
-                    .forEach(v -> remove(m, v));
+        undeploySource(source(path));
+    }
+
+    @Override
+    public synchronized int undeploySource(String source) {
+        if (!active) {
+            return 0;
         }
+        int removed = 0;
+        for (StoredModel m : new ArrayList<>(models.values())) {
+            List<Integer> versions = m.versions.values().stream().filter(v -> source.equals(v.metadata.source))
+                    .map(v -> v.version).toList();
+            versions.forEach(v -> remove(m, v));
+            removed += versions.size();
+        }
+        return removed;
     }
 
     /** The model folder a deployed file belongs to (its parent holds a sidecar, or held one), or null. */
@@ -349,67 +399,93 @@ public class ModelRepositoryImpl implements ModelRepository, ArtifactInstaller {
 
     private void deployArtifact(Path file) throws IOException {
         Path folder = modelFolder(file);
-        String source = source(file);
-        String name;
-        ModelMetadata meta;
-        Path modelFile;
-        String sidecarDigest = "";
-        if (folder != null) {
-            name = folder.getFileName().toString();
+        try {
+            if (folder == null) {
+                try (InputStream model = Files.newInputStream(file)) {
+                    deployFrom(source(file), baseName(file.getFileName().toString()), file.getFileName().toString(),
+                            model, null);
+                }
+                return;
+            }
             Path sidecar = folder.resolve(ModelMetadata.SIDECAR);
-            meta = ModelMetadata.read(mapper, sidecar);
-            sidecarDigest = digest(sidecar);
-            modelFile = meta.file != null ? folder.resolve(meta.file).normalize() : findModelFile(folder);
+            ModelMetadata meta = ModelMetadata.read(mapper, sidecar);
+            Path modelFile = meta.file != null ? folder.resolve(meta.file).normalize() : findModelFile(folder);
             if (modelFile == null || !modelFile.startsWith(folder) || !Files.isRegularFile(modelFile)) {
                 throw new IOException("model folder " + folder + " has no model file"
                         + (meta.file == null ? "" : " '" + meta.file + "'"));
             }
-            meta.signature(); // fails early on an unknown datatype
-        } else {
-            name = baseName(file.getFileName().toString());
-            meta = new ModelMetadata();
-            modelFile = file;
-        }
-        String ext = extension(modelFile.getFileName().toString());
-        if (meta.engine == null) {
-            meta.engine = engineFor(ext);
-        }
-        if (meta.engine == null) {
-            throw new IOException("cannot tell the engine of " + modelFile + "; name it in " + ModelMetadata.SIDECAR);
-        }
-        meta.source = source;
-        meta.file = "model." + ext;
-        Path staging = Files.createTempDirectory(dataDir, ".deploy-");
-        try {
-            try (InputStream in = Files.newInputStream(modelFile)) {
-                copy(in, staging.resolve(meta.file), meta);
-            }
-            meta.sourceDigest = meta.sha256 + sidecarDigest;
-            synchronized (this) {
-                StoredModel existing = models.get(name);
-                if (existing != null) {
-                    for (StoredVersion v : existing.versions.values()) {
-                        if (source.equals(v.metadata.source) && meta.sourceDigest.equals(v.metadata.sourceDigest)) {
-                            return; // the same files again (FileInstall after a restart, or the folder's other file)
-                        }
-                    }
-                }
-                store(name, staging, meta, true, true);
+            try (InputStream model = Files.newInputStream(modelFile); InputStream json = Files.newInputStream(sidecar)) {
+                deployFrom(source(file), folder.getFileName().toString(), modelFile.getFileName().toString(), model,
+                        json);
             }
         } catch (IOException | RuntimeException e) {
             LOG.log(Level.WARNING, "Cannot deploy " + file + ": " + e.getMessage());
             throw e;
-        } finally {
-            deleteTree(staging);
         }
     }
 
-    private static String digest(Path file) throws IOException {
-        MessageDigest digest = sha256();
-        try (InputStream in = new DigestInputStream(Files.newInputStream(file), digest)) {
-            in.transferTo(OutputStream.nullOutputStream());
+    @Override
+    public ModelVersionDTO deployFrom(String source, String name, String fileName, InputStream model,
+            InputStream metadata) throws IOException {
+        ModelNames.check(name);
+        ModelMetadata meta;
+        String sidecarDigest = "";
+        if (metadata != null) {
+            byte[] json = metadata.readAllBytes();
+            try {
+                meta = mapper.readValue(json, ModelMetadata.class);
+                meta.signature(); // fails early on an unknown datatype
+            } catch (IOException | IllegalArgumentException e) {
+                throw new InvalidInputException("invalid " + ModelMetadata.SIDECAR + " of model " + name + ": "
+                        + e.getMessage());
+            }
+            MessageDigest d = sha256();
+            sidecarDigest = HexFormat.of().formatHex(d.digest(json));
+        } else {
+            meta = new ModelMetadata();
         }
-        return HexFormat.of().formatHex(digest.digest());
+        meta.source = source;
+        meta.sourceDigest = sidecarDigest;
+        return ingest(name, fileName, model, meta, true, true);
+    }
+
+    /**
+     * Copies a model file into a staging folder, then stores it as the next version. With {@code replaceSource},
+     * the same bytes from the same source again are a no-op, and a new version replaces that source's older ones.
+     */
+    private ModelVersionDTO ingest(String name, String fileName, InputStream model, ModelMetadata meta,
+            boolean makeDefault, boolean replaceSource) throws IOException {
+        ModelNames.check(name);
+        String ext = extension(fileName);
+        if (meta.engine == null) {
+            meta.engine = engineFor(ext);
+        }
+        if (meta.engine == null) {
+            throw new InvalidInputException("cannot tell the engine of '" + fileName + "': known model file types are "
+                    + knownTypes().keySet() + "; or name the engine");
+        }
+        meta.file = "model." + (ext.isEmpty() ? "bin" : ext);
+        Path staging = Files.createTempDirectory(dataDir, ".staging-");
+        try {
+            copy(model, staging.resolve(meta.file), meta);
+            if (meta.size == 0) {
+                throw new InvalidInputException("the model file of " + name + " is empty");
+            }
+            meta.sourceDigest = meta.sha256 + (meta.sourceDigest == null ? "" : meta.sourceDigest);
+            synchronized (this) {
+                StoredModel existing = models.get(name);
+                if (replaceSource && existing != null) {
+                    for (StoredVersion v : existing.versions.values()) {
+                        if (meta.source.equals(v.metadata.source) && meta.sourceDigest.equals(v.metadata.sourceDigest)) {
+                            return v.toDTO(); // the same files again (after a restart, or the folder's other file)
+                        }
+                    }
+                }
+                return store(name, staging, meta, makeDefault, replaceSource).toDTO();
+            }
+        } finally {
+            deleteTree(staging);
+        }
     }
 
     private Path findModelFile(Path folder) throws IOException {
