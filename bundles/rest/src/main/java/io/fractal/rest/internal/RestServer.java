@@ -38,6 +38,7 @@ public class RestServer {
     private final RestConfiguration config;
     private final GrizzlyHttpContainer container;
     private final HttpServer server;
+    private volatile boolean stopped;
 
     @Activate
     public RestServer(RestConfiguration config) throws IOException {
@@ -58,6 +59,7 @@ public class RestServer {
 
     @Deactivate
     void deactivate() {
+        stopped = true;
         server.shutdownNow();
         LOG.info("REST API stopped");
     }
@@ -76,7 +78,7 @@ public class RestServer {
 
     private void reload() {
         GrizzlyHttpContainer c = container;
-        if (c != null) { // null while the constructor runs: the first configuration takes what is bound by then
+        if (c != null && !stopped) { // null while the constructor runs: the first configuration takes what is bound by then
             withJerseyClassLoader(() -> {
                 c.reload(resourceConfig());
                 return null;
