@@ -1,13 +1,7 @@
 package io.fractal.metrics.internal;
 
 import com.codahale.metrics.Gauge;
-import com.codahale.metrics.Metric;
 import com.codahale.metrics.MetricRegistry;
-import com.codahale.metrics.MetricSet;
-import com.codahale.metrics.SlidingTimeWindowArrayReservoir;
-import com.codahale.metrics.jvm.GarbageCollectorMetricSet;
-import com.codahale.metrics.jvm.MemoryUsageGaugeSet;
-import com.codahale.metrics.jvm.ThreadStatesGaugeSet;
 import io.fractal.api.metrics.FractalMetrics;
 import io.prometheus.client.CollectorRegistry;
 import io.prometheus.client.dropwizard.DropwizardExports;
@@ -15,9 +9,6 @@ import io.prometheus.client.exporter.common.TextFormat;
 import java.io.IOException;
 import java.io.StringWriter;
 import java.io.Writer;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 import org.osgi.service.component.annotations.Activate;
@@ -35,47 +26,43 @@ public class MetricsService implements FractalMetrics {
 
     @Activate
     public MetricsService() {
-        registerAll("jvm_memory", new MemoryUsageGaugeSet());
-        registerAll("jvm_gc", new GarbageCollectorMetricSet());
-        registerAll("jvm_threads", new ThreadStatesGaugeSet());
-        registry.register("process_resident_memory_bytes", (Gauge<Long>) MetricsService::residentBytes);
-        prometheus.register(new DropwizardExports(registry, com.codahale.metrics.MetricFilter.ALL,
+        JvmGauges.register(this);
+        prometheus.register(new DropwizardExports(registry, (name, metric) -> !(metric instanceof SummingTimer),
                 new LabelledSampleBuilder()));
+        prometheus.register(new TimerCollector(registry));
     }
 
-    private void registerAll(String prefix, MetricSet set) {
-        for (Map.Entry<String, Metric> e : set.getMetrics().entrySet()) {
-            registry.register(prefix + "_" + e.getKey().replace('.', '_').replace('-', '_'), e.getValue());
-        }
-    }
-
+    /**
+     * Counters are Dropwizard meters: the bridge exports a meter as a Prometheus counter named {@code <name>_total}
+     * (a Dropwizard counter can go down and would be exported as a gauge).
+     */
     @Override
     public Counter counter(String name, String... labels) {
-        com.codahale.metrics.Counter c = registry.counter(MetricName.encode(name, labels));
+        String base = name.endsWith("_total") ? name.substring(0, name.length() - "_total".length()) : name;
+        com.codahale.metrics.Meter m = registry.meter(MetricName.encode(base, labels));
         return new Counter() {
             @Override
             public void inc() {
-                c.inc();
+                m.mark();
             }
 
             @Override
             public void inc(long n) {
-                c.inc(n);
+                m.mark(n);
             }
         };
     }
 
     @Override
     public Timer timer(String name, String... labels) {
-        com.codahale.metrics.Timer t = registry.timer(MetricName.encode(name, labels),
-                () -> new com.codahale.metrics.Timer(new SlidingTimeWindowArrayReservoir(60, TimeUnit.SECONDS)));
+        com.codahale.metrics.Timer t = registry.timer(MetricName.encode(name, labels), SummingTimer::new);
         return nanos -> t.update(nanos, TimeUnit.NANOSECONDS);
     }
 
     @Override
     public Histogram histogram(String name, String... labels) {
         com.codahale.metrics.Histogram h = registry.histogram(MetricName.encode(name, labels),
-                () -> new com.codahale.metrics.Histogram(new SlidingTimeWindowArrayReservoir(60, TimeUnit.SECONDS)));
+                () -> new com.codahale.metrics.Histogram(new com.codahale.metrics.SlidingTimeWindowArrayReservoir(60, TimeUnit.SECONDS)));
         return h::update;
     }
 
@@ -100,18 +87,5 @@ public class MetricsService implements FractalMetrics {
 
     void write(Writer out) throws IOException {
         TextFormat.write004(out, prometheus.metricFamilySamples());
-    }
-
-    private static long residentBytes() {
-        try {
-            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
-                if (line.startsWith("VmRSS:")) {
-                    return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
-                }
-            }
-        } catch (IOException | NumberFormatException e) {
-            // not Linux
-        }
-        return -1;
     }
 }

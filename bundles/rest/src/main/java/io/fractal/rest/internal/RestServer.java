@@ -1,5 +1,6 @@
 package io.fractal.rest.internal;
 
+import io.fractal.api.metrics.FractalMetrics;
 import io.fractal.api.rest.RestWhiteboard;
 import java.io.IOException;
 import java.net.URI;
@@ -39,6 +40,7 @@ public class RestServer {
     private final GrizzlyHttpContainer container;
     private final HttpServer server;
     private volatile boolean stopped;
+    private volatile FractalMetrics metrics;
 
     @Activate
     public RestServer(RestConfiguration config) throws IOException {
@@ -76,6 +78,18 @@ public class RestServer {
         reload();
     }
 
+    @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
+            policyOption = ReferencePolicyOption.GREEDY)
+    void bindMetrics(FractalMetrics m) {
+        metrics = m;
+    }
+
+    void unbindMetrics(FractalMetrics m) {
+        if (metrics == m) {
+            metrics = null;
+        }
+    }
+
     private void reload() {
         GrizzlyHttpContainer c = container;
         if (c != null && !stopped) { // null while the constructor runs: the first configuration takes what is bound by then
@@ -94,6 +108,7 @@ public class RestServer {
         rc.register(new JsonErrors());
         rc.register(new BodyLimit(config.max_body_bytes()));
         rc.register(HelpResource.class);
+        rc.register(new RequestMetrics(() -> metrics));
         rc.property(ServerProperties.WADL_FEATURE_DISABLE, true);
         rc.property(ServerProperties.RESPONSE_SET_STATUS_OVER_SEND_ERROR, true);
         resources.forEach(rc::register);
