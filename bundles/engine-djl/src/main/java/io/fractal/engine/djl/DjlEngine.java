@@ -9,6 +9,7 @@ import io.fractal.api.inference.ModelSignature;
 import io.fractal.api.repository.ModelArtifact;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.logging.Logger;
@@ -73,10 +74,11 @@ public abstract class DjlEngine implements InferenceEngine, AutoCloseable {
         Model model = null;
         try {
             String modelName = artifact.name() + "-v" + artifact.version() + "-" + sequence.incrementAndGet();
+            Map<String, ?> options = loadOptions();
             Model created = DjlClassLoading.call(() -> {
                 Model m = Model.newInstance(modelName, djlEngineName);
                 try {
-                    m.load(file.getParent(), file.getFileName().toString());
+                    m.load(file.getParent(), file.getFileName().toString(), options);
                     return m;
                 } catch (Exception | Error e) {
                     m.close();
@@ -96,6 +98,14 @@ public abstract class DjlEngine implements InferenceEngine, AutoCloseable {
             }
             throw new ModelLoadException(djlEngineName + " cannot load " + file.getFileName() + ": " + rootMessage(e), e);
         }
+    }
+
+    /**
+     * The options DJL's {@code Model.load} passes to the engine (for ONNX Runtime: its session options); the
+     * default, {@code null}, keeps the engine's defaults. Called once per load.
+     */
+    protected Map<String, ?> loadOptions() {
+        return null;
     }
 
     /**

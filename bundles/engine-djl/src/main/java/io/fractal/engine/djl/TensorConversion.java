@@ -49,6 +49,7 @@ final class TensorConversion {
             case INT16, UINT16 -> Tensor.of(name, DataType.INT32, shape,
                     array.toType(ai.djl.ndarray.types.DataType.INT32, false).toIntArray());
             case BOOLEAN -> Tensor.of(name, DataType.BOOL, shape, array.toBooleanArray());
+            case STRING -> Tensor.of(name, DataType.BYTES, shape, array.toStringArray());
             default -> throw new IllegalStateException("output '" + name + "' has unsupported type " + array.getDataType());
         };
     }

@@ -77,6 +77,7 @@ final class ModelHeader {
                     + "or '.', starting with a letter or digit)");
         }
         String path = null;
+        List<String> unknown = new ArrayList<>();
         for (String parameter : parts.subList(1, parts.size())) {
             int eq = parameter.indexOf('=');
             if (eq < 0) {
@@ -98,12 +99,14 @@ final class ModelHeader {
                 }
                 path = path(unquote(parameter.substring(eq + 1).trim()));
             } else {
-                problems.accept("clause '" + text.trim() + "': unknown attribute '" + key + "' ignored");
+                unknown.add(key);
             }
         }
         if (path == null) {
-            throw new IllegalArgumentException("no path attribute");
+            throw new IllegalArgumentException("no path attribute"
+                    + (unknown.isEmpty() ? "" : " (unknown attributes: " + String.join(", ", unknown) + ")"));
         }
+        unknown.forEach(key -> problems.accept("clause '" + text.trim() + "': unknown attribute '" + key + "' ignored"));
         return new Clause(model, path);
     }
 

@@ -26,6 +26,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import org.apache.felix.service.command.Descriptor;
 import org.osgi.service.component.annotations.Activate;
@@ -203,7 +204,8 @@ public class FractalCommands {
 
     @Descriptor("predict with a model: the input is a JSON array of numbers (one observation or a list of them)")
     public String predict(@Descriptor("model name, or name:version") String model,
-            @Descriptor("JSON input, e.g. [5.1,3.5,1.4,0.2]") String input) throws Exception {
+            @Descriptor("the input: a JSON array (quoted) or a Gogo list, e.g. [5.1,3.5,1.4,0.2]") Object input)
+            throws Exception {
         String name = model;
         Integer version = null;
         int colon = model.lastIndexOf(':');
@@ -212,7 +214,8 @@ public class FractalCommands {
             version = Integer.valueOf(model.substring(colon + 1));
         }
         ModelVersionDTO v = repository.resolve(name, version);
-        JsonNode values = json.readTree(input);
+        // A quoted input arrives as text; Gogo reads an unquoted [a,b] or [a b] as a list, whose text is JSON too.
+        JsonNode values = json.readTree(String.valueOf(input));
         List<Double> flat = new ArrayList<>();
         long[] shape = shape(values, flat);
         if (shape.length == 1) {
@@ -224,8 +227,13 @@ public class FractalCommands {
         }
         String inputName = v.signature != null && !v.signature.inputs().isEmpty() ? v.signature.inputs().get(0).name()
                 : "input";
-        InferenceResponse r = balancer.infer(InferenceRequest.of(v.name, v.version,
-                List.of(Tensor.of(inputName, DataType.FP32, shape, data)))).get(30, TimeUnit.SECONDS);
+        InferenceResponse r;
+        try {
+            r = balancer.infer(InferenceRequest.of(v.name, v.version,
+                    List.of(Tensor.of(inputName, DataType.FP32, shape, data)))).get(30, TimeUnit.SECONDS);
+        } catch (ExecutionException e) {
+            throw e.getCause() instanceof Exception cause ? cause : e;
+        }
         StringBuilder b = new StringBuilder(v.name + ":" + v.version + " on " + r.modelhost() + "\n");
         for (Tensor t : r.outputs()) {
             b.append(t.name()).append(' ').append(Arrays.toString(t.shape())).append(' ')

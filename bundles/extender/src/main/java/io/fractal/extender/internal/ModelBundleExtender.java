@@ -1,0 +1,332 @@
+package io.fractal.extender.internal;
+
+import io.fractal.api.engine.InferenceEngine;
+import io.fractal.api.repository.ModelRepository;
+import io.fractal.api.repository.ModelVersionDTO;
+import java.io.ByteArrayInputStream;
+import java.io.InputStream;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+import org.osgi.annotation.bundle.Capability;
+import org.osgi.framework.Bundle;
+import org.osgi.framework.BundleContext;
+import org.osgi.framework.BundleEvent;
+import org.osgi.framework.Constants;
+import org.osgi.framework.wiring.BundleWire;
+import org.osgi.framework.wiring.BundleWiring;
+import org.osgi.framework.wiring.FrameworkWiring;
+import org.osgi.namespace.extender.ExtenderNamespace;
+import org.osgi.service.component.annotations.Activate;
+import org.osgi.service.component.annotations.Component;
+import org.osgi.service.component.annotations.Deactivate;
+import org.osgi.service.component.annotations.Reference;
+import org.osgi.service.component.annotations.ReferenceCardinality;
+import org.osgi.service.component.annotations.ReferencePolicy;
+import org.osgi.util.tracker.BundleTracker;
+import org.osgi.util.tracker.BundleTrackerCustomizer;
+
+/**
+ * The model bundle extender: deploys the models that bundles carry, for as long as those bundles are installed.
+ *
+ * <p>A model bundle names its models in the {@value ModelHeader#NAME} manifest header, one clause per model: the
+ * model name and the {@code path} of a model file, or of a folder holding {@code model.json} and the model file:
+ *
+ * <pre>
+ * Fractal-Model: iris;path=models/iris, adder;path=models/adder.pt
+ * Require-Capability: osgi.extender;filter:="(&amp;(osgi.extender=fractal.model)(version&gt;=1.0)(!(version&gt;=2.0)))"
+ * </pre>
+ *
+ * <p>This bundle provides the {@code osgi.extender} capability {@value #EXTENDER_NAME} (version
+ * {@value #EXTENDER_VERSION}); model bundles should require it, as above, so that they resolve only where a
+ * compatible extender runs. A bundle whose requirement is wired to another provider is left to that one.
+ *
+ * <p>The models of a bundle are deployed through {@link ModelRepository#deployFrom} from the source
+ * {@code bundle:<symbolic-name>/<model>} when the bundle is resolved (a model bundle that is only installed is
+ * resolved by the extender, so installing it from the shell is enough). An update (an {@code UPDATED} event)
+ * deploys them again from the new content once the new revision resolves: changed files make a new version, which
+ * the repository swaps in once it is ready; models the new revision no longer names are removed. Deploying the same
+ * content again is a no-op, so a restart changes nothing. Uninstalling the bundle ({@code UNINSTALLED}) removes its
+ * models, unless another installed bundle of the same symbolic name still carries them. Stopping the bundle does not:
+ * a model bundle carries data, not code, and stopping it is no request to stop serving.
+ *
+ * <p>The tracker sees bundles in every state but {@code UNINSTALLED}, so that it reports the {@code UPDATED} and
+ * {@code UNINSTALLED} events of a bundle it tracks; it deploys only in {@code RESOLVED}, {@code STARTING} and
+ * {@code ACTIVE}. All deploy work runs on one thread of its own, in event order, never on the framework's event
+ * thread.
+ *
+ * <p>Deactivating this component (stopping or updating the extender, or the repository going away) undeploys
+ * nothing: the repository keeps the models, and they keep serving. When the extender comes back it sees every model
+ * bundle again, and deploying unchanged content is a no-op.
+ */
+@Component
+@Capability(namespace = ExtenderNamespace.EXTENDER_NAMESPACE, name = ModelBundleExtender.EXTENDER_NAME,
+        version = ModelBundleExtender.EXTENDER_VERSION)
+public class ModelBundleExtender {
+
+    /** The {@code osgi.extender} name model bundles require. */
+    static final String EXTENDER_NAME = "fractal.model";
+    /** The version of the header contract; a change that breaks model bundles makes it 2.0. */
+    static final String EXTENDER_VERSION = "1.0.0";
+    /** The prefix of the repository sources this extender deploys from. */
+    static final String SOURCE_PREFIX = "bundle:";
+
+    private static final Logger LOG = Logger.getLogger(ModelBundleExtender.class.getName());
+    private static final int DEPLOY_STATES = Bundle.RESOLVED | Bundle.STARTING | Bundle.ACTIVE;
+    private static final int TRACKED_STATES = Bundle.INSTALLED | DEPLOY_STATES | Bundle.STOPPING;
+    /** Model file types known before any engine registers (the repository knows the same). */
+    private static final Set<String> BUILT_IN_TYPES = Set.of("pt", "pth", "torchscript", "onnx");
+
+    private final BundleContext context;
+    private final ModelRepository repository;
+    private final BundleTracker<TrackedBundle> tracker;
+    private final ExecutorService worker = Executors.newSingleThreadExecutor(r -> {
+        Thread t = new Thread(r, "fractal-model-extender");
+        t.setDaemon(true);
+        return t;
+    });
+    /** The models deployed from each bundle (by bundle id), as its last deployed revision named them; worker only. */
+    private final Map<Long, Set<String>> deployed = new HashMap<>();
+    private final Map<InferenceEngine, Set<String>> engineTypes = new ConcurrentHashMap<>();
+
+    /** What the tracker keeps per bundle; guarded by itself. */
+    private static final class TrackedBundle {
+        /** Whether the bundle's current revision was handed to the worker to deploy. */
+        boolean deployed;
+    }
+
+    @Activate
+    public ModelBundleExtender(BundleContext context, @Reference(name = "repository") ModelRepository repository) {
+        this.context = context;
+        this.repository = repository;
+        this.tracker = new BundleTracker<>(context, TRACKED_STATES, new Customizer());
+    }
+
+    @Activate
+    void activate() {
+        tracker.open();
+    }
+
+    /** Stops following bundles; the models deployed stay (see the class comment). */
+    @Deactivate
+    void deactivate() {
+        tracker.close();
+        // queued work still runs (an uninstall's undeploy must not be lost), within a bound
+        worker.shutdown();
+        try {
+            if (!worker.awaitTermination(30, TimeUnit.SECONDS)) {
+                LOG.warning("Model bundle work still running after 30 s; interrupting it");
+                worker.shutdownNow();
+            }
+        } catch (InterruptedException e) {
+            worker.shutdownNow();
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    @Reference(cardinality = ReferenceCardinality.MULTIPLE, policy = ReferencePolicy.DYNAMIC)
+    void bindEngine(InferenceEngine engine) {
+        Set<String> types = new HashSet<>();
+        engine.fileExtensions().forEach(ext -> types.add(ext.toLowerCase(Locale.ROOT)));
+        engineTypes.put(engine, types);
+    }
+
+    void unbindEngine(InferenceEngine engine) {
+        engineTypes.remove(engine);
+    }
+
+    static String source(String symbolicName, String model) {
+        return SOURCE_PREFIX + symbolicName + "/" + model;
+    }
+
+    // ---- on the framework's event thread: only bookkeeping and hand-offs ------------------------------------
+
+    private final class Customizer implements BundleTrackerCustomizer<TrackedBundle> {
+
+        @Override
+        public TrackedBundle addingBundle(Bundle bundle, BundleEvent event) {
+            if (bundle.getHeaders("").get(ModelHeader.NAME) == null) {
+                return null; // not a model bundle (an update may make it one: it is offered again at each event)
+            }
+            TrackedBundle tracked = new TrackedBundle();
+            changed(bundle, tracked);
+            return tracked;
+        }
+
+        @Override
+        public void modifiedBundle(Bundle bundle, BundleEvent event, TrackedBundle tracked) {
+            changed(bundle, tracked);
+        }
+
+        @Override
+        public void removedBundle(Bundle bundle, BundleEvent event, TrackedBundle tracked) {
+            // also called for every bundle when the tracker closes: only an uninstall undeploys
+            if (bundle.getState() == Bundle.UNINSTALLED) {
+                submit(() -> uninstalled(bundle));
+            }
+        }
+    }
+
+    /**
+     * An installed bundle (new, updated or unresolved by a refresh) is due to be deployed from its current revision
+     * once it resolves; the worker tries to resolve it.
+     */
+    private void changed(Bundle bundle, TrackedBundle tracked) {
+        synchronized (tracked) {
+            int state = bundle.getState();
+            if (state == Bundle.INSTALLED) {
+                tracked.deployed = false;
+                submit(() -> resolve(bundle));
+            } else if ((state & DEPLOY_STATES) != 0 && !tracked.deployed) {
+                tracked.deployed = true;
+                submit(() -> deploy(bundle));
+            }
+        }
+    }
+
+    private void submit(Runnable work) {
+        try {
+            worker.execute(() -> {
+                try {
+                    work.run();
+                } catch (RuntimeException e) { // e.g. this bundle stopping under the work
+                    LOG.log(Level.WARNING, "Model bundle work failed: " + e, e);
+                }
+            });
+        } catch (RejectedExecutionException e) {
+            LOG.fine(() -> "Model bundle extender stopping; a bundle event is left for its next start");
+        }
+    }
+
+    // ---- on the worker thread --------------------------------------------------------------------------------
+
+    private void resolve(Bundle bundle) {
+        if (bundle.getState() != Bundle.INSTALLED) {
+            return;
+        }
+        FrameworkWiring wiring = context.getBundle(Constants.SYSTEM_BUNDLE_LOCATION).adapt(FrameworkWiring.class);
+        if (!wiring.resolveBundles(List.of(bundle)) && bundle.getState() == Bundle.INSTALLED) {
+            LOG.warning(() -> "Model bundle " + label(bundle) + " does not resolve; its models are deployed once it "
+                    + "does");
+        }
+    }
+
+    /** Deploys every clause of the bundle's current revision; removes the models its previous revision had more. */
+    private void deploy(Bundle bundle) {
+        if (bundle.getState() == Bundle.UNINSTALLED || !extendedHere(bundle)) {
+            return;
+        }
+        String label = label(bundle);
+        List<ModelHeader.Clause> clauses = ModelHeader.parse(bundle.getHeaders("").get(ModelHeader.NAME),
+                problem -> LOG.warning(() -> "Model bundle " + label + ": " + ModelHeader.NAME + " " + problem));
+        Set<String> models = new LinkedHashSet<>();
+        for (ModelHeader.Clause clause : clauses) {
+            models.add(clause.model());
+            deploy(bundle, label, clause);
+        }
+        Set<String> previous = deployed.put(bundle.getBundleId(), models);
+        if (previous != null) {
+            previous.stream().filter(m -> !models.contains(m))
+                    .forEach(m -> undeploy(bundle.getSymbolicName(), m, label + " no longer carries it"));
+        }
+    }
+
+    private void deploy(Bundle bundle, String label, ModelHeader.Clause clause) {
+        long started = System.nanoTime();
+        try {
+            ModelEntries.ModelFiles files = ModelEntries.find(bundle, clause, knownTypes());
+            try (InputStream model = files.model().openStream();
+                    InputStream metadata = files.metadata() == null ? null : new ByteArrayInputStream(files.metadata())) {
+                ModelVersionDTO version = repository.deployFrom(source(bundle.getSymbolicName(), clause.model()),
+                        clause.model(), files.fileName(), model, metadata);
+                LOG.info(() -> String.format("Model bundle %s: model %s is version %d (%s, %d ms)", label,
+                        clause.model(), version.version, version.sha256 == null ? "?" : version.sha256.substring(0, 12),
+                        TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started)));
+            }
+        } catch (Exception e) {
+            if (bundle.getState() == Bundle.UNINSTALLED) {
+                return; // uninstalled meanwhile; the uninstall is next in line
+            }
+            LOG.warning(() -> "Model bundle " + label + ": cannot deploy model '" + clause.model() + "' from '"
+                    + clause.path() + "': " + e.getMessage());
+        }
+    }
+
+    /**
+     * Removes the models of an uninstalled bundle, except those another installed bundle of the same symbolic name
+     * carries (a new version installed beside the old one before the old one went): that one deploys them again.
+     */
+    private void uninstalled(Bundle bundle) {
+        Set<String> models = new LinkedHashSet<>(Optional.ofNullable(deployed.remove(bundle.getBundleId()))
+                .orElse(Set.of()));
+        // an uninstalled bundle still answers its headers: its models, even if this extender never deployed them
+        ModelHeader.parse(bundle.getHeaders("").get(ModelHeader.NAME), problem -> { })
+                .forEach(clause -> models.add(clause.model()));
+        String symbolicName = bundle.getSymbolicName();
+        Set<Bundle> heirs = new LinkedHashSet<>();
+        for (String model : models) {
+            Optional<Bundle> heir = Arrays.stream(context.getBundles())
+                    .filter(b -> b.getBundleId() != bundle.getBundleId() && b.getState() != Bundle.UNINSTALLED)
+                    .filter(b -> symbolicName.equals(b.getSymbolicName()) && carries(b, model))
+                    .findFirst();
+            if (heir.isPresent()) {
+                heirs.add(heir.get());
+                LOG.info(() -> "Model bundle " + label(bundle) + " uninstalled; model " + model + " stays, carried by "
+                        + label(heir.get()));
+            } else {
+                undeploy(symbolicName, model, label(bundle) + " was uninstalled");
+            }
+        }
+        heirs.stream().filter(b -> (b.getState() & DEPLOY_STATES) != 0).forEach(this::deploy);
+    }
+
+    private void undeploy(String symbolicName, String model, String why) {
+        int removed = repository.undeploySource(source(symbolicName, model));
+        LOG.info(() -> "Model " + model + ": removed " + removed + " version(s) deployed from bundle " + symbolicName
+                + " (" + why + ")");
+    }
+
+    private static boolean carries(Bundle bundle, String model) {
+        return ModelHeader.parse(bundle.getHeaders("").get(ModelHeader.NAME), problem -> { }).stream()
+                .anyMatch(clause -> clause.model().equals(model));
+    }
+
+    /** False when the bundle's {@code osgi.extender} requirement for model bundles is wired to another extender. */
+    private boolean extendedHere(Bundle bundle) {
+        BundleWiring wiring = bundle.adapt(BundleWiring.class);
+        if (wiring == null) {
+            return true;
+        }
+        for (BundleWire wire : wiring.getRequiredWires(ExtenderNamespace.EXTENDER_NAMESPACE)) {
+            if (EXTENDER_NAME.equals(wire.getCapability().getAttributes().get(ExtenderNamespace.EXTENDER_NAMESPACE))
+                    && wire.getProvider().getBundle().getBundleId() != context.getBundle().getBundleId()) {
+                LOG.fine(() -> "Model bundle " + label(bundle) + " is wired to another model extender");
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private Set<String> knownTypes() {
+        Set<String> types = new HashSet<>(BUILT_IN_TYPES);
+        engineTypes.values().forEach(types::addAll);
+        return types;
+    }
+
+    private static String label(Bundle bundle) {
+        return bundle.getSymbolicName() + " " + bundle.getVersion() + " [" + bundle.getBundleId() + "]";
+    }
+}
