@@ -26,6 +26,12 @@ public interface FractalMetrics {
     /** Removes every metric whose labels contain this name/value pair (e.g. a removed modelhost's). */
     void removeAll(String labelName, String labelValue);
 
+    /**
+     * The current samples whose metric name starts with a prefix, as the Prometheus exposition shows them:
+     * {@code name{label="value",...}} to value, sorted by name.
+     */
+    java.util.SortedMap<String, Double> samples(String namePrefix);
+
     /** A monotonically increasing count. */
     interface Counter {
         void inc();

@@ -104,8 +104,11 @@ public class ModelBundleExtender {
 
     /** What the tracker keeps per bundle; guarded by itself. */
     private static final class TrackedBundle {
-        /** Whether the bundle's current revision was handed to the worker to deploy. */
-        boolean deployed;
+        /**
+         * The revision (as {@link Bundle#getLastModified()}, which each install and update sets) last handed to
+         * the worker to deploy; a refresh, a stop or a restart keep the revision, so they deploy nothing again.
+         */
+        long deployedRevision = -1;
     }
 
     @Activate
@@ -181,17 +184,18 @@ public class ModelBundleExtender {
     }
 
     /**
-     * An installed bundle (new, updated or unresolved by a refresh) is due to be deployed from its current revision
-     * once it resolves; the worker tries to resolve it.
+     * Hands a resolved bundle's revision to the worker to deploy, once per revision: a new bundle, and an updated
+     * one (an {@code UPDATED} event leaves the bundle INSTALLED with a new revision), deploy once they resolve. The
+     * worker resolves an INSTALLED bundle (one installed from the shell without a start, say).
      */
     private void changed(Bundle bundle, TrackedBundle tracked) {
         synchronized (tracked) {
             int state = bundle.getState();
+            long revision = bundle.getLastModified();
             if (state == Bundle.INSTALLED) {
-                tracked.deployed = false;
                 submit(() -> resolve(bundle));
-            } else if ((state & DEPLOY_STATES) != 0 && !tracked.deployed) {
-                tracked.deployed = true;
+            } else if ((state & DEPLOY_STATES) != 0 && tracked.deployedRevision != revision) {
+                tracked.deployedRevision = revision;
                 submit(() -> deploy(bundle));
             }
         }

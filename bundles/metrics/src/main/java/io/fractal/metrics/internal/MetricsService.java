@@ -3,12 +3,15 @@ package io.fractal.metrics.internal;
 import com.codahale.metrics.Gauge;
 import com.codahale.metrics.MetricRegistry;
 import io.fractal.api.metrics.FractalMetrics;
+import io.prometheus.client.Collector;
 import io.prometheus.client.CollectorRegistry;
 import io.prometheus.client.dropwizard.DropwizardExports;
 import io.prometheus.client.exporter.common.TextFormat;
 import java.io.IOException;
 import java.io.StringWriter;
 import java.io.Writer;
+import java.util.SortedMap;
+import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 import org.osgi.service.component.annotations.Activate;
@@ -76,6 +79,30 @@ public class MetricsService implements FractalMetrics {
     @Override
     public void removeAll(String labelName, String labelValue) {
         registry.removeMatching((key, metric) -> MetricName.hasLabel(key, labelName, labelValue));
+    }
+
+    @Override
+    public SortedMap<String, Double> samples(String namePrefix) {
+        SortedMap<String, Double> out = new TreeMap<>();
+        java.util.Enumeration<Collector.MetricFamilySamples> families = prometheus.metricFamilySamples();
+        while (families.hasMoreElements()) {
+            for (Collector.MetricFamilySamples.Sample sample : families.nextElement().samples) {
+                if (!sample.name.startsWith(namePrefix)) {
+                    continue;
+                }
+                StringBuilder key = new StringBuilder(sample.name);
+                if (!sample.labelNames.isEmpty()) {
+                    key.append('{');
+                    for (int i = 0; i < sample.labelNames.size(); i++) {
+                        key.append(i == 0 ? "" : ",").append(sample.labelNames.get(i)).append("=\"")
+                                .append(sample.labelValues.get(i)).append('"');
+                    }
+                    key.append('}');
+                }
+                out.put(key.toString(), sample.value);
+            }
+        }
+        return out;
     }
 
     /** The exposition in the Prometheus text format 0.0.4. */

@@ -14,6 +14,7 @@ import io.fractal.api.inference.DataType;
 import io.fractal.api.inference.InferenceRequest;
 import io.fractal.api.inference.InferenceResponse;
 import io.fractal.api.inference.Tensor;
+import io.fractal.api.metrics.FractalMetrics;
 import io.fractal.api.repository.ModelDTO;
 import io.fractal.api.repository.ModelRepository;
 import io.fractal.api.repository.ModelVersionDTO;
@@ -43,7 +44,8 @@ import org.osgi.service.component.annotations.ReferencePolicyOption;
         "osgi.command.function=undeploy", "osgi.command.function=setdefault", "osgi.command.function=describe",
         "osgi.command.function=modelhosts", "osgi.command.function=balancer", "osgi.command.function=strategy",
         "osgi.command.function=engines", "osgi.command.function=predict", "osgi.command.function=addmodelhost",
-        "osgi.command.function=removemodelhost", "osgi.command.function=drain", "osgi.command.function=resume" })
+        "osgi.command.function=removemodelhost", "osgi.command.function=drain", "osgi.command.function=resume",
+        "osgi.command.function=stats" })
 public class FractalCommands {
 
     private final ModelRepository repository;
@@ -51,6 +53,7 @@ public class FractalCommands {
     private final ModelHostAdmin admin;
     private final List<InferenceEngine> engines = new CopyOnWriteArrayList<>();
     private final ObjectMapper json = new ObjectMapper();
+    private volatile FractalMetrics metrics;
 
     @Activate
     public FractalCommands(@Reference ModelRepository repository, @Reference LoadBalancer balancer,
@@ -68,6 +71,18 @@ public class FractalCommands {
 
     void unbindEngine(InferenceEngine engine) {
         engines.remove(engine);
+    }
+
+    @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
+            policyOption = ReferencePolicyOption.GREEDY)
+    void bindMetrics(FractalMetrics m) {
+        metrics = m;
+    }
+
+    void unbindMetrics(FractalMetrics m) {
+        if (metrics == m) {
+            metrics = null;
+        }
     }
 
     @Descriptor("list the models: name, default version, versions, engine, state on the modelhosts")
@@ -191,6 +206,25 @@ public class FractalCommands {
         }
         balancer.setStrategy(s);
         return "strategy " + s;
+    }
+
+    @Descriptor("the main metrics: requests and latency per model, queues per modelhost, balancer, memory")
+    public String stats() {
+        FractalMetrics m = metrics;
+        if (m == null) {
+            return "the metrics bundle is not running";
+        }
+        StringBuilder b = new StringBuilder();
+        for (String prefix : List.of("fractal_request_seconds", "fractal_inference_seconds", "fractal_queue_seconds",
+                "fractal_modelhost_", "fractal_modelhosts_live", "fractal_balancer_", "fractal_http_requests_total",
+                "process_resident_memory_bytes")) {
+            m.samples(prefix).forEach((k, v) -> b.append(String.format("%-100s %s%n", k, format(v))));
+        }
+        return b.toString();
+    }
+
+    private static String format(double v) {
+        return v == Math.rint(v) && Math.abs(v) < 1e15 ? Long.toString((long) v) : String.format("%.6f", v);
     }
 
     @Descriptor("list the engines")
