@@ -14,11 +14,11 @@ Everything is seeded and trained on one thread, so a rerun gives the same weight
       iris.onnx, digits.onnx              the same two trained models exported to ONNX (dynamic batch)
       corrupt.pt                          2048 seeded random bytes (an unloadable model)
   it-tests/src/test/resources/expected/
-      iris.json, digits.json, adder.json, iris-onnx.json, digits-onnx.json
+      iris.json, digits.json, adder.json, iris-onnx.json, digits-onnx.json, iris-sklearn.json (+ its model)
 
 Expected outputs of the TorchScript models come from loading the saved files back with torch.jit.load.
-onnxruntime (and skl2onnx) are not packaged by Debian 12, so the expected outputs of the ONNX files come
-from the torch model they were exported from; ONNX Runtime matches them to within a few 1e-6.
+onnxruntime and skl2onnx are not packaged by Debian 12: the expected outputs of the ONNX files come from the
+torch model they were exported from (ONNX Runtime matches to a few 1e-6); see write_iris_sklearn() for sklearn.
 """
 
 import json
@@ -329,7 +329,7 @@ def main():
     # ---------------------------------------------------------------- summary
     print(f"torch {torch.__version__}, onnx {onnx.__version__ if onnx else 'absent'}, "
           f"onnxruntime {onnxruntime.__version__ if onnxruntime else 'absent (ONNX expectations from torch)'}, "
-          f"skl2onnx absent (no iris-sklearn.onnx)")
+          f"skl2onnx absent (iris-sklearn.onnx is built with onnx.helper, below)")
     for name, acc, n, files in summary:
         acc_s = f"test accuracy {acc:.4f} on {n} rows" if acc is not None else "no training"
         sizes = ", ".join(f"{rel(p)} {size(p):,} B" for p in files)
@@ -376,3 +376,89 @@ if __name__ == "__main__":
     if os.path.isabs(main.__code__.co_filename):
         rerun_with_relative_file_name()
     main()
+
+
+# ------------------------------------------------------------------------------ scikit-learn models (ONNX)
+# Below the main() call on purpose: TorchScript traces record the line numbers of this file's frames, the
+# module-level main() call included, so a line added above it would change the bytes of every .pt file.
+
+def write_iris_sklearn():
+    """A scikit-learn LogisticRegression on iris with string labels, written as skl2onnx converts it (zipmap on,
+    float input): LinearClassifier (post_transform SOFTMAX for the multinomial model, multi_class=1) gives the
+    label and the probabilities, an L1 Normalizer follows, Identity passes the label to output_label and ZipMap
+    turns the probabilities into output_probability, a sequence of {label: probability} maps. The classes are
+    sklearn's classes_ (sorted labels), whose order a hash map of the three names does not keep.
+    Returns the model path, the test accuracy and the number of test rows."""
+    import sklearn
+    from onnx import TensorProto, helper
+    from sklearn.linear_model import LogisticRegression
+
+    iris = load_iris()
+    x = iris.data.astype(np.float32)  # what a client sends; sklearn sees the same float32 values
+    y = iris.target_names[iris.target]
+    tr, te = train_test_split(np.arange(len(y)), test_size=0.3, stratify=iris.target, random_state=0)
+    clf = LogisticRegression(max_iter=1000, random_state=0)
+    clf.fit(x[tr].astype(np.float64), y[tr])
+    acc = float(clf.score(x[te].astype(np.float64), y[te]))
+    classes = [str(c) for c in clf.classes_]
+    assert classes == sorted(classes) and len(classes) == 3
+
+    n_features = x.shape[1]
+    linear = helper.make_node(
+        "LinearClassifier", ["float_input"], ["label", "probability_tensor"], name="LinearClassifier",
+        domain="ai.onnx.ml", classlabels_strings=classes,
+        coefficients=clf.coef_.flatten().astype(float).tolist(), intercepts=clf.intercept_.astype(float).tolist(),
+        multi_class=1, post_transform="SOFTMAX")
+    normalizer = helper.make_node("Normalizer", ["probability_tensor"], ["probabilities"], name="Normalizer",
+                                  domain="ai.onnx.ml", norm="L1")
+    identity = helper.make_node("Identity", ["label"], ["output_label"], name="Identity")
+    zipmap = helper.make_node("ZipMap", ["probabilities"], ["output_probability"], name="ZipMap",
+                              domain="ai.onnx.ml", classlabels_strings=classes)
+    seq_of_maps = onnx.TypeProto()
+    seq_of_maps.sequence_type.elem_type.map_type.key_type = TensorProto.STRING
+    seq_of_maps.sequence_type.elem_type.map_type.value_type.tensor_type.elem_type = TensorProto.FLOAT
+    graph = helper.make_graph(
+        [linear, normalizer, identity, zipmap], "iris_sklearn_logreg",
+        [helper.make_tensor_value_info("float_input", TensorProto.FLOAT, [None, n_features])],
+        [helper.make_tensor_value_info("output_label", TensorProto.STRING, [None]),
+         helper.make_value_info("output_probability", seq_of_maps)])
+    model = helper.make_model(graph, producer_name="train_sample_models.py (skl2onnx layout)",
+                              opset_imports=[helper.make_opsetid("", ONNX_OPSET),
+                                             helper.make_opsetid("ai.onnx.ml", 1)])
+    model.doc_string = ("scikit-learn " + sklearn.__version__ + " LogisticRegression on iris, converted by hand "
+                        "as skl2onnx does")
+    onnx.checker.check_model(model)
+    path = os.path.join(MODELS, "iris-sklearn.onnx")
+    onnx.save(model, path)
+
+    # One clearly classified test row per class, in the order of the other iris fixtures.
+    probs_te = clf.predict_proba(x[te].astype(np.float64))
+    rows = []
+    for c in [0, 1, 2, 1, 2]:
+        for pos, r in enumerate(te):
+            top2 = np.sort(probs_te[pos])[-2:]
+            if (int(r) not in rows and iris.target[r] == c and probs_te[pos].argmax() == c
+                    and top2[1] - top2[0] > 0.05):
+                rows.append(int(r))
+                break
+        else:
+            raise SystemExit(f"no clear test row of class {c}")
+    x5 = x[rows]
+    probs = clf.predict_proba(x5.astype(np.float64))
+    predicted = [str(p) for p in clf.predict(x5.astype(np.float64))]
+    doc = expected_doc(
+        "iris-sklearn", rel(path), "OnnxRuntime",
+        "scikit-learn " + sklearn.__version__ + " LogisticRegression.predict_proba and predict on the float32 "
+        "inputs (float64 arithmetic); output_probability holds the ZipMap values in the order of labels",
+        {"float_input": x5}, {"output_probability": probs}, classes, rows, [str(t) for t in y[rows]])
+    assert doc["predicted"] == predicted
+    write_json(os.path.join(EXPECTED, "iris-sklearn.json"), doc)
+    return path, acc, len(te)
+
+
+if __name__ == "__main__":
+    if onnx is None:
+        sys.exit("python3-onnx is missing: iris-sklearn.onnx not written")
+    sk_path, sk_acc, sk_n = write_iris_sklearn()
+    print(f"  {'iris sklearn LogReg':24s} {f'test accuracy {sk_acc:.4f} on {sk_n} rows':32s} "
+          f"{rel(sk_path)} {size(sk_path):,} B, {rel(os.path.join(EXPECTED, 'iris-sklearn.json'))}")

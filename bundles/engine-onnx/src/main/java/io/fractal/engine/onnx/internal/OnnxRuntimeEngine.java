@@ -33,6 +33,7 @@ public class OnnxRuntimeEngine extends DjlEngine {
 
     /** Shared by all sessions of this engine (ONNX Runtime copies them into each session it creates). */
     private final SessionOptions sessionOptions;
+    private boolean closed;
 
     public OnnxRuntimeEngine() {
         super(NAME, "onnxruntime_onnx", Set.of("onnx"));
@@ -76,8 +77,9 @@ public class OnnxRuntimeEngine extends DjlEngine {
             }
             ModelSignature signature = OnnxSignatures.read(session, classes);
             if (zipMap) {
-                ZipMapBlock.install(model, session, classes);
-                session = null; // the model owns it now: closing the model closes it
+                OrtSession serving = session;
+                session = null; // the block owns it from here: closing the model closes it
+                ZipMapBlock.install(model, serving, classes);
             }
             return signature;
         } finally {
@@ -94,8 +96,11 @@ public class OnnxRuntimeEngine extends DjlEngine {
 
     /** Closes the models, then the session options. */
     @Override
-    public void close() {
+    public synchronized void close() {
         super.close();
-        sessionOptions.close();
+        if (!closed) {
+            closed = true;
+            sessionOptions.close();
+        }
     }
 }

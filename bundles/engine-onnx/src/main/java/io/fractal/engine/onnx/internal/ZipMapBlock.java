@@ -52,13 +52,21 @@ final class ZipMapBlock extends OrtSymbolBlock {
     }
 
     /**
-     * Makes {@code session} serve {@code model} in place of the block DJL loaded, which is closed.
+     * Makes {@code session} serve {@code model} in place of the block DJL loaded, which is closed. The model owns
+     * the session from then on; should this fail before, the session is closed.
      *
      * @param classes by ZipMap output, the class keys in class order; an output not listed is ordered by its keys
      */
-    static void install(Model model, OrtSession session, Map<String, List<?>> classes) {
+    static void install(Model model, OrtSession session, Map<String, List<?>> classes) throws OrtException {
+        ZipMapBlock block;
+        try {
+            block = new ZipMapBlock(session, (OrtNDManager) model.getNDManager(), classes);
+        } catch (RuntimeException e) {
+            session.close();
+            throw e;
+        }
         Block loaded = model.getBlock();
-        model.setBlock(new ZipMapBlock(session, (OrtNDManager) model.getNDManager(), classes));
+        model.setBlock(block);
         if (loaded instanceof OrtSymbolBlock djlBlock) {
             djlBlock.close();
         }
