@@ -70,7 +70,9 @@ import org.osgi.util.tracker.BundleTrackerCustomizer;
  *
  * <p>Deactivating this component (stopping or updating the extender, or the repository going away) undeploys
  * nothing: the repository keeps the models, and they keep serving. When the extender comes back it sees every model
- * bundle again, and deploying unchanged content is a no-op.
+ * bundle again, and deploying unchanged content is a no-op. The other side of this: a model bundle that goes while
+ * no extender runs (its jar deleted from {@code deploy/} while the server is down) leaves its models in the
+ * repository, to be deleted through the API.
  */
 @Component
 @Capability(namespace = ExtenderNamespace.EXTENDER_NAMESPACE, name = ModelBundleExtender.EXTENDER_NAME,
@@ -299,8 +301,8 @@ public class ModelBundleExtender {
 
     private void undeploy(String symbolicName, String model, String why) {
         int removed = repository.undeploySource(source(symbolicName, model));
-        LOG.info(() -> "Model " + model + ": removed " + removed + " version(s) deployed from bundle " + symbolicName
-                + " (" + why + ")");
+        LOG.log(removed > 0 ? Level.INFO : Level.FINE, () -> "Model " + model + ": removed " + removed
+                + " version(s) deployed from bundle " + symbolicName + " (" + why + ")");
     }
 
     private static boolean carries(Bundle bundle, String model) {
