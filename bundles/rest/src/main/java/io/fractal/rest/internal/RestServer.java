@@ -50,6 +50,7 @@ public class RestServer {
                 resourceConfig()));
         this.server = GrizzlyHttpServerFactory.createHttpServer(uri, container, false, null, false);
         server.getServerConfiguration().setMaxPostSize(config.max_body_bytes());
+        server.getListeners().forEach(l -> l.registerAddOn(new IgnoreUpgrades()));
         try {
             server.start();
         } catch (IOException e) {
