@@ -34,8 +34,20 @@ public interface ModelRepository {
      * @param makeDefault whether the new version becomes the default (the first version always does)
      * @throws io.fractal.api.inference.InvalidInputException for a bad name, an unknown file type or an empty file
      */
-    ModelVersionDTO deploy(String name, String fileName, InputStream data, String engine, String description,
-            boolean makeDefault) throws IOException;
+    default ModelVersionDTO deploy(String name, String fileName, InputStream data, String engine, String description,
+            boolean makeDefault) throws IOException {
+        return deploy(name, fileName, data, null, engine, description, makeDefault);
+    }
+
+    /**
+     * Stores a new version with its metadata, the {@code model.json} sidecar (inputs, outputs, labels, engine,
+     * description); {@code engine} and {@code description}, when given, take precedence over the metadata's.
+     *
+     * @param metadata the sidecar JSON, or null
+     * @throws io.fractal.api.inference.InvalidInputException also for invalid metadata
+     */
+    ModelVersionDTO deploy(String name, String fileName, InputStream data, InputStream metadata, String engine,
+            String description, boolean makeDefault) throws IOException;
 
     /** @throws ModelNotFoundException for an unknown model or version */
     void setDefaultVersion(String name, int version);

@@ -90,17 +90,20 @@ public class ModelsResource {
     @POST
     @Path("{model}")
     @Consumes(MediaType.MULTIPART_FORM_DATA)
-    @Doc("Uploads a new version: multipart field 'path' (the file), optional 'model_description', 'engine', "
-            + "'make_default' (true)")
+    @Doc("Uploads a new version: multipart field 'path' (the file), optional 'metadata' (model.json: inputs, "
+            + "outputs, labels), 'model_description', 'engine', 'make_default' (true)")
     public Response upload(@PathParam("model") String model, FormDataMultiPart form) throws IOException {
         FormDataBodyPart file = form == null ? null : form.getField("path");
         if (file == null) {
             throw new InvalidInputException("multipart field 'path' (the model file) is missing");
         }
         String fileName = file.getContentDisposition() == null ? null : file.getContentDisposition().getFileName();
-        try (InputStream in = file.getValueAs(InputStream.class)) {
-            ModelVersionDTO v = repository.deploy(model, fileName == null ? model : fileName, in, text(form, "engine"),
-                    text(form, "model_description"), !"false".equalsIgnoreCase(text(form, "make_default")));
+        FormDataBodyPart metadata = form.getField("metadata");
+        try (InputStream in = file.getValueAs(InputStream.class);
+                InputStream json = metadata == null ? null : metadata.getValueAs(InputStream.class)) {
+            ModelVersionDTO v = repository.deploy(model, fileName == null ? model : fileName, in, json,
+                    text(form, "engine"), text(form, "model_description"),
+                    !"false".equalsIgnoreCase(text(form, "make_default")));
             return Response.status(201).entity(version(v)).build();
         }
     }

@@ -202,13 +202,29 @@ public class ModelRepositoryImpl implements ModelRepository, ArtifactInstaller {
     // ---- changing ------------------------------------------------------------------------------------------
 
     @Override
-    public ModelVersionDTO deploy(String name, String fileName, InputStream data, String engine, String description,
-            boolean makeDefault) throws IOException {
-        ModelMetadata meta = new ModelMetadata();
-        meta.engine = engine == null || engine.isBlank() ? null : engine;
-        meta.description = description;
+    public ModelVersionDTO deploy(String name, String fileName, InputStream data, InputStream metadata, String engine,
+            String description, boolean makeDefault) throws IOException {
+        ModelMetadata meta = metadata == null ? new ModelMetadata() : readSidecar(name, metadata.readAllBytes());
+        if (engine != null && !engine.isBlank()) {
+            meta.engine = engine;
+        }
+        if (description != null) {
+            meta.description = description;
+        }
         meta.source = "upload";
+        meta.sourceDigest = null;
         return ingest(name, fileName, data, meta, makeDefault, false);
+    }
+
+    private ModelMetadata readSidecar(String name, byte[] json) {
+        try {
+            ModelMetadata meta = mapper.readValue(json, ModelMetadata.class);
+            meta.signature(); // fails early on an unknown datatype
+            return meta;
+        } catch (IOException | IllegalArgumentException e) {
+            throw new InvalidInputException("invalid " + ModelMetadata.SIDECAR + " of model " + name + ": "
+                    + (e instanceof com.fasterxml.jackson.core.JacksonException j ? j.getOriginalMessage() : e.getMessage()));
+        }
     }
 
     @Override
@@ -432,13 +448,7 @@ public class ModelRepositoryImpl implements ModelRepository, ArtifactInstaller {
         String sidecarDigest = "";
         if (metadata != null) {
             byte[] json = metadata.readAllBytes();
-            try {
-                meta = mapper.readValue(json, ModelMetadata.class);
-                meta.signature(); // fails early on an unknown datatype
-            } catch (IOException | IllegalArgumentException e) {
-                throw new InvalidInputException("invalid " + ModelMetadata.SIDECAR + " of model " + name + ": "
-                        + e.getMessage());
-            }
+            meta = readSidecar(name, json);
             MessageDigest d = sha256();
             sidecarDigest = HexFormat.of().formatHex(d.digest(json));
         } else {

@@ -49,7 +49,8 @@ public class RestServer {
         this.container = withJerseyClassLoader(() -> ContainerFactory.createContainer(GrizzlyHttpContainer.class,
                 resourceConfig()));
         this.server = GrizzlyHttpServerFactory.createHttpServer(uri, container, false, null, false);
-        server.getServerConfiguration().setMaxPostSize(config.max_body_bytes());
+        // Body size is limited by BodyLimit, which answers in JSON; Grizzly's own check would answer in HTML.
+        server.getServerConfiguration().setMaxPostSize(-1);
         server.getListeners().forEach(l -> l.registerAddOn(new IgnoreUpgrades()));
         try {
             server.start();
