@@ -34,9 +34,14 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.Properties;
+import java.util.Set;
 import java.util.jar.Attributes;
 import java.util.jar.JarFile;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import javax.inject.Inject;
 import org.ops4j.pax.exam.Configuration;
@@ -60,6 +65,8 @@ public abstract class FractalTestSupport {
     protected static final String REST_PORT = "fractal.it.rest.port";
     /** Framework property: the port of the metrics endpoint. */
     protected static final String METRICS_PORT = "fractal.it.metrics.port";
+    /** Framework property: the port of the remote shell. */
+    protected static final String SHELL_PORT = "fractal.it.shell.port";
     /** Framework property: the deploy folder FileInstall watches. */
     protected static final String DEPLOY_DIR = "fractal.it.deploy";
     /** Framework property the bundles read as their home folder. */
@@ -74,8 +81,23 @@ public abstract class FractalTestSupport {
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
+    /**
+     * Settings of the distribution's config.properties that the launcher or this harness handles itself: the
+     * framework cache and start levels (Pax Exam's), the system packages and boot delegation (added to Pax
+     * Exam's own), the shutdown hook (the test JVM's).
+     */
+    private static final Set<String> LAUNCHER_ONLY = Set.of(
+            "org.osgi.framework.storage", "org.osgi.framework.storage.clean",
+            "org.osgi.framework.startlevel.beginning", "org.osgi.framework.system.packages.extra",
+            "org.osgi.framework.bootdelegation", "felix.shutdown.hook");
+
     @Inject
     protected BundleContext context;
+
+    // In the probe, one class loader per test class: what an earlier test of the class found out, so that a server
+    // that never came up fails each test at once instead of after another timeout.
+    private static volatile String serverProblem;
+    private static final Map<String, String> notReady = new java.util.concurrent.ConcurrentHashMap<>();
 
     /** The default runtime: the whole distribution, an isolated server with the sample models, test libraries. */
     @Configuration
@@ -88,27 +110,38 @@ public abstract class FractalTestSupport {
     // ------------------------------------------------------------------------------------------------
 
     /**
-     * The distribution as {@code runtime/} assembles it: every jar of {@code boot/} (start level 1, when there
-     * is such a folder) and of {@code bundle/}, started; the packages the system bundle exports taken from
-     * its {@code conf/config.properties}, the one place that lists them.
+     * The distribution as {@code runtime/} assembles it, read from its {@code conf/config.properties}, the one
+     * place that lists what the launcher does: every jar of {@code bundle/} installed and started (at the
+     * {@code felix.auto.deploy.startlevel}, 2), except the bundles the file names in {@code felix.auto.start.<n>} /
+     * {@code felix.auto.install.<n>}, which get start level {@code n}; and the packages the system bundle exports
+     * ({@code org.osgi.framework.system.packages.extra}), whose jars are on this JVM's class path as they are on
+     * the launcher's.
      */
     protected static Option distribution() {
         Path dist = distributionFolder();
         Properties config = loadProperties(dist.resolve("conf/config.properties"));
         List<Option> options = new ArrayList<>();
-        // Pax Exam adds its own system packages; a systemPackage option joins the list instead of replacing it.
-        String extra = resolved(config, "org.osgi.framework.system.packages.extra");
+        // Pax Exam exports packages of its own from the system bundle: a systemPackage option adds to that list
+        // where a frameworkProperty would replace it.
+        String extra = resolved(config, "org.osgi.framework.system.packages.extra", dist);
         if (extra != null && !extra.isBlank()) {
             options.add(systemPackage(compact(extra)));
         }
-        String bootDelegation = resolved(config, "org.osgi.framework.bootdelegation");
+        String bootDelegation = resolved(config, "org.osgi.framework.bootdelegation", dist);
         if (bootDelegation != null && !bootDelegation.isBlank()) {
             for (String pkg : compact(bootDelegation).split(",")) {
                 options.add(bootDelegationPackage(pkg));
             }
         }
-        options.addAll(bundlesOf(dist.resolve("boot"), 1));
-        options.addAll(bundlesOf(dist.resolve("bundle"), 2));
+        // the rest of the framework configuration (FileInstall's modes, SCR's log level, ...), as the launcher
+        // passes it; the settings that name folders of the server's home come with isolatedServer()
+        for (String key : config.stringPropertyNames()) {
+            if (!LAUNCHER_ONLY.contains(key) && !key.startsWith("felix.auto.")
+                    && !config.getProperty(key).contains("${" + FRACTAL_HOME + "}")) {
+                options.add(frameworkProperty(key).value(resolved(config, key, dist)));
+            }
+        }
+        options.addAll(bundles(dist, config));
         // what the launcher sets when headless: the shell neither reads stdin (the test JVM's belongs to
         // failsafe) nor stops the framework when it ends
         options.add(frameworkProperty("gosh.args").value("--nointeractive --noshutdown"));
@@ -117,19 +150,23 @@ public abstract class FractalTestSupport {
     }
 
     /**
-     * An isolated server: a fresh home and deploy folder under {@code target/it-work}, free ports for REST and
-     * metrics, the modelhosts {@code mh1} and {@code mh2}, and copies of the named sample model folders of
-     * the repository's {@code deploy/}.
+     * An isolated server: a fresh home folder under {@code target/it-work} (the settings of config.properties that
+     * name folders of {@code ${fractal.home}} point into it: {@code deploy/}, {@code data/config}, ...), FileInstall
+     * polling its {@code deploy/} every 200 ms, free ports for REST, metrics and the remote shell, the modelhosts
+     * {@code mh1} and {@code mh2}, and copies of the named sample model folders of the repository's {@code deploy/}.
      */
     protected static Option isolatedServer(String... sampleModels) {
         try {
+            Path dist = distributionFolder();
+            Properties config = loadProperties(dist.resolve("conf/config.properties"));
             Path work = Files.createDirectories(Paths.get(System.getProperty("fractal.it.work", "target/it-work")));
-            Path home = Files.createTempDirectory(work, "home-");
-            Path deploy = Files.createTempDirectory(work, "deploy-");
-            int[] ports = freePorts(2);
+            Path home = Files.createTempDirectory(work, "home-").toAbsolutePath();
+            Path deploy = Files.createDirectories(home.resolve("deploy"));
+            int[] ports = freePorts(3);
 
             writeConfig(deploy.resolve("io.fractal.rest.cfg"), "host", "127.0.0.1", "port", ports[0]);
             writeConfig(deploy.resolve("io.fractal.metrics.cfg"), "port", ports[1]);
+            writeConfig(deploy.resolve("io.fractal.shell.cfg"), "host", "127.0.0.1", "port", ports[2]);
             for (String host : MODELHOSTS) {
                 writeConfig(deploy.resolve("io.fractal.modelhost-" + host + ".cfg"),
                         "id", host, "workers", 2, "queue.capacity", 64, "models", "*");
@@ -139,17 +176,23 @@ public abstract class FractalTestSupport {
                 copyTree(samples.resolve(model), deploy.resolve(model));
             }
 
-            return composite(
-                    frameworkProperty(FRACTAL_HOME).value(home.toAbsolutePath().toString()),
-                    frameworkProperty("felix.cm.dir").value(home.resolve("data/config").toAbsolutePath().toString()),
-                    frameworkProperty("ds.loglevel").value("warn"),
-                    frameworkProperty("felix.fileinstall.dir").value(deploy.toAbsolutePath().toString()),
-                    frameworkProperty("felix.fileinstall.poll").value("200"),
-                    frameworkProperty("felix.fileinstall.noInitialDelay").value("true"),
-                    frameworkProperty("felix.fileinstall.bundles.new.start").value("true"),
-                    frameworkProperty(REST_PORT).value(String.valueOf(ports[0])),
-                    frameworkProperty(METRICS_PORT).value(String.valueOf(ports[1])),
-                    frameworkProperty(DEPLOY_DIR).value(deploy.toAbsolutePath().toString()));
+            List<Option> options = new ArrayList<>();
+            for (String key : config.stringPropertyNames()) {
+                if (!LAUNCHER_ONLY.contains(key) && !key.startsWith("felix.auto.")
+                        && config.getProperty(key).contains("${" + FRACTAL_HOME + "}")) {
+                    options.add(frameworkProperty(key).value(resolved(config, key, home)));
+                }
+            }
+            options.add(frameworkProperty(FRACTAL_HOME).value(home.toString()));
+            options.add(frameworkProperty("felix.fileinstall.dir").value(deploy.toString()));
+            options.add(frameworkProperty("felix.fileinstall.poll").value("200"));
+            options.add(frameworkProperty("felix.fileinstall.noInitialDelay").value("true"));
+            options.add(frameworkProperty("felix.fileinstall.bundles.new.start").value("true"));
+            options.add(frameworkProperty(REST_PORT).value(String.valueOf(ports[0])));
+            options.add(frameworkProperty(METRICS_PORT).value(String.valueOf(ports[1])));
+            options.add(frameworkProperty(SHELL_PORT).value(String.valueOf(ports[2])));
+            options.add(frameworkProperty(DEPLOY_DIR).value(deploy.toString()));
+            return composite(options.toArray(new Option[0]));
         } catch (IOException e) {
             throw new UncheckedIOException("Cannot prepare the test server's folders", e);
         }
@@ -172,21 +215,48 @@ public abstract class FractalTestSupport {
         return dist;
     }
 
-    private static List<Option> bundlesOf(Path folder, int startLevel) {
-        List<Option> options = new ArrayList<>();
-        if (!Files.isDirectory(folder)) {
-            return options;
+    /** The bundles of the distribution, each once, with the start level the launcher gives it. */
+    private static List<Option> bundles(Path dist, Properties config) {
+        String deployLevel = resolved(config, "felix.auto.deploy.startlevel", dist);
+        int defaultLevel = deployLevel == null ? 2 : Integer.parseInt(deployLevel.trim());
+        String deployAction = resolved(config, "felix.auto.deploy.action", dist);
+        boolean deployStarts = deployAction == null || deployAction.contains("start");
+        // felix.auto.start.<n> / felix.auto.install.<n>: space-separated locations, to start (or only install) at level n
+        Map<URI, Integer> levels = new LinkedHashMap<>();
+        Map<URI, Boolean> starts = new LinkedHashMap<>();
+        for (String key : config.stringPropertyNames()) {
+            Matcher auto = Pattern.compile("felix\\.auto\\.(start|install)\\.(\\d+)").matcher(key);
+            if (auto.matches()) {
+                for (String location : resolved(config, key, dist).trim().split("\\s+")) {
+                    if (!location.isEmpty()) {
+                        URI uri = Paths.get(URI.create(location)).toAbsolutePath().normalize().toUri();
+                        levels.put(uri, Integer.parseInt(auto.group(2)));
+                        starts.merge(uri, auto.group(1).equals("start"), Boolean::logicalOr);
+                    }
+                }
+            }
         }
-        try (Stream<Path> jars = Files.list(folder)) {
+        List<Option> options = new ArrayList<>();
+        try (Stream<Path> jars = Files.list(dist.resolve("bundle"))) {
             for (Path jar : jars.filter(p -> p.toString().endsWith(".jar")).sorted().toList()) {
-                UrlProvisionOption option = org.ops4j.pax.exam.CoreOptions.bundle(jar.toUri().toString()).startLevel(startLevel);
-                // a fragment cannot be started; it attaches to its host
-                options.add(isFragment(jar) ? option.noStart() : option.start());
+                URI uri = jar.toAbsolutePath().normalize().toUri();
+                options.add(provision(jar, levels.getOrDefault(uri, defaultLevel), deployStarts || starts.getOrDefault(uri, false)));
+                levels.remove(uri);
+            }
+            // named in config.properties but not in bundle/
+            for (Map.Entry<URI, Integer> other : levels.entrySet()) {
+                options.add(provision(Paths.get(other.getKey()), other.getValue(), starts.get(other.getKey())));
             }
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
         return options;
+    }
+
+    private static Option provision(Path jar, int startLevel, boolean start) throws IOException {
+        UrlProvisionOption option = org.ops4j.pax.exam.CoreOptions.bundle(jar.toUri().toString()).startLevel(startLevel);
+        // a fragment cannot be started; it attaches to its host
+        return start && !isFragment(jar) ? option.start() : option.noStart();
     }
 
     private static boolean isFragment(Path jar) throws IOException {
@@ -206,8 +276,11 @@ public abstract class FractalTestSupport {
         return properties;
     }
 
-    /** A property with Felix-style {@code ${name}} references replaced from the same file or the system. */
-    private static String resolved(Properties properties, String key) {
+    /**
+     * A property with Felix-style {@code ${name}} references replaced: {@code fractal.home} by {@code home}, other
+     * names from the same file or the system properties.
+     */
+    private static String resolved(Properties properties, String key, Path home) {
         String value = properties.getProperty(key);
         for (int guard = 0; value != null && value.contains("${") && guard < 20; guard++) {
             int start = value.indexOf("${");
@@ -216,7 +289,9 @@ public abstract class FractalTestSupport {
                 break;
             }
             String name = value.substring(start + 2, end);
-            String replacement = properties.getProperty(name, System.getProperty(name, ""));
+            String replacement = FRACTAL_HOME.equals(name)
+                    ? home.toAbsolutePath().normalize().toString()
+                    : properties.getProperty(name, System.getProperty(name, ""));
             value = value.substring(0, start) + replacement + value.substring(end + 1);
         }
         return value;
@@ -287,9 +362,18 @@ public abstract class FractalTestSupport {
 
     /** Waits until the REST server answers {@code GET /}. */
     protected void awaitServer() {
-        await("the REST server answers GET /").atMost(READY_TIMEOUT).pollInterval(Duration.ofMillis(100))
-                .ignoreExceptions()
-                .until(() -> http().get("/").status == 200);
+        if (serverProblem != null) {
+            fail("The REST server did not answer in an earlier test of this class: " + serverProblem);
+        }
+        try {
+            await("the REST server answers GET / on " + http().base()).atMost(READY_TIMEOUT)
+                    .pollDelay(Duration.ZERO).pollInterval(Duration.ofMillis(100))
+                    .ignoreExceptions()
+                    .until(() -> http().get("/").status == 200);
+        } catch (RuntimeException | AssertionError e) {
+            serverProblem = e.getMessage();
+            throw e;
+        }
     }
 
     /**
@@ -298,8 +382,18 @@ public abstract class FractalTestSupport {
      */
     protected void awaitReady(String model) {
         awaitServer();
-        await("model " + model + " READY on " + MODELHOSTS).atMost(READY_TIMEOUT).pollInterval(Duration.ofMillis(200))
-                .untilAsserted(() -> assertReady(model));
+        String earlier = notReady.get(model);
+        if (earlier != null) {
+            fail("Model " + model + " did not become ready in an earlier test of this class: " + earlier);
+        }
+        try {
+            await("model " + model + " READY on " + MODELHOSTS).atMost(READY_TIMEOUT)
+                    .pollDelay(Duration.ZERO).pollInterval(Duration.ofMillis(200))
+                    .untilAsserted(() -> assertReady(model));
+        } catch (RuntimeException | AssertionError e) {
+            notReady.put(model, e.getMessage());
+            throw e;
+        }
     }
 
     private void assertReady(String model) {
@@ -336,7 +430,7 @@ public abstract class FractalTestSupport {
 
     /** Copies a test resource into the deploy folder as {@code name}, atomically so FileInstall never sees half a file. */
     protected Path deploy(String resourcePath, String name) throws IOException {
-        Path staging = Paths.get(property(FRACTAL_HOME)).resolveSibling(name + ".staging");
+        Path staging = Files.createDirectories(Paths.get(property(FRACTAL_HOME), "staging")).resolve(name);
         try (InputStream in = resource(resourcePath)) {
             Files.copy(in, staging, StandardCopyOption.REPLACE_EXISTING);
         }
@@ -446,6 +540,7 @@ public abstract class FractalTestSupport {
     /** A small JSON client on the server's base address. */
     public static final class Http {
         private static final HttpClient CLIENT = HttpClient.newBuilder()
+                .version(HttpClient.Version.HTTP_1_1)
                 .connectTimeout(Duration.ofSeconds(5))
                 .build();
         /** No call may hang a test: a server that does not answer fails it. */

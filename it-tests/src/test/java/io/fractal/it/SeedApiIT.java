@@ -5,6 +5,10 @@ import static org.junit.Assert.assertFalse;
 import static org.junit.Assert.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -37,6 +41,18 @@ public class SeedApiIT extends FractalTestSupport {
         assertEquals(root.toString(), "Fractal ML Server", root.json.path("name").asText());
         assertFalse(root.toString(), root.json.path("version").asText().isBlank());
         assertFalse(root.toString(), root.json.path("message").asText().isBlank());
+    }
+
+    @Test
+    public void answersAClientThatOffersAnHttp2Upgrade() throws Exception {
+        // Java's HttpClient, left to its defaults, sends "Upgrade: h2c" on a plain-HTTP request
+        HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+        HttpRequest request = HttpRequest.newBuilder(http().base().resolve("/")).timeout(Duration.ofSeconds(10)).GET().build();
+
+        HttpResponse<String> response = client.send(request, HttpResponse.BodyHandlers.ofString());
+
+        assertEquals(response.body(), 200, response.statusCode());
+        assertEquals(response.body(), "Fractal ML Server", json(response.body()).path("name").asText());
     }
 
     @Test
