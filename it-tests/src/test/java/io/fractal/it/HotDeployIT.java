@@ -22,8 +22,8 @@ import org.ops4j.pax.exam.spi.reactors.PerClass;
 @ExamReactorStrategy(PerClass.class)
 public class HotDeployIT extends FractalTestSupport {
 
-    /** Deploying a model, when the engine has already started in this JVM, takes a few seconds. */
-    private static final Duration DEPLOY_TIMEOUT = Duration.ofSeconds(30);
+    /** A dropped model file is served within a few seconds (the engine has started with the server). */
+    private static final Duration DEPLOY_TIMEOUT = Duration.ofSeconds(10);
 
     /** No sample models: the deploy folder holds only the configuration. */
     @Override
@@ -40,7 +40,7 @@ public class HotDeployIT extends FractalTestSupport {
 
         deploy("/models/adder.pt", "adder.pt");
 
-        await("adder is served").atMost(DEPLOY_TIMEOUT).pollInterval(Duration.ofMillis(200))
+        await("adder is served").atMost(DEPLOY_TIMEOUT).pollDelay(Duration.ZERO).pollInterval(Duration.ofMillis(200))
                 .untilAsserted(() -> {
                     HttpResult ready = http().get("/v2/models/adder/ready");
                     assertTrue(ready.toString(), ready.status == 200 && ready.json.path("ready").asBoolean());
