@@ -15,7 +15,11 @@ public class ModelHostDTO extends DTO {
     public int inFlight;
     public int queued;
     public long served;
+    /** Requests that failed on this host (engine errors), not counting bad input. */
     public long failed;
+    /** Requests refused because the queue was full. */
     public long rejected;
+    /** Requests the model rejected as bad input (wrong shape, datatype). */
+    public long invalid;
     public List<ModelStatusDTO> loaded;
 }

@@ -9,6 +9,7 @@ import io.fractal.api.host.ModelState;
 import io.fractal.api.inference.CapacityExceededException;
 import io.fractal.api.inference.InferenceRequest;
 import io.fractal.api.inference.InferenceResponse;
+import io.fractal.api.inference.InvalidInputException;
 import io.fractal.api.inference.ModelNotReadyException;
 import io.fractal.api.inference.Tensor;
 import io.fractal.api.metrics.FractalMetrics;
@@ -64,6 +65,7 @@ public class ModelHostImpl implements ModelHost {
     private final AtomicLong served = new AtomicLong();
     private final AtomicLong failed = new AtomicLong();
     private final AtomicLong rejected = new AtomicLong();
+    private final AtomicLong invalid = new AtomicLong();
     private volatile boolean accepting = true;
     private volatile boolean running = true;
 
@@ -294,6 +296,9 @@ public class ModelHostImpl implements ModelHost {
             });
             job.future().complete(new InferenceResponse(req.id(), req.model(), req.version(), outputs, id, queued,
                     inference));
+        } catch (InvalidInputException e) {
+            invalid.incrementAndGet(); // the request's fault, not the host's
+            job.future().completeExceptionally(e);
         } catch (RuntimeException | Error e) {
             failed.incrementAndGet();
             record(mx -> mx.counter("fractal_inference_failures_total", "model", req.model(), "modelhost", id).inc());
@@ -353,6 +358,7 @@ public class ModelHostImpl implements ModelHost {
         dto.served = served.get();
         dto.failed = failed.get();
         dto.rejected = rejected.get();
+        dto.invalid = invalid.get();
         dto.loaded = models.values().stream().map(HostedModel::toDTO)
                 .sorted(Comparator.comparing((io.fractal.api.host.ModelStatusDTO s) -> s.model)
                         .thenComparingInt(s -> s.version))

@@ -1,11 +1,16 @@
 package io.fractal.rest.internal;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
 import io.fractal.api.metrics.FractalMetrics;
 import io.fractal.api.rest.RestWhiteboard;
 import java.io.IOException;
 import java.net.URI;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Supplier;
 import java.util.logging.Logger;
 import org.glassfish.grizzly.http.server.HttpServer;
@@ -35,7 +40,16 @@ public class RestServer {
 
     private static final Logger LOG = Logger.getLogger(RestServer.class.getName());
 
+    private static final long RELOAD_DELAY_MS = 50;
+    private static final ObjectMapper JSON = new ObjectMapper();
+
     private final List<Object> resources = new CopyOnWriteArrayList<>();
+    private final AtomicBoolean reloadPending = new AtomicBoolean();
+    private final ScheduledExecutorService reloader = Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "fractal-rest-reload");
+        t.setDaemon(true);
+        return t;
+    });
     private final RestConfiguration config;
     private final GrizzlyHttpContainer container;
     private final HttpServer server;
@@ -52,6 +66,10 @@ public class RestServer {
         // Body size is limited by BodyLimit, which answers in JSON; Grizzly's own check would answer in HTML.
         server.getServerConfiguration().setMaxPostSize(-1);
         server.getListeners().forEach(l -> l.registerAddOn(new IgnoreUpgrades()));
+        // What Grizzly answers itself (outside Jersey) is JSON too.
+        server.getServerConfiguration().setDefaultErrorPageGenerator((request, status, reason, description, error) ->
+                JSON.createObjectNode().put("error", status + " " + reason
+                        + (description == null || description.isBlank() ? "" : ": " + description)).toString());
         try {
             server.start();
         } catch (IOException e) {
@@ -64,6 +82,7 @@ public class RestServer {
     @Deactivate
     void deactivate() {
         stopped = true;
+        reloader.shutdownNow();
         server.shutdownNow();
         LOG.info("REST API stopped");
     }
@@ -92,14 +111,23 @@ public class RestServer {
         }
     }
 
+    /**
+     * Reloads the Jersey application with the resources bound now. Resources arrive in bursts (a bundle starting
+     * registers several), so reloads are coalesced: one, {@value #RELOAD_DELAY_MS} ms after the first change.
+     */
     private void reload() {
-        GrizzlyHttpContainer c = container;
-        if (c != null && !stopped) { // null while the constructor runs: the first configuration takes what is bound by then
-            withJerseyClassLoader(() -> {
-                c.reload(resourceConfig());
-                return null;
-            });
+        if (container == null || stopped || !reloadPending.compareAndSet(false, true)) {
+            return; // before the constructor ends, the first configuration takes what is bound by then
         }
+        reloader.schedule(() -> {
+            reloadPending.set(false);
+            if (!stopped) {
+                withJerseyClassLoader(() -> {
+                    container.reload(resourceConfig());
+                    return null;
+                });
+            }
+        }, RELOAD_DELAY_MS, TimeUnit.MILLISECONDS);
     }
 
     private ResourceConfig resourceConfig() {
