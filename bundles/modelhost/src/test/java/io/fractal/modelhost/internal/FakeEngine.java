@@ -1,0 +1,156 @@
+package io.fractal.modelhost.internal;
+
+import io.fractal.api.engine.InferenceEngine;
+import io.fractal.api.engine.LoadedModel;
+import io.fractal.api.engine.ModelLoadException;
+import io.fractal.api.inference.DataType;
+import io.fractal.api.inference.ModelSignature;
+import io.fractal.api.inference.Tensor;
+import io.fractal.api.inference.TensorSpec;
+import io.fractal.api.repository.ModelArtifact;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * An engine for the modelhost's tests. Its models double their input and answer it as "doubled" (plus its
+ * sum as "sum"); a model can be told to block each prediction until {@link #release()}, so tests see requests
+ * running and queued.
+ */
+final class FakeEngine implements InferenceEngine {
+
+    static final String NAME = "Fake";
+    static final ModelSignature SIGNATURE = new ModelSignature(
+            List.of(new TensorSpec("x", DataType.FP32, new long[] {-1})),
+            List.of(new TensorSpec("doubled", DataType.FP32, new long[] {-1})), List.of());
+
+    final List<FakeModel> loaded = new CopyOnWriteArrayList<>();
+    final AtomicInteger loads = new AtomicInteger();
+    /** Each prediction waits for this latch when set. */
+    volatile CountDownLatch gate;
+    /** Counts the predictions that reached the model. */
+    final AtomicInteger entered = new AtomicInteger();
+    /** A load waits for this latch when set. */
+    volatile CountDownLatch loadGate;
+    /** Loads fail with this message when set. */
+    volatile String loadFailure;
+    /** Predictions throw this when set. */
+    volatile RuntimeException predictFailure;
+
+    void blockPredictions() {
+        gate = new CountDownLatch(1);
+    }
+
+    void release() {
+        CountDownLatch g = gate;
+        if (g != null) {
+            g.countDown();
+        }
+    }
+
+    @Override
+    public String name() {
+        return NAME;
+    }
+
+    @Override
+    public String platform() {
+        return "fake";
+    }
+
+    @Override
+    public Set<String> fileExtensions() {
+        return Set.of("fake");
+    }
+
+    @Override
+    public LoadedModel load(ModelArtifact artifact, int workers) throws ModelLoadException {
+        loads.incrementAndGet();
+        await(loadGate);
+        if (loadFailure != null) {
+            throw new ModelLoadException(loadFailure);
+        }
+        FakeModel m = new FakeModel(artifact.signature().orElse(SIGNATURE));
+        loaded.add(m);
+        return m;
+    }
+
+    private static void await(CountDownLatch latch) {
+        if (latch == null) {
+            return;
+        }
+        try {
+            if (!latch.await(10, TimeUnit.SECONDS)) {
+                throw new IllegalStateException("test latch never released");
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+    }
+
+    final class FakeModel implements LoadedModel {
+        private final ModelSignature signature;
+        final AtomicInteger closes = new AtomicInteger();
+        final AtomicInteger running = new AtomicInteger();
+        final AtomicInteger completed = new AtomicInteger();
+        /** Predictions still running when the model was closed. */
+        volatile int runningAtClose = -1;
+        volatile int completedAtClose = -1;
+
+        FakeModel(ModelSignature signature) {
+            this.signature = signature;
+        }
+
+        @Override
+        public ModelSignature signature() {
+            return signature;
+        }
+
+        @Override
+        public List<Tensor> predict(List<Tensor> inputs) {
+            if (closes.get() > 0) {
+                throw new IllegalStateException("closed");
+            }
+            running.incrementAndGet();
+            try {
+                entered.incrementAndGet();
+                await(gate);
+                if (predictFailure != null) {
+                    throw predictFailure;
+                }
+                float[] x = inputs.get(0).toFloats();
+                float[] y = new float[x.length];
+                float sum = 0;
+                for (int i = 0; i < x.length; i++) {
+                    y[i] = 2 * x[i];
+                    sum += x[i];
+                }
+                return List.of(Tensor.of("doubled", DataType.FP32, new long[] {y.length}, y),
+                        Tensor.of("sum", DataType.FP32, new long[] {1}, new float[] {sum}));
+            } finally {
+                completed.incrementAndGet();
+                running.decrementAndGet();
+            }
+        }
+
+        @Override
+        public void close() {
+            runningAtClose = running.get();
+            completedAtClose = completed.get();
+            closes.incrementAndGet();
+        }
+    }
+
+    /** A deployed model version, as the repository publishes it. */
+    record Artifact(String name, int version, String engine, Path file, ModelSignature signature)
+            implements ModelArtifact {
+        static Artifact of(String name, int version) {
+            return new Artifact(name, version, NAME, Path.of(name + ".fake"), ModelSignature.UNKNOWN);
+        }
+    }
+}

@@ -1,0 +1,630 @@
+package io.fractal.repository.internal;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.fractal.api.engine.InferenceEngine;
+import io.fractal.api.engine.LoadedModel;
+import io.fractal.api.inference.DataType;
+import io.fractal.api.inference.InvalidInputException;
+import io.fractal.api.inference.ModelNotFoundException;
+import io.fractal.api.inference.ModelSignature;
+import io.fractal.api.inference.TensorSpec;
+import io.fractal.api.repository.ModelArtifact;
+import io.fractal.api.repository.ModelDTO;
+import io.fractal.api.repository.ModelVersionDTO;
+import java.io.ByteArrayInputStream;
+import java.io.File;
+import java.io.IOException;
+import java.io.InputStream;
+import java.lang.reflect.Proxy;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.util.ArrayList;
+import java.util.Dictionary;
+import java.util.HashMap;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.osgi.framework.BundleContext;
+import org.osgi.framework.ServiceRegistration;
+
+class ModelRepositoryImplTest {
+
+    private static final Logger LOG = Logger.getLogger("io.fractal.repository");
+    private static final byte[] MODEL_A = "torchscript model A".getBytes(StandardCharsets.UTF_8);
+    private static final byte[] MODEL_B = "torchscript model B, retrained".getBytes(StandardCharsets.UTF_8);
+    /** The sample model folder the distribution ships (model.json + model.pt). */
+    private static final Path IRIS_FOLDER = Path.of("../../deploy/iris");
+
+    @TempDir
+    Path home;
+    private Path dataDir;
+    private final List<Registration> registrations = new ArrayList<>();
+    private final List<ModelRepositoryImpl> repositories = new ArrayList<>();
+    private ModelRepositoryImpl repo;
+
+    @BeforeAll
+    static void quiet() {
+        LOG.setLevel(Level.SEVERE);
+    }
+
+    @BeforeEach
+    void start() throws IOException {
+        dataDir = home.resolve("data").resolve("models");
+        repo = repository();
+    }
+
+    @AfterEach
+    void stop() {
+        repositories.forEach(ModelRepositoryImpl::deactivate);
+    }
+
+    // ---- uploads -------------------------------------------------------------------------------------------
+
+    @Test
+    void anUploadIsVersionOneAndTheDefault() throws Exception {
+        ModelVersionDTO v = deploy("iris", MODEL_A, "first", false);
+        assertEquals("iris", v.name);
+        assertEquals(1, v.version);
+        assertEquals("PyTorch", v.engine);
+        assertEquals("first", v.description);
+        assertEquals("upload", v.source);
+        assertEquals(sha256(MODEL_A), v.sha256);
+        assertEquals(MODEL_A.length, v.size);
+        assertTrue(v.created > 0);
+        assertEquals(ModelSignature.UNKNOWN, v.signature);
+
+        ModelDTO m = repo.model("iris");
+        assertEquals(1, m.defaultVersion);
+        assertEquals(List.of(1), versions(m));
+        assertEquals(1, repo.resolve("iris", null).version);
+        assertEquals("model.pt", repo.fileName("iris", 1));
+        assertArrayEquals(MODEL_A, Files.readAllBytes(dataDir.resolve("iris/1/model.pt")));
+    }
+
+    @Test
+    void eachVersionIsPublishedForTheModelhosts() throws Exception {
+        deploy("iris", MODEL_A, null, true);
+        Registration r = live("iris", 1);
+        assertEquals("iris", r.properties.get(ModelArtifact.MODEL_NAME));
+        assertEquals(1, r.properties.get(ModelArtifact.MODEL_VERSION));
+        assertEquals("PyTorch", r.properties.get(ModelArtifact.ENGINE));
+        ModelArtifact artifact = r.service;
+        assertEquals("iris", artifact.name());
+        assertEquals(1, artifact.version());
+        assertEquals("PyTorch", artifact.engine());
+        assertArrayEquals(MODEL_A, Files.readAllBytes(artifact.file()));
+    }
+
+    @Test
+    void aSecondUploadIsVersionTwo() throws Exception {
+        deploy("iris", MODEL_A, null, false);
+        ModelVersionDTO v2 = deploy("iris", MODEL_B, null, false);
+        assertEquals(2, v2.version);
+        assertEquals(List.of(1, 2), versions(repo.model("iris")));
+        assertEquals(1, repo.model("iris").defaultVersion, "make_default=false kept the default");
+        ModelVersionDTO v3 = deploy("iris", MODEL_A, null, true);
+        assertEquals(3, v3.version);
+        assertEquals(3, repo.model("iris").defaultVersion, "without a balancer the new default applies at once");
+        assertEquals(Set.of("iris:1", "iris:2", "iris:3"), published());
+    }
+
+    @Test
+    void theEngineComesFromTheFileTypeOrTheCaller() throws Exception {
+        assertEquals("OnnxRuntime", repo.deploy("digits", "digits.ONNX", in(MODEL_A), null, null, true).engine);
+        assertEquals("model.onnx", repo.fileName("digits", null));
+        assertEquals("Custom", repo.deploy("custom", "weights.bin", in(MODEL_A), "Custom", null, true).engine);
+        InvalidInputException e = assertThrows(InvalidInputException.class,
+                () -> repo.deploy("x", "weights.bin", in(MODEL_A), null, null, true));
+        assertTrue(e.getMessage().contains("cannot tell the engine of 'weights.bin'"), e.getMessage());
+    }
+
+    @Test
+    void aBoundEngineAddsItsFileTypes() throws Exception {
+        assertThrows(InvalidInputException.class, () -> repo.deploy("m", "m.fake", in(MODEL_A), null, null, true));
+        repo.bindEngine(engine("Fake", "fake"));
+        assertEquals("Fake", repo.deploy("m", "m.fake", in(MODEL_A), null, null, true).engine);
+    }
+
+    @Test
+    void badUploadsAreRejectedAndLeaveNothingBehind() throws Exception {
+        InvalidInputException empty = assertThrows(InvalidInputException.class,
+                () -> repo.deploy("iris", "model.pt", in(new byte[0]), null, null, true));
+        assertEquals("the model file of iris is empty", empty.getMessage());
+        assertThrows(InvalidInputException.class, () -> repo.deploy("../etc", "model.pt", in(MODEL_A), null, null, true));
+        assertThrows(InvalidInputException.class, () -> repo.deploy("a/b", "model.pt", in(MODEL_A), null, null, true));
+        assertEquals(List.of(), repo.models());
+        try (Stream<Path> left = Files.list(dataDir)) {
+            assertEquals(List.of(), left.toList());
+        }
+        assertFalse(Files.exists(home.resolve("etc")));
+        assertEquals(Set.of(), published());
+    }
+
+    @Test
+    void unknownModelsAndVersionsAreNotFound() throws Exception {
+        assertThrows(ModelNotFoundException.class, () -> repo.model("iris"));
+        deploy("iris", MODEL_A, null, true);
+        ModelNotFoundException e = assertThrows(ModelNotFoundException.class, () -> repo.resolve("iris", 7));
+        assertEquals("model 'iris' has no version 7 (versions: [1])", e.getMessage());
+        assertThrows(ModelNotFoundException.class, () -> repo.open("iris", 7));
+        assertThrows(ModelNotFoundException.class, () -> repo.setDefaultVersion("iris", 7));
+        assertThrows(ModelNotFoundException.class, () -> repo.delete("iris", 7));
+        assertThrows(ModelNotFoundException.class, () -> repo.model("../iris"));
+    }
+
+    @Test
+    void anUploadMayCarryItsSidecar() throws Exception {
+        String json = """
+                {"engine": "PyTorch", "description": "from the sidecar",
+                 "inputs": [{"name": "input", "datatype": "FP32", "shape": [-1, 4]}], "labels": ["a", "b", "c"]}
+                """;
+        ModelVersionDTO v = repo.deploy("iris", "model.pt", in(MODEL_A), in(json), null, null, true);
+        assertEquals("from the sidecar", v.description);
+        assertEquals(List.of(new TensorSpec("input", DataType.FP32, new long[] {-1, 4})), v.signature.inputs());
+        assertEquals(List.of("a", "b", "c"), v.signature.labels());
+        assertEquals("upload", v.source);
+        ModelVersionDTO given = repo.deploy("iris", "model.pt", in(MODEL_A), in(json), null, "given", true);
+        assertEquals("given", given.description, "the caller's description wins");
+        assertEquals(2, given.version, "an upload is always a new version");
+        InvalidInputException e = assertThrows(InvalidInputException.class,
+                () -> repo.deploy("iris", "model.pt", in(MODEL_A), in("{oops"), null, null, true));
+        assertTrue(e.getMessage().startsWith("invalid model.json of model iris: "), e.getMessage());
+    }
+
+    // ---- changing ------------------------------------------------------------------------------------------
+
+    @Test
+    void setDefaultVersion() throws Exception {
+        deploy("iris", MODEL_A, null, true);
+        deploy("iris", MODEL_B, null, true);
+        repo.setDefaultVersion("iris", 1);
+        assertEquals(1, repo.model("iris").defaultVersion);
+        assertEquals(1, repo.resolve("iris", null).version);
+        assertArrayEquals(MODEL_A, read(repo.open("iris", null)));
+    }
+
+    @Test
+    void setDescriptionOfTheDefaultOrOfAVersion() throws Exception {
+        deploy("iris", MODEL_A, "first", true);
+        deploy("iris", MODEL_B, "second", true);
+        repo.setDescription("iris", null, "MLP 4-16-3");
+        repo.setDescription("iris", 1, "the old one");
+        assertEquals("the old one", repo.resolve("iris", 1).description);
+        assertEquals("MLP 4-16-3", repo.resolve("iris", 2).description);
+    }
+
+    @Test
+    void deletingTheDefaultVersionMovesTheDefault() throws Exception {
+        deploy("iris", MODEL_A, null, true);
+        deploy("iris", MODEL_B, null, true);
+        deploy("iris", MODEL_A, null, false);
+        repo.setDefaultVersion("iris", 2);
+        repo.delete("iris", 2);
+        ModelDTO m = repo.model("iris");
+        assertEquals(List.of(1, 3), versions(m));
+        assertEquals(3, m.defaultVersion);
+        assertFalse(Files.exists(dataDir.resolve("iris/2")));
+        assertEquals(Set.of("iris:1", "iris:3"), published());
+        assertTrue(registration("iris", 2).unregistered);
+    }
+
+    @Test
+    void versionNumbersAreNeverReused() throws Exception {
+        deploy("iris", MODEL_A, null, true);
+        deploy("iris", MODEL_B, null, true);
+        repo.delete("iris", 2);
+        assertEquals(3, deploy("iris", MODEL_B, null, true).version);
+    }
+
+    @Test
+    void deletingTheModelRemovesItsFolder() throws Exception {
+        deploy("iris", MODEL_A, null, true);
+        deploy("iris", MODEL_B, null, true);
+        deploy("digits", MODEL_A, null, true);
+        repo.delete("iris", null);
+        assertThrows(ModelNotFoundException.class, () -> repo.model("iris"));
+        assertFalse(Files.exists(dataDir.resolve("iris")));
+        assertEquals(List.of("digits"), repo.models().stream().map(m -> m.name).toList());
+        assertEquals(Set.of("digits:1"), published());
+    }
+
+    @Test
+    void deletingTheLastVersionRemovesTheModel() throws Exception {
+        deploy("iris", MODEL_A, null, true);
+        repo.delete("iris", 1);
+        assertThrows(ModelNotFoundException.class, () -> repo.model("iris"));
+        assertFalse(Files.exists(dataDir.resolve("iris")));
+    }
+
+    @Test
+    void openReturnsTheExactBytes() throws Exception {
+        byte[] binary = new byte[70_000];
+        for (int i = 0; i < binary.length; i++) {
+            binary[i] = (byte) (i * 31);
+        }
+        deploy("bin", binary, null, true);
+        deploy("bin", MODEL_B, null, false);
+        assertArrayEquals(binary, read(repo.open("bin", 1)));
+        assertArrayEquals(binary, read(repo.open("bin", null)));
+        assertArrayEquals(MODEL_B, read(repo.open("bin", 2)));
+    }
+
+    // ---- deploying from a source ---------------------------------------------------------------------------
+
+    @Test
+    void deployingTheSameBytesFromTheSameSourceAgainChangesNothing() throws Exception {
+        ModelVersionDTO first = repo.deployFrom("bundle:acme/iris", "iris", "model.pt", in(MODEL_A), null);
+        ModelVersionDTO again = repo.deployFrom("bundle:acme/iris", "iris", "model.pt", in(MODEL_A), null);
+        assertEquals(1, first.version);
+        assertEquals(1, again.version);
+        assertEquals(first.created, again.created);
+        assertEquals(List.of(1), versions(repo.model("iris")));
+        assertEquals(1, registrations.size());
+    }
+
+    @Test
+    void newBytesFromTheSameSourceReplaceItsOlderVersion() throws Exception {
+        repo.deployFrom("bundle:acme/iris", "iris", "model.pt", in(MODEL_A), null);
+        ModelVersionDTO v2 = repo.deployFrom("bundle:acme/iris", "iris", "model.pt", in(MODEL_B), null);
+        assertEquals(2, v2.version);
+        assertEquals("bundle:acme/iris", v2.source);
+        ModelDTO m = repo.model("iris");
+        assertEquals(List.of(2), versions(m));
+        assertEquals(2, m.defaultVersion);
+        assertTrue(registration("iris", 1).unregistered);
+        assertFalse(Files.exists(dataDir.resolve("iris/1")));
+        assertArrayEquals(MODEL_B, read(repo.open("iris", null)));
+    }
+
+    @Test
+    void aSourceReplacesOnlyItsOwnVersions() throws Exception {
+        deploy("iris", MODEL_A, "uploaded", true);
+        repo.deployFrom("deploy:iris.pt", "iris", "iris.pt", in(MODEL_A), null);
+        repo.deployFrom("deploy:iris.pt", "iris", "iris.pt", in(MODEL_B), null);
+        assertEquals(List.of(1, 3), versions(repo.model("iris")));
+        assertEquals("upload", repo.resolve("iris", 1).source);
+        assertEquals(3, repo.model("iris").defaultVersion);
+    }
+
+    @Test
+    void undeploySourceRemovesItsVersionsOnly() throws Exception {
+        deploy("iris", MODEL_A, null, true);
+        repo.deployFrom("bundle:acme/models", "iris", "model.pt", in(MODEL_B), null);
+        repo.deployFrom("bundle:acme/models", "digits", "model.onnx", in(MODEL_A), null);
+        repo.deployFrom("bundle:other", "adder", "model.pt", in(MODEL_A), null);
+        assertEquals(2, repo.undeploySource("bundle:acme/models"));
+        assertEquals(List.of("adder", "iris"), repo.models().stream().map(m -> m.name).toList());
+        assertEquals(List.of(1), versions(repo.model("iris")));
+        assertEquals(1, repo.model("iris").defaultVersion);
+        assertEquals(Set.of("adder:1", "iris:1"), published());
+        assertEquals(0, repo.undeploySource("bundle:unknown"));
+    }
+
+    @Test
+    void aSidecarGivesTheSignatureAndDescription() throws Exception {
+        String json = """
+                {"engine": "PyTorch", "file": "net.pt", "description": "Iris classifier",
+                 "inputs": [{"name": "input", "datatype": "FP32", "shape": [-1, 4]}],
+                 "outputs": [{"datatype": "float32", "shape": [-1, 3]}],
+                 "labels": ["setosa", "versicolor", "virginica"], "unknown_field": 1}
+                """;
+        ModelVersionDTO v = repo.deployFrom("bundle:acme/iris", "iris", "net.pt", in(MODEL_A), in(json));
+        assertEquals("Iris classifier", v.description);
+        assertEquals(new ModelSignature(List.of(new TensorSpec("input", DataType.FP32, new long[] {-1, 4})),
+                List.of(new TensorSpec("output0", DataType.FP32, new long[] {-1, 3})),
+                List.of("setosa", "versicolor", "virginica")), v.signature);
+        assertEquals(v.signature, live("iris", 1).service.signature());
+        // The same model with another sidecar is another deployment.
+        ModelVersionDTO v2 = repo.deployFrom("bundle:acme/iris", "iris", "net.pt", in(MODEL_A),
+                in(json.replace("Iris classifier", "Iris, relabelled")));
+        assertEquals(2, v2.version);
+        assertEquals("Iris, relabelled", repo.resolve("iris", null).description);
+    }
+
+    @Test
+    void anInvalidSidecarIsRejectedNamingTheFile() {
+        InvalidInputException bad = assertThrows(InvalidInputException.class,
+                () -> repo.deployFrom("s", "iris", "model.pt", in(MODEL_A), in("{\"inputs\": [")));
+        assertTrue(bad.getMessage().startsWith("invalid model.json of model iris: "), bad.getMessage());
+        InvalidInputException type = assertThrows(InvalidInputException.class,
+                () -> repo.deployFrom("s", "iris", "model.pt", in(MODEL_A),
+                        in("{\"inputs\": [{\"name\": \"x\", \"datatype\": \"complex\"}]}")));
+        assertTrue(type.getMessage().contains("model.json") && type.getMessage().contains("unknown datatype 'complex'"),
+                type.getMessage());
+        assertEquals(List.of(), repo.models());
+    }
+
+    // ---- restart -------------------------------------------------------------------------------------------
+
+    @Test
+    void aRestartSeesTheSameModelsVersionsDefaultsAndDescriptions() throws Exception {
+        deploy("iris", MODEL_A, "first", true);
+        deploy("iris", MODEL_B, "second", true);
+        deploy("iris", MODEL_A, "third", true);
+        repo.setDefaultVersion("iris", 2);
+        repo.setDescription("iris", 1, "edited");
+        repo.delete("iris", 3);
+        String json = "{\"labels\": [\"a\", \"b\"], \"inputs\": [{\"name\": \"x\", \"datatype\": \"FP64\"}]}";
+        repo.deployFrom("bundle:acme/digits", "digits", "model.onnx", in(MODEL_B), in(json));
+        List<ModelDTO> before = repo.models();
+        repo.deactivate();
+        assertEquals(Set.of(), published(), "deactivate withdraws every version");
+
+        ModelRepositoryImpl restarted = repository();
+        List<ModelDTO> after = restarted.models();
+        assertEquals(before.toString(), after.toString(), "DTOs compare by their content");
+        assertEquals(2, restarted.model("iris").defaultVersion);
+        assertEquals("edited", restarted.resolve("iris", 1).description);
+        assertEquals("second", restarted.resolve("iris", null).description);
+        assertEquals(List.of("a", "b"), restarted.resolve("digits", null).signature.labels());
+        assertArrayEquals(MODEL_B, read(restarted.open("iris", 2)));
+        assertEquals(Set.of("iris:1", "iris:2", "digits:1"), published());
+        // It carries on numbering where it stopped, and the same source bytes are still a no-op.
+        assertEquals(4, restarted.deploy("iris", "model.pt", in(MODEL_B), null, null, false).version);
+        assertEquals(1, restarted.deployFrom("bundle:acme/digits", "digits", "model.onnx", in(MODEL_B), in(json)).version);
+    }
+
+    // ---- FileInstall ---------------------------------------------------------------------------------------
+
+    @Test
+    void canHandleModelFilesAndModelFolders() throws Exception {
+        Path deploy = Files.createDirectories(home.resolve("deploy"));
+        assertTrue(repo.canHandle(file(deploy.resolve("iris.pt"), MODEL_A)));
+        assertTrue(repo.canHandle(file(deploy.resolve("digits.onnx"), MODEL_A)));
+        Path folder = Files.createDirectories(deploy.resolve("adder"));
+        assertTrue(repo.canHandle(file(folder.resolve("model.json"), "{}".getBytes(StandardCharsets.UTF_8))));
+        assertTrue(repo.canHandle(file(folder.resolve("model.pt"), MODEL_A)));
+        assertFalse(repo.canHandle(file(folder.resolve("README.md"), MODEL_A)), "other files of a model folder");
+        assertFalse(repo.canHandle(file(deploy.resolve(".iris.pt"), MODEL_A)), "hidden files");
+        assertFalse(repo.canHandle(file(deploy.resolve("notes.txt"), MODEL_A)), "unknown types");
+        assertFalse(repo.canHandle(file(deploy.resolve("io.fractal.modelhost-mh3.cfg"), MODEL_A)), "configurations");
+        assertFalse(repo.canHandle(file(deploy.resolve("bundle.jar"), MODEL_A)), "bundles");
+        assertFalse(repo.canHandle(file(deploy.resolve("bad name.pt"), MODEL_A)), "invalid model names");
+        assertFalse(repo.canHandle(deploy.resolve("missing.pt").toFile()), "files that are not there");
+        assertFalse(repo.canHandle(Files.createDirectories(deploy.resolve("dir.pt")).toFile()), "folders");
+        Path hiddenFolder = Files.createDirectories(deploy.resolve(".git"));
+        file(hiddenFolder.resolve("model.json"), "{}".getBytes(StandardCharsets.UTF_8));
+        assertFalse(repo.canHandle(file(hiddenFolder.resolve("model.pt"), MODEL_A)), "a folder that is no model name");
+        assertFalse(repo.canHandle(file(deploy.resolve("custom.fake"), MODEL_A)));
+        repo.bindEngine(engine("Fake", "fake"));
+        assertTrue(repo.canHandle(deploy.resolve("custom.fake").toFile()), "an engine's file types");
+    }
+
+    @Test
+    void installingAModelFileDeploysItUnderItsName() throws Exception {
+        Path deploy = Files.createDirectories(home.resolve("deploy"));
+        File file = file(deploy.resolve("adder.pt"), MODEL_A);
+        repo.install(file);
+        ModelVersionDTO v = repo.resolve("adder", null);
+        assertEquals(1, v.version);
+        assertEquals("deploy:adder.pt", v.source);
+        Files.write(file.toPath(), MODEL_B);
+        repo.update(file);
+        assertEquals(List.of(2), versions(repo.model("adder")));
+        repo.uninstall(file);
+        assertThrows(ModelNotFoundException.class, () -> repo.model("adder"));
+    }
+
+    @Test
+    void installingAModelFolderDeploysItWithTheSidecarsSignature() throws Exception {
+        Path folder = Files.createDirectories(home.resolve("deploy").resolve("iris"));
+        Files.copy(IRIS_FOLDER.resolve("model.json"), folder.resolve("model.json"));
+        Files.copy(IRIS_FOLDER.resolve("model.pt"), folder.resolve("model.pt"));
+        repo.install(folder.resolve("model.pt").toFile());
+        // FileInstall reports the sidecar too: it stands for the same folder, so nothing changes.
+        repo.install(folder.resolve("model.json").toFile());
+
+        ModelDTO m = repo.model("iris");
+        assertEquals(List.of(1), versions(m));
+        ModelVersionDTO v = repo.resolve("iris", null);
+        assertEquals("PyTorch", v.engine);
+        assertEquals("deploy:iris/", v.source);
+        assertTrue(v.description.startsWith("Iris classifier"), v.description);
+        assertEquals(List.of(new TensorSpec("input", DataType.FP32, new long[] {-1, 4})), v.signature.inputs());
+        assertEquals(List.of(new TensorSpec("probabilities", DataType.FP32, new long[] {-1, 3})),
+                v.signature.outputs());
+        assertEquals(List.of("setosa", "versicolor", "virginica"), v.signature.labels());
+        assertArrayEquals(Files.readAllBytes(IRIS_FOLDER.resolve("model.pt")), read(repo.open("iris", 1)));
+        assertEquals(sha256(Files.readAllBytes(IRIS_FOLDER.resolve("model.pt"))), v.sha256);
+
+        // Removing the sidecar while the model file stays keeps the model; removing the folder removes it.
+        repo.uninstall(folder.resolve("model.json").toFile());
+        assertEquals(List.of(1), versions(repo.model("iris")));
+    }
+
+    @Test
+    void anInvalidSidecarInAFolderIsRejectedNamingTheFile() throws Exception {
+        Path folder = Files.createDirectories(home.resolve("deploy").resolve("broken"));
+        file(folder.resolve("model.json"), "{\"engine\": \"PyTorch\", \"inputs\": [".getBytes(StandardCharsets.UTF_8));
+        file(folder.resolve("model.pt"), MODEL_A);
+        Exception e = assertThrows(Exception.class, () -> repo.install(folder.resolve("model.pt").toFile()));
+        assertTrue(e.getMessage().contains("model.json"), e.getMessage());
+        assertThrows(ModelNotFoundException.class, () -> repo.model("broken"));
+    }
+
+    @Test
+    void aFolderWithoutItsModelFileIsRejected() throws Exception {
+        Path folder = Files.createDirectories(home.resolve("deploy").resolve("empty"));
+        file(folder.resolve("model.json"), "{\"file\": \"model.pt\"}".getBytes(StandardCharsets.UTF_8));
+        IOException e = assertThrows(IOException.class, () -> repo.install(folder.resolve("model.json").toFile()));
+        assertTrue(e.getMessage().contains("has no model file 'model.pt'"), e.getMessage());
+        file(folder.resolve("model.json"), "{\"file\": \"../../secret.pt\"}".getBytes(StandardCharsets.UTF_8));
+        file(home.resolve("secret.pt"), MODEL_A);
+        assertThrows(IOException.class, () -> repo.install(folder.resolve("model.json").toFile()));
+        assertThrows(ModelNotFoundException.class, () -> repo.model("empty"));
+    }
+
+    @Test
+    void aConfiguredDataFolderIsUsed() throws Exception {
+        Path elsewhere = home.resolve("elsewhere");
+        ModelRepositoryImpl r = new ModelRepositoryImpl(bundleContext(), config(Map.of("data_dir", elsewhere.toString())));
+        repositories.add(r);
+        r.deploy("iris", "model.pt", in(MODEL_A), null, null, true);
+        assertTrue(Files.isRegularFile(elsewhere.resolve("iris/1/model.pt")));
+    }
+
+    // ---- helpers -------------------------------------------------------------------------------------------
+
+    private ModelVersionDTO deploy(String name, byte[] bytes, String description, boolean makeDefault)
+            throws IOException {
+        return repo.deploy(name, "model.pt", in(bytes), null, description, makeDefault);
+    }
+
+    private static InputStream in(byte[] bytes) {
+        return new ByteArrayInputStream(bytes);
+    }
+
+    private static InputStream in(String text) {
+        return in(text.getBytes(StandardCharsets.UTF_8));
+    }
+
+    private static byte[] read(InputStream in) throws IOException {
+        try (in) {
+            return in.readAllBytes();
+        }
+    }
+
+    private static File file(Path path, byte[] bytes) throws IOException {
+        return Files.write(path, bytes).toFile();
+    }
+
+    private static List<Integer> versions(ModelDTO m) {
+        return m.versions.stream().map(v -> v.version).toList();
+    }
+
+    private static String sha256(byte[] bytes) throws Exception {
+        return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
+    }
+
+    private Set<String> published() {
+        Set<String> out = new java.util.HashSet<>();
+        for (Registration r : registrations) {
+            if (!r.unregistered) {
+                out.add(r.service.name() + ":" + r.service.version());
+            }
+        }
+        return out;
+    }
+
+    private Registration live(String name, int version) {
+        return registrations.stream().filter(r -> !r.unregistered && r.service.name().equals(name)
+                && r.service.version() == version).findFirst().orElseThrow();
+    }
+
+    private Registration registration(String name, int version) {
+        return registrations.stream().filter(r -> r.service.name().equals(name) && r.service.version() == version)
+                .reduce((a, b) -> b).orElseThrow();
+    }
+
+    private ModelRepositoryImpl repository() throws IOException {
+        ModelRepositoryImpl r = new ModelRepositoryImpl(bundleContext(), config(Map.of()));
+        repositories.add(r);
+        return r;
+    }
+
+    /** One service registration the repository made. */
+    static final class Registration {
+        final ModelArtifact service;
+        final Map<String, Object> properties = new HashMap<>();
+        volatile boolean unregistered;
+
+        Registration(ModelArtifact service, Dictionary<String, ?> props) {
+            this.service = service;
+            for (java.util.Enumeration<String> keys = props.keys(); keys.hasMoreElements();) {
+                String k = keys.nextElement();
+                properties.put(k, props.get(k));
+            }
+        }
+    }
+
+    /** The bundle context, as far as the repository uses it: fractal.home, and service registrations. */
+    private BundleContext bundleContext() {
+        return (BundleContext) Proxy.newProxyInstance(getClass().getClassLoader(),
+                new Class<?>[] {BundleContext.class}, (proxy, method, args) -> switch (method.getName()) {
+                    case "getProperty" -> "fractal.home".equals(args[0]) ? home.toString() : null;
+                    case "registerService" -> {
+                        assertSame(ModelArtifact.class, args[0]);
+                        @SuppressWarnings("unchecked")
+                        Dictionary<String, ?> props = (Dictionary<String, ?>) args[2];
+                        Registration r = new Registration((ModelArtifact) args[1], props);
+                        registrations.add(r);
+                        yield registration(r);
+                    }
+                    case "hashCode" -> System.identityHashCode(proxy);
+                    case "equals" -> proxy == args[0];
+                    case "toString" -> "BundleContext";
+                    default -> throw new UnsupportedOperationException(method.getName());
+                });
+    }
+
+    private static ServiceRegistration<?> registration(Registration r) {
+        return (ServiceRegistration<?>) Proxy.newProxyInstance(ModelRepositoryImplTest.class.getClassLoader(),
+                new Class<?>[] {ServiceRegistration.class}, (proxy, method, args) -> switch (method.getName()) {
+                    case "unregister" -> {
+                        if (r.unregistered) {
+                            throw new IllegalStateException("already unregistered");
+                        }
+                        r.unregistered = true;
+                        yield null;
+                    }
+                    case "hashCode" -> System.identityHashCode(proxy);
+                    case "equals" -> proxy == args[0];
+                    case "toString" -> "ServiceRegistration[" + r.service + "]";
+                    default -> throw new UnsupportedOperationException(method.getName());
+                });
+    }
+
+    /** The configuration annotation as Declarative Services builds it: the given values, else the defaults. */
+    static RepositoryConfiguration config(Map<String, Object> values) {
+        return (RepositoryConfiguration) Proxy.newProxyInstance(RepositoryConfiguration.class.getClassLoader(),
+                new Class<?>[] {RepositoryConfiguration.class}, (proxy, method, args) -> switch (method.getName()) {
+                    case "annotationType" -> RepositoryConfiguration.class;
+                    case "toString" -> "RepositoryConfiguration" + values;
+                    case "hashCode" -> values.hashCode();
+                    case "equals" -> proxy == args[0];
+                    default -> values.containsKey(method.getName()) ? values.get(method.getName())
+                            : method.getDefaultValue();
+                });
+    }
+
+    private static InferenceEngine engine(String name, String extension) {
+        return new InferenceEngine() {
+            @Override
+            public String name() {
+                return name;
+            }
+
+            @Override
+            public String platform() {
+                return name.toLowerCase();
+            }
+
+            @Override
+            public Set<String> fileExtensions() {
+                return Set.of(extension);
+            }
+
+            @Override
+            public LoadedModel load(ModelArtifact artifact, int workers) {
+                throw new UnsupportedOperationException();
+            }
+        };
+    }
+}
