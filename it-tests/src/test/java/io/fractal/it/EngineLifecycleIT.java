@@ -62,8 +62,9 @@ public class EngineLifecycleIT extends FractalTestSupport {
                     assertFalse(prediction.toString(), prediction.error() == null || prediction.error().isBlank());
                 });
         HttpResult ready = http().get("/v2/models/iris/ready");
-        assertTrue("iris is not ready without its engine: " + ready,
-                ready.status == 503 || (ready.status == 200 && !ready.json.path("ready").asBoolean(true)));
+        // the protocol: 200 means ready, a 4xx status not ready
+        assertEquals("iris is not ready without its engine: " + ready, 400, ready.status);
+        assertFalse(ready.toString(), ready.json.path("ready").asBoolean(true));
 
         installedBundle(ENGINE).start();
 

@@ -78,7 +78,7 @@ public class KServeResource {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("name", SeedResource.NAME);
         m.put("version", version);
-        m.put("extensions", List.of("model_repository"));
+        m.put("extensions", List.of());
         return m;
     }
 
@@ -91,13 +91,14 @@ public class KServeResource {
 
     @GET
     @Path("health/ready")
-    @Doc("v2 readiness: 200 when every model's default version is ready on a modelhost, else 503")
+    @Doc("v2 readiness: 200 when every model's default version is ready on a modelhost, else 400 (the protocol: "
+            + "200 means true, 4xx false)")
     public Response ready() {
         boolean ready = true;
         for (ModelDTO m : repository.models()) {
             ready &= isReady(m.name, m.defaultVersion);
         }
-        return Response.status(ready ? 200 : 503).entity(Map.of("ready", ready)).build();
+        return Response.status(ready ? 200 : 400).entity(Map.of("ready", ready)).build();
     }
 
     @GET
@@ -116,7 +117,7 @@ public class KServeResource {
 
     @GET
     @Path("models/{model}/ready")
-    @Doc("v2 model readiness: 200 {\"ready\": true} when ready, 503 {\"ready\": false} when not")
+    @Doc("v2 model readiness: 200 {\"ready\": true} when ready, 400 {\"ready\": false} when not")
     public Response modelReady(@PathParam("model") String model) {
         return readiness(repository.resolve(model, null));
     }
@@ -256,7 +257,7 @@ public class KServeResource {
 
     private Response readiness(ModelVersionDTO v) {
         boolean ready = isReady(v.name, v.version);
-        return Response.status(ready ? 200 : 503).entity(Map.of("name", v.name, "ready", ready)).build();
+        return Response.status(ready ? 200 : 400).entity(Map.of("name", v.name, "ready", ready)).build();
     }
 
     private boolean isReady(String model, int version) {
