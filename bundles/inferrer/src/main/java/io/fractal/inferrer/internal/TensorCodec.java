@@ -156,6 +156,10 @@ final class TensorCodec {
         if (!v.isIntegralNumber() && !(v.isNumber() && v.doubleValue() == Math.rint(v.doubleValue()))) {
             throw new InvalidInputException("'" + field + "' must hold integers, found " + describe(v));
         }
+        if (!v.canConvertToLong()) {
+            throw new InvalidInputException("'" + field + "' value " + describe(v) + " is out of range [" + min + ", "
+                    + max + "]");
+        }
         long x = v.asLong();
         if (x < min || x > max) {
             throw new InvalidInputException("'" + field + "' value " + x + " is out of range [" + min + ", " + max + "]");

@@ -219,9 +219,7 @@ public class ModelHostImpl implements ModelHost {
                     + request.version() + " is not ready on modelhost " + id));
         }
         CompletableFuture<InferenceResponse> future = new CompletableFuture<>();
-        if (!enqueue(new Job.Inference(request, m, g, future, System.nanoTime()))) {
-            g.release();
-        }
+        enqueue(new Job.Inference(request, m, g, future, System.nanoTime())); // a refused job releases its generation
         return future;
     }
 

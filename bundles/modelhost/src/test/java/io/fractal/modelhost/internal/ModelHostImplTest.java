@@ -34,7 +34,6 @@ import java.util.logging.Level;
 import java.util.logging.Logger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 
 class ModelHostImplTest {
@@ -316,11 +315,6 @@ class ModelHostImplTest {
 
     // ---- a refused request must not upset the model's use count -------------------------------------------
 
-    private static final String DOUBLE_RELEASE = "bug: ModelHostImpl.infer releases the generation again when "
-            + "enqueue refuses a request (full queue, draining host), but Job.Inference.abandon already released it: "
-            + "every refused request drops the use count by one too many";
-
-    @Disabled(DOUBLE_RELEASE)
     @Test
     void afterAQueueFullRefusalAnEngineLeavingStillLetsTheQueuedRequestFinish() throws Exception {
         ModelHostImpl host = readyHost(Map.of("workers", 1, "queue_capacity", 1), "iris", 1);
@@ -342,7 +336,6 @@ class ModelHostImplTest {
         assertEquals(2, model.completedAtClose, "the model was closed while a request was still queued on it");
     }
 
-    @Disabled(DOUBLE_RELEASE)
     @Test
     void afterADrainingRefusalARemovedVersionIsStillClosed() throws Exception {
         ModelHostImpl host = readyHost(Map.of(), "iris", 1);
@@ -356,7 +349,6 @@ class ModelHostImplTest {
                 "the idle model was not closed"));
     }
 
-    @Disabled(DOUBLE_RELEASE)
     @Test
     void afterAQueueFullRefusalDeactivateStillClosesTheModelPromptly() throws Exception {
         ModelHostImpl host = readyHost(Map.of("workers", 1, "queue_capacity", 1, "drain_timeout_seconds", 3),
