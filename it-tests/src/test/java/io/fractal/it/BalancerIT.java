@@ -1,0 +1,479 @@
+package io.fractal.it;
+
+import static org.awaitility.Awaitility.await;
+import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertFalse;
+import static org.junit.Assert.assertNotNull;
+import static org.junit.Assert.assertTrue;
+import static org.ops4j.pax.exam.CoreOptions.options;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.fractal.api.engine.InferenceEngine;
+import io.fractal.api.engine.LoadedModel;
+import io.fractal.api.host.EchoDTO;
+import io.fractal.api.host.ModelHost;
+import io.fractal.api.host.ModelHostDTO;
+import io.fractal.api.host.ModelState;
+import io.fractal.api.host.ModelStatusDTO;
+import io.fractal.api.inference.InferenceRequest;
+import io.fractal.api.inference.InferenceResponse;
+import io.fractal.api.inference.ModelSignature;
+import io.fractal.api.inference.Tensor;
+import io.fractal.api.repository.ModelArtifact;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Hashtable;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.stream.Collectors;
+import java.util.stream.IntStream;
+import org.junit.Test;
+import org.junit.runner.RunWith;
+import org.ops4j.pax.exam.Configuration;
+import org.ops4j.pax.exam.Option;
+import org.ops4j.pax.exam.junit.PaxExam;
+import org.ops4j.pax.exam.spi.reactors.ExamReactorStrategy;
+import org.ops4j.pax.exam.spi.reactors.PerClass;
+import org.osgi.framework.ServiceRegistration;
+
+/**
+ * The balancer: strategies switched live, round robin's even spread, a full queue's 503s, and a failing modelhost
+ * ejected. The server has ONE modelhost, {@code solo}, with one worker and a queue of two, so a handful of
+ * concurrent slow requests fill it; the tests that need more modelhosts add them and take them away again.
+ * Plug-ins the tests need are registered from the probe as services, as a bundle would: a test engine whose model
+ * sleeps, and a modelhost whose every inference fails.
+ */
+@RunWith(PaxExam.class)
+@ExamReactorStrategy(PerClass.class)
+public class BalancerIT extends ModelHostTestSupport {
+
+    private static final String SOLO = "solo";
+    private static final int QUEUE = 2;
+    private static final long NAP_MILLIS = 300;
+    private static final int EJECTION_FAILURES = 3;
+    private static final String IRIS = "{\"values\": [5.1, 3.5, 1.4, 0.2]}";
+
+    @Override
+    @Configuration
+    public Option[] config() {
+        return options(distribution(),
+                serverWithModelhosts(List.of(new HostConfig(SOLO, 1, QUEUE, "*")),
+                        // an ejected host sits out long enough for the test to see it get nothing
+                        Map.of("io.fractal.balancer", List.of("ejection.failures", EJECTION_FAILURES, "ejection.seconds", 60)),
+                        "iris"),
+                testLibraries());
+    }
+
+    // ---- strategies
+
+    @Test
+    public void strategySwitchesLiveFromRestAndShell() throws Exception {
+        awaitServer();
+        try (Shell shell = shell()) {
+            Response roundRobin = rest().put("/api/v1/balancer", Map.of("strategy", "ROUND_ROBIN"));
+
+            assertEquals(roundRobin.toString(), 200, roundRobin.status);
+            assertEquals(roundRobin.toString(), "ROUND_ROBIN", roundRobin.json.path("strategy").asText());
+            assertEquals("ROUND_ROBIN", balancer().path("strategy").asText());
+            assertEquals("ROUND_ROBIN", modelhosts().path("strategy").asText());
+
+            String answer = shell.run("fractal:strategy LEAST_OUTSTANDING");
+
+            assertTrue(answer, answer.contains("LEAST_OUTSTANDING"));
+            assertEquals("after fractal:strategy", "LEAST_OUTSTANDING", balancer().path("strategy").asText());
+
+            Response unknown = rest().put("/api/v1/balancer", Map.of("strategy", "FASTEST"));
+
+            assertEquals(unknown.toString(), 400, unknown.status);
+            assertTrue(unknown.toString(), unknown.error() != null && unknown.error().contains("FASTEST"));
+            Response missing = rest().put("/api/v1/balancer", Map.of("other", "x"));
+            assertEquals(missing.toString(), 400, missing.status);
+            assertEquals("a refused switch changes nothing", "LEAST_OUTSTANDING", balancer().path("strategy").asText());
+
+            Response back = rest().put("/api/v1/balancer", Map.of("strategy", "POWER_OF_TWO"));
+            assertEquals(back.toString(), 200, back.status);
+            assertEquals("POWER_OF_TWO", balancer().path("strategy").asText());
+            // the configuration update confirms the switch asynchronously: it must not flip back meanwhile
+            for (int i = 0; i < 20; i++) {
+                assertEquals("strategy read " + i + " after the switch", "POWER_OF_TWO", balancer().path("strategy").asText());
+            }
+        }
+    }
+
+    @Test
+    public void roundRobinSpreadsSequentialElementsEvenlyOverTwoIdleModelhosts() throws Exception {
+        awaitServer();
+        // solo's queue of two cannot take a burst of echoes: two roomy modelhosts take its place for this test
+        for (String id : List.of("rr1", "rr2")) {
+            Response created = rest().post("/api/v1/modelhosts", Map.of("id", id, "workers", 2, "queue_capacity", 64));
+            assertEquals(created.toString(), 201, created.status);
+        }
+        try {
+            await("rr1 and rr2 are live").atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(50))
+                    .until(() -> modelhostIds().containsAll(List.of("rr1", "rr2")));
+            Response drained = rest().post("/api/v1/modelhosts/" + SOLO + "/drain");
+            assertEquals(drained.toString(), 200, drained.status);
+            Response roundRobin = rest().put("/api/v1/balancer", Map.of("strategy", "ROUND_ROBIN"));
+            assertEquals(roundRobin.toString(), 200, roundRobin.status);
+
+            List<Integer> data = IntStream.rangeClosed(1, 20).boxed().collect(Collectors.toList());
+            Response echo = rest().post("/api/test/sendtomodelhost", Map.of("data", data));
+
+            assertEquals(echo.toString(), 200, echo.status);
+            assertEquals("spread of " + echo, Map.of("rr1", 10, "rr2", 10), Map.of(
+                    "rr1", echo.json.path("spread").path("rr1").asInt(), "rr2", echo.json.path("spread").path("rr2").asInt()));
+            assertEquals("only rr1 and rr2 in " + echo, 2, echo.json.path("spread").size());
+            // round robin alternates: element i and i + 1 went to different modelhosts
+            JsonNode results = echo.json.path("results");
+            for (int i = 1; i < results.size(); i++) {
+                assertFalse("elements " + i + " and " + (i + 1) + " on the same modelhost: " + echo,
+                        results.get(i).path("modelhost").asText().equals(results.get(i - 1).path("modelhost").asText()));
+            }
+        } finally {
+            rest().post("/api/v1/modelhosts/" + SOLO + "/resume");
+            rest().put("/api/v1/balancer", Map.of("strategy", "POWER_OF_TWO"));
+            rest().delete("/api/v1/modelhosts/rr1");
+            rest().delete("/api/v1/modelhosts/rr2");
+            await("rr1 and rr2 are gone").atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(50))
+                    .until(() -> modelhostIds().equals(List.of(SOLO)));
+        }
+    }
+
+    // ---- a full queue
+
+    @Test
+    public void fullQueueAnswers503WithRetryAfterAndCountsTheRejections() throws Exception {
+        awaitServer();
+        SleepEngine engine = new SleepEngine();
+        ServiceRegistration<InferenceEngine> registration = register(engine);
+        try {
+            deployNap("nap");
+            JsonNode before = modelhost(SOLO);
+            double rejectedMetricBefore = Exposition.parse(rest().get("/metrics", "text/plain").body)
+                    .valueOr(0, "fractal_modelhost_rejected_total", "modelhost", SOLO);
+
+            List<Response> answers = burst("nap", 10);
+
+            List<Response> ok = answers.stream().filter(r -> r.status == 200).toList();
+            List<Response> refused = answers.stream().filter(r -> r.status == 503).toList();
+            String all = answers.stream().map(Response::toString).collect(Collectors.joining("\n"));
+            System.out.println("BURST of 10 on solo (1 worker, queue " + QUEUE + "): " + ok.size() + " x 200, "
+                    + refused.size() + " x 503");
+            assertEquals("every answer is 200 or 503:\n" + all, answers.size(), ok.size() + refused.size());
+            assertTrue("some requests were served:\n" + all, ok.size() >= 1);
+            assertTrue("a worker and a queue of " + QUEUE + " serve at most a few of 10 concurrent "
+                    + NAP_MILLIS + " ms requests:\n" + all, refused.size() >= 1);
+            for (Response r : ok) {
+                assertEquals(r.toString(), SOLO, r.json.path("modelhost").asText());
+                assertValues("nap echoes its input", json(List.of(1.0, 2.0, 3.0)), r.json.path("values"));
+            }
+            for (Response r : refused) {
+                String retryAfter = r.header("Retry-After");
+                assertNotNull("Retry-After on " + r, retryAfter);
+                assertTrue("Retry-After is a number of seconds: " + retryAfter, Integer.parseInt(retryAfter.trim()) >= 1);
+                assertTrue("a JSON error: " + r, r.error() != null && !r.error().isBlank());
+            }
+            await("solo's rejected counter counts the 503s").atMost(Duration.ofSeconds(5))
+                    .pollInterval(Duration.ofMillis(50)).untilAsserted(() -> {
+                        JsonNode after = modelhost(SOLO);
+                        assertEquals("rejected: before " + before + ", after " + after + ", answers:\n" + all,
+                                before.path("rejected").asLong() + refused.size(), after.path("rejected").asLong());
+                    });
+            Exposition metrics = Exposition.parse(rest().get("/metrics", "text/plain").body);
+            assertEquals("fractal_modelhost_rejected_total{modelhost=\"solo\"}: " + metrics.linesOf("fractal_modelhost_rejected"),
+                    rejectedMetricBefore + refused.size(),
+                    metrics.value("fractal_modelhost_rejected_total", "modelhost", SOLO), 0.0);
+            // what the user reads must say why: the queue is full (not only "busy")
+            for (Response r : refused) {
+                assertTrue("the error says the queue is full: " + r, r.error().toLowerCase().contains("queue"));
+            }
+        } finally {
+            undeployNap("nap");
+            registration.unregister();
+        }
+    }
+
+    /**
+     * A request the full queue refuses must release its use of the model version once: released twice, the count of
+     * running requests went below zero and the version was never closed when undeployed (the engine's memory never
+     * freed), or, with fewer refusals, closed under a running request.
+     */
+    @Test
+    public void modelUndeployedAfterItsQueueRefusedRequestsIsClosed() throws Exception {
+        awaitServer();
+        SleepEngine engine = new SleepEngine();
+        ServiceRegistration<InferenceEngine> registration = register(engine);
+        try {
+            deployNap("nap2");
+            List<Response> answers = burst("nap2", 10);
+            long refused = answers.stream().filter(r -> r.status == 503).count();
+            assertTrue("the burst filled the queue: " + answers, refused >= 1);
+            await("solo is idle").atMost(Duration.ofSeconds(5)).pollInterval(Duration.ofMillis(50))
+                    .until(() -> modelhost(SOLO).path("in_flight").asInt() == 0 && modelhost(SOLO).path("queued").asInt() == 0);
+
+            undeployNap("nap2");
+
+            SleepModel model = engine.loaded.get(0);
+            await("nap2 is closed once undeployed (" + refused + " requests were refused by the full queue)")
+                    .atMost(Duration.ofSeconds(5)).pollInterval(Duration.ofMillis(50))
+                    .until(() -> model.closes.get() == 1);
+            assertEquals("nothing ran on the closed model", 0, model.predictionsAfterClose.get());
+        } finally {
+            registration.unregister();
+        }
+    }
+
+    // ---- ejection
+
+    @Test
+    public void failingModelhostIsEjectedAfterConsecutiveFailuresAndGetsNothingMore() throws Exception {
+        awaitReadyOn("iris", SOLO);
+        int irisVersion = rest().get("/api/v1/models/iris").json.path("default_version").asInt();
+        FailingModelHost bad = new FailingModelHost("bad", "iris", irisVersion);
+        Hashtable<String, Object> properties = new Hashtable<>();
+        properties.put(ModelHost.ID, "bad");
+        ServiceRegistration<ModelHost> registration = context.registerService(ModelHost.class, bad, properties);
+        try {
+            await("bad joins the balancer").atMost(Duration.ofSeconds(5)).pollInterval(Duration.ofMillis(20))
+                    .until(() -> candidate("bad") != null);
+            double ejectionsBefore = Exposition.parse(rest().get("/metrics", "text/plain").body)
+                    .valueOr(0, "fractal_balancer_ejections_total", "modelhost", "bad");
+            long balancerEjectionsBefore = balancer().path("ejections").asLong();
+
+            List<Response> failed = new ArrayList<>();
+            int sent = 0;
+            while (!candidate("bad").path("ejected").asBoolean() && sent < 200) {
+                Response r = rest().post("/api/v1/models/iris/prediction", IRIS);
+                sent++;
+                if (r.status != 200) {
+                    failed.add(r);
+                } else {
+                    assertEquals(r.toString(), SOLO, r.json.path("modelhost").asText());
+                }
+            }
+
+            JsonNode ejected = candidate("bad");
+            System.out.println("EJECTION: bad ejected after " + sent + " requests, " + failed.size() + " failed: " + ejected);
+            assertTrue("bad is ejected after " + sent + " requests: " + balancer(), ejected.path("ejected").asBoolean());
+            assertEquals("the requests bad failed: " + failed, EJECTION_FAILURES, failed.size());
+            for (Response r : failed) {
+                assertEquals(r.toString(), 500, r.status);
+                assertTrue("a JSON error: " + r, r.error() != null && !r.error().isBlank());
+            }
+            assertEquals(ejected.toString(), EJECTION_FAILURES, ejected.path("routed").asInt());
+            assertEquals(EJECTION_FAILURES, bad.inferCalls.get());
+            long routed = ejected.path("routed").asLong();
+
+            for (int i = 0; i < 50; i++) {
+                Response r = rest().post("/api/v1/models/iris/prediction", IRIS);
+                assertEquals("request " + i + " after the ejection: " + r, 200, r.status);
+                assertEquals(r.toString(), SOLO, r.json.path("modelhost").asText());
+            }
+            for (int i = 0; i < 5; i++) {
+                Response echo = rest().post("/api/test/sendtomodelhost", Map.of("data", List.of(i)));
+                assertEquals(echo.toString(), 200, echo.status);
+                assertEquals("an ejected modelhost gets no echo either: " + echo, Map.of(SOLO, 1),
+                        Map.of(SOLO, echo.json.path("spread").path(SOLO).asInt(0)));
+            }
+
+            JsonNode after = candidate("bad");
+            assertTrue("still ejected: " + after, after.path("ejected").asBoolean());
+            assertEquals("bad's routed count after the ejection: " + after, routed, after.path("routed").asLong());
+            assertEquals(EJECTION_FAILURES, bad.inferCalls.get());
+            assertEquals("balancer ejections", balancerEjectionsBefore + 1, balancer().path("ejections").asLong());
+            Exposition metrics = Exposition.parse(rest().get("/metrics", "text/plain").body);
+            assertEquals("fractal_balancer_ejections_total{modelhost=\"bad\"}: " + metrics.linesOf("fractal_balancer_ejections"),
+                    ejectionsBefore + 1, metrics.value("fractal_balancer_ejections_total", "modelhost", "bad"), 0.0);
+        } finally {
+            registration.unregister();
+        }
+    }
+
+    private JsonNode candidate(String id) {
+        return find(balancer().path("modelhosts"), "id", id);
+    }
+
+    // ---- helpers
+
+    private ServiceRegistration<InferenceEngine> register(SleepEngine engine) {
+        Hashtable<String, Object> properties = new Hashtable<>();
+        properties.put(InferenceEngine.NAME, engine.name());
+        return context.registerService(InferenceEngine.class, engine, properties);
+    }
+
+    private void deployNap(String name) throws Exception {
+        dropIntoDeploy(name + ".sleep", "zzz".getBytes(StandardCharsets.UTF_8));
+        awaitReadyOn(name, SOLO);
+    }
+
+    private void undeployNap(String name) throws Exception {
+        Files.deleteIfExists(deployFolder().resolve(name + ".sleep"));
+        await(name + " is undeployed").atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(50))
+                .until(() -> rest().get("/api/v1/models/" + name).status == 404);
+    }
+
+    /** {@code n} concurrent predictions, released together. */
+    private List<Response> burst(String model, int n) throws Exception {
+        ExecutorService clients = Executors.newFixedThreadPool(n);
+        try {
+            CountDownLatch go = new CountDownLatch(1);
+            List<Future<Response>> futures = new ArrayList<>();
+            for (int i = 0; i < n; i++) {
+                futures.add(clients.submit(() -> {
+                    go.await();
+                    return rest().post("/api/v1/models/" + model + "/prediction", "{\"values\": [1, 2, 3]}");
+                }));
+            }
+            go.countDown();
+            List<Response> answers = new ArrayList<>();
+            for (Future<Response> f : futures) {
+                answers.add(f.get(30, TimeUnit.SECONDS));
+            }
+            return answers;
+        } finally {
+            clients.shutdownNow();
+        }
+    }
+
+    /** An engine for {@code .sleep} files whose models take {@value #NAP_MILLIS} ms and echo their input. */
+    static final class SleepEngine implements InferenceEngine {
+        final List<SleepModel> loaded = new CopyOnWriteArrayList<>();
+
+        @Override
+        public String name() {
+            return "Sleep";
+        }
+
+        @Override
+        public String platform() {
+            return "sleep";
+        }
+
+        @Override
+        public Set<String> fileExtensions() {
+            return Set.of("sleep");
+        }
+
+        @Override
+        public LoadedModel load(ModelArtifact artifact, int workers) {
+            SleepModel model = new SleepModel();
+            loaded.add(model);
+            return model;
+        }
+    }
+
+    static final class SleepModel implements LoadedModel {
+        final AtomicInteger closes = new AtomicInteger();
+        final AtomicInteger predictionsAfterClose = new AtomicInteger();
+
+        @Override
+        public ModelSignature signature() {
+            return ModelSignature.UNKNOWN;
+        }
+
+        @Override
+        public List<Tensor> predict(List<Tensor> inputs) {
+            if (closes.get() > 0) {
+                predictionsAfterClose.incrementAndGet();
+                throw new IllegalStateException("predict on a closed model");
+            }
+            try {
+                Thread.sleep(NAP_MILLIS); // the slow model this test needs, not a wait
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            return List.of(inputs.get(0).withName("output"));
+        }
+
+        @Override
+        public void close() {
+            closes.incrementAndGet();
+        }
+    }
+
+    /** A modelhost that says it holds one model version READY and fails every inference; its echo works. */
+    static final class FailingModelHost implements ModelHost {
+        final AtomicInteger inferCalls = new AtomicInteger();
+        private final String id;
+        private final String model;
+        private final int version;
+
+        FailingModelHost(String id, String model, int version) {
+            this.id = id;
+            this.model = model;
+            this.version = version;
+        }
+
+        @Override
+        public String id() {
+            return id;
+        }
+
+        @Override
+        public CompletableFuture<InferenceResponse> infer(InferenceRequest request) {
+            inferCalls.incrementAndGet();
+            return CompletableFuture.failedFuture(new RuntimeException("modelhost " + id + " is broken (test)"));
+        }
+
+        @Override
+        public CompletableFuture<EchoDTO> echo(Object payload) {
+            EchoDTO echo = new EchoDTO();
+            echo.data = payload;
+            echo.modelhost = id;
+            echo.worker = id + "-worker";
+            return CompletableFuture.completedFuture(echo);
+        }
+
+        @Override
+        public ModelState state(String model, int version) {
+            return this.model.equals(model) && this.version == version ? ModelState.READY : null;
+        }
+
+        @Override
+        public ModelStatusDTO status(String model, int version) {
+            if (state(model, version) == null) {
+                return null;
+            }
+            ModelStatusDTO status = new ModelStatusDTO();
+            status.model = model;
+            status.version = version;
+            status.state = ModelState.READY;
+            status.engine = "PyTorch";
+            return status;
+        }
+
+        @Override
+        public int outstanding() {
+            return 0;
+        }
+
+        @Override
+        public boolean accepting() {
+            return true;
+        }
+
+        @Override
+        public ModelHostDTO describe() {
+            ModelHostDTO dto = new ModelHostDTO();
+            dto.id = id;
+            dto.state = "RUNNING";
+            dto.workers = 1;
+            dto.queueCapacity = 1;
+            dto.models = model;
+            dto.failed = inferCalls.get();
+            dto.loaded = List.of(status(model, version));
+            return dto;
+        }
+    }
+}
