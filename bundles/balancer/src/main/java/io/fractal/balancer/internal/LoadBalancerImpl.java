@@ -127,12 +127,19 @@ public class LoadBalancerImpl implements LoadBalancer {
     public CompletableFuture<InferenceResponse> infer(InferenceRequest request) {
         CompletableFuture<InferenceResponse> result = new CompletableFuture<>();
         long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(config.grace_ms());
-        route(request, result, new HashSet<>(), config.retries(), deadline);
+        route(request, result, new Attempts(), config.retries(), deadline);
         return result;
     }
 
-    private void route(InferenceRequest request, CompletableFuture<InferenceResponse> result, Set<HostEntry> tried,
+    /** The hosts a request was refused by, and the last refusal, which says why (e.g. a full queue). */
+    private static final class Attempts {
+        final Set<HostEntry> tried = new HashSet<>();
+        volatile Throwable lastRefusal;
+    }
+
+    private void route(InferenceRequest request, CompletableFuture<InferenceResponse> result, Attempts attempts,
             int retriesLeft, long deadline) {
+        Set<HostEntry> tried = attempts.tried;
         long now = System.currentTimeMillis();
         List<HostEntry> candidates = new ArrayList<>();
         boolean coming = false;
@@ -160,11 +167,12 @@ public class LoadBalancerImpl implements LoadBalancer {
         }
         if (candidates.isEmpty()) {
             if ((coming || (!known && !tried.isEmpty())) && System.nanoTime() < deadline) {
-                waiter.schedule(() -> route(request, result, tried, retriesLeft, deadline), WAIT_STEP_MS,
+                waiter.schedule(() -> route(request, result, attempts, retriesLeft, deadline), WAIT_STEP_MS,
                         TimeUnit.MILLISECONDS);
                 return;
             }
-            result.completeExceptionally(noCandidate(request, known, coming, failure, tried));
+            result.completeExceptionally(attempts.lastRefusal != null ? attempts.lastRefusal
+                    : noCandidate(request, known, coming, failure));
             return;
         }
         HostEntry chosen = selector.pick(candidates);
@@ -181,9 +189,10 @@ public class LoadBalancerImpl implements LoadBalancer {
             Throwable cause = unwrap(error);
             if (refusedBeforeWork(cause) && retriesLeft > 0) {
                 tried.add(chosen);
+                attempts.lastRefusal = cause;
                 retries.incrementAndGet();
                 record(m -> m.counter("fractal_balancer_retries_total").inc());
-                route(request, result, tried, retriesLeft - 1, deadline);
+                route(request, result, attempts, retriesLeft - 1, deadline);
                 return;
             }
             if (!(cause instanceof FractalException)) {
@@ -193,14 +202,10 @@ public class LoadBalancerImpl implements LoadBalancer {
         });
     }
 
-    private Throwable noCandidate(InferenceRequest request, boolean known, boolean coming, String failure,
-            Set<HostEntry> tried) {
+    private Throwable noCandidate(InferenceRequest request, boolean known, boolean coming, String failure) {
         String model = request.model() + ":" + request.version();
         if (hosts.isEmpty()) {
             return new CapacityExceededException("no modelhost is running", 1);
-        }
-        if (!tried.isEmpty()) {
-            return new CapacityExceededException("every modelhost serving " + model + " is busy; retry later", 1);
         }
         if (coming) {
             return new ModelNotReadyException("model " + model + " is not ready (loading, or its engine is away); "
