@@ -596,4 +596,185 @@ public abstract class FractalTestSupport {
             }
         }
     }
+
+    // --- model management helpers: uploads, downloads, model views and versions, files dropped into deploy/
+
+    /** A file part of a multipart upload: the file name the client sends, its content type and its bytes. */
+    protected record FilePart(String fileName, String contentType, byte[] bytes) {
+
+        public static FilePart of(String fileName, byte[] bytes) {
+            return new FilePart(fileName, fileName.endsWith(".json") ? "application/json" : "application/octet-stream",
+                    bytes);
+        }
+    }
+
+    /** POSTs {@code multipart/form-data}: {@link FilePart} values as files, any other value as a text field. */
+    protected HttpResult postMultipart(String path, Map<String, ?> fields) {
+        String boundary = "fractal-it-" + java.util.UUID.randomUUID();
+        java.io.ByteArrayOutputStream body = new java.io.ByteArrayOutputStream();
+        for (Map.Entry<String, ?> field : fields.entrySet()) {
+            StringBuilder head = new StringBuilder("--").append(boundary).append("\r\n")
+                    .append("Content-Disposition: form-data; name=\"").append(field.getKey()).append('"');
+            byte[] content;
+            if (field.getValue() instanceof FilePart file) {
+                head.append("; filename=\"").append(file.fileName()).append("\"\r\n")
+                        .append("Content-Type: ").append(file.contentType()).append("\r\n");
+                content = file.bytes();
+            } else {
+                head.append("\r\nContent-Type: text/plain; charset=UTF-8\r\n");
+                content = String.valueOf(field.getValue()).getBytes(StandardCharsets.UTF_8);
+            }
+            head.append("\r\n");
+            body.writeBytes(head.toString().getBytes(StandardCharsets.UTF_8));
+            body.writeBytes(content);
+            body.writeBytes("\r\n".getBytes(StandardCharsets.UTF_8));
+        }
+        body.writeBytes(("--" + boundary + "--\r\n").getBytes(StandardCharsets.UTF_8));
+        return postBytes(path, "multipart/form-data; boundary=" + boundary, body.toByteArray());
+    }
+
+    /** POSTs a body of bytes as it is, with its content type. */
+    protected HttpResult postBytes(String path, String contentType, byte[] body) {
+        return Http.send(http().request(path).header("Content-Type", contentType)
+                .POST(HttpRequest.BodyPublishers.ofByteArray(body)));
+    }
+
+    /** GETs a body as bytes (a download): status, headers and the exact bytes. */
+    protected HttpResponse<byte[]> getBytes(String path) {
+        try {
+            return Http.CLIENT.send(http().request(path).setHeader("Accept", "*/*").GET().build(),
+                    HttpResponse.BodyHandlers.ofByteArray());
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** A file of the repository's sample model folders ({@code deploy/} at its root), such as {@code iris/model.pt}. */
+    protected static Path sampleFile(String relative) {
+        Path file = Paths.get(System.getProperty("fractal.samples", "../deploy")).resolve(relative).toAbsolutePath();
+        if (!Files.isRegularFile(file)) {
+            throw new IllegalStateException("No sample file " + file);
+        }
+        return file;
+    }
+
+    /** A test resource's bytes, such as {@code /models/iris.onnx}. */
+    protected static byte[] resourceBytes(String path) {
+        try (InputStream in = resource(path)) {
+            return in.readAllBytes();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** The SHA-256 of bytes in lower-case hex, as the model views show it. */
+    protected static String sha256(byte[] bytes) {
+        try {
+            return java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256").digest(bytes));
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** {@code GET /api/v1/models/<model>}, which must answer 200. */
+    protected JsonNode modelView(String model) {
+        HttpResult view = http().get("/api/v1/models/" + model);
+        assertEquals("GET /api/v1/models/" + model + " -> " + view, 200, view.status);
+        return view.json;
+    }
+
+    /** The entry of {@code version} in a model view's {@code versions}, or null. */
+    protected static JsonNode versionOf(JsonNode view, int version) {
+        for (JsonNode v : view.path("versions")) {
+            if (v.path("version").asInt() == version) {
+                return v;
+            }
+        }
+        return null;
+    }
+
+    /** The version numbers a model view lists. */
+    protected static List<Integer> versionNumbers(JsonNode view) {
+        List<Integer> numbers = new ArrayList<>();
+        view.path("versions").forEach(v -> numbers.add(v.path("version").asInt()));
+        return numbers;
+    }
+
+    /**
+     * Waits until the model's default version is one that {@code matches} accepts, READY on every modelhost, and,
+     * with {@code onlyVersion}, the only version left; returns that version's entry.
+     */
+    protected JsonNode awaitDefaultVersion(String model, java.util.function.Predicate<JsonNode> matches,
+            boolean onlyVersion, Duration timeout) {
+        JsonNode[] found = new JsonNode[1];
+        await("model " + model + ": the awaited default version READY" + (onlyVersion ? " and alone" : ""))
+                .atMost(timeout).pollDelay(Duration.ZERO).pollInterval(Duration.ofMillis(50))
+                .untilAsserted(() -> {
+                    HttpResult view = http().get("/api/v1/models/" + model);
+                    assertEquals(view.toString(), 200, view.status);
+                    for (JsonNode v : view.json.path("versions")) {
+                        if (matches.test(v) && MODELHOSTS.stream()
+                                .allMatch(h -> "FAILED".equals(v.path("modelhosts").path(h).asText()))) {
+                            // no point waiting
+                            throw new IllegalStateException("the awaited version of " + model + " FAILED: " + view);
+                        }
+                    }
+                    JsonNode version = versionOf(view.json, view.json.path("default_version").asInt());
+                    assertTrue("default version in " + view, version != null && matches.test(version));
+                    for (String host : MODELHOSTS) {
+                        assertEquals("state on " + host + " in " + view, "READY",
+                                version.path("modelhosts").path(host).asText());
+                    }
+                    if (onlyVersion) {
+                        assertEquals("versions in " + view, 1, view.json.path("versions").size());
+                    }
+                    found[0] = version;
+                });
+        return found[0];
+    }
+
+    /**
+     * Writes bytes into the deploy folder as {@code relative} (a file, or a file of a model folder), atomically (a
+     * rename of a file written beside the server's home), so FileInstall never sees half of it.
+     */
+    protected Path deployBytes(byte[] bytes, String relative) throws IOException {
+        Path target = deployFolder().resolve(relative);
+        Files.createDirectories(target.getParent());
+        Path staging = Files.createTempFile(Files.createDirectories(Paths.get(property(FRACTAL_HOME), "staging")),
+                "deploy-", ".tmp");
+        Files.write(staging, bytes);
+        return Files.move(staging, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    }
+
+    /**
+     * Moves a model folder into the deploy folder as {@code name} in one rename, so FileInstall sees all its files at
+     * once; {@code files} maps each file name to its bytes.
+     */
+    protected Path deployModelFolder(String name, Map<String, byte[]> files) throws IOException {
+        Path staging = Files.createTempDirectory(Files.createDirectories(Paths.get(property(FRACTAL_HOME), "staging")),
+                name + "-");
+        for (Map.Entry<String, byte[]> file : files.entrySet()) {
+            Files.write(staging.resolve(file.getKey()), file.getValue());
+        }
+        return Files.move(staging, deployFolder().resolve(name), StandardCopyOption.ATOMIC_MOVE);
+    }
+
+    /** Takes a model folder out of the deploy folder in one rename (what FileInstall sees of {@code rm -r}). */
+    protected void undeployModelFolder(String name) throws IOException {
+        Path gone = Files.createDirectories(Paths.get(property(FRACTAL_HOME), "undeployed"))
+                .resolve(name + "-" + System.nanoTime());
+        Files.move(deployFolder().resolve(name), gone, StandardCopyOption.ATOMIC_MOVE);
+    }
+
+    /** The jar in the distribution's {@code bundle/} folder whose file name starts with {@code prefix}. */
+    protected static Path distributionJar(String prefix) throws IOException {
+        try (Stream<Path> jars = Files.list(distributionFolder().resolve("bundle"))) {
+            return jars.filter(p -> p.getFileName().toString().startsWith(prefix) && p.toString().endsWith(".jar"))
+                    .findFirst()
+                    .orElseThrow(() -> new IllegalStateException("No " + prefix + "*.jar in the distribution's bundle/"));
+        }
+    }
 }
