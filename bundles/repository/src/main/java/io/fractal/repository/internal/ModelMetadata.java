@@ -37,6 +37,8 @@ public class ModelMetadata {
     public Long created;
     /** What the deployed source was (model file and sidecar digests): the same source again is a no-op. */
     public String sourceDigest;
+    /** The deploy/ file or folder a version came from (absolute path), or null. */
+    public String origin;
 
     @JsonIgnoreProperties(ignoreUnknown = true)
     public static class Spec {

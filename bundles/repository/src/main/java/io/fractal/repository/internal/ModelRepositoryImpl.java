@@ -77,10 +77,12 @@ public class ModelRepositoryImpl implements ModelRepository, ArtifactInstaller {
     private final ObjectMapper mapper = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
     private final Map<String, StoredModel> models = new TreeMap<>();
     private final Map<InferenceEngine, Map<String, String>> engineTypes = new ConcurrentHashMap<>();
+    /** The size and time of what each deploy/ source was when last deployed. */
+    private final Map<String, String> deployedStamps = new ConcurrentHashMap<>();
     private volatile boolean active = true;
     private static final long SWAP_TIMEOUT_NANOS = TimeUnit.MINUTES.toNanos(5);
-    private final ScheduledExecutorService promoter = Executors.newSingleThreadScheduledExecutor(r -> {
-        Thread t = new Thread(r, "fractal-repository-swap");
+    private final ScheduledExecutorService background = Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "fractal-repository");
         t.setDaemon(true);
         return t;
     });
@@ -119,12 +121,13 @@ public class ModelRepositoryImpl implements ModelRepository, ArtifactInstaller {
         }
         Files.createDirectories(dataDir);
         load();
+        background.scheduleWithFixedDelay(this::reconcileDeploySources, 1, 1, TimeUnit.SECONDS);
     }
 
     @Deactivate
     synchronized void deactivate() {
         active = false;
-        promoter.shutdownNow();
+        background.shutdownNow();
         for (StoredModel m : models.values()) {
             m.versions.values().forEach(this::unpublish);
         }
@@ -297,7 +300,7 @@ public class ModelRepositoryImpl implements ModelRepository, ArtifactInstaller {
         publish(sv);
         if (swap) {
             // Traffic stays on the current default until the new version is READY on a modelhost.
-            promoter.execute(() -> promoteWhenReady(sv, retired, System.nanoTime()));
+            background.execute(() -> promoteWhenReady(sv, retired, System.nanoTime()));
         } else {
             retired.forEach(v -> remove(m, v));
         }
@@ -319,7 +322,7 @@ public class ModelRepositoryImpl implements ModelRepository, ArtifactInstaller {
         boolean failed = !status.isEmpty() && status.values().stream().allMatch(s -> s.state == ModelState.FAILED);
         boolean timedOut = System.nanoTime() - started > SWAP_TIMEOUT_NANOS;
         if (!ready && !failed && !timedOut && b != null && active) {
-            promoter.schedule(() -> promoteWhenReady(sv, retired, started), 20, TimeUnit.MILLISECONDS);
+            background.schedule(() -> promoteWhenReady(sv, retired, started), 20, TimeUnit.MILLISECONDS);
             return;
         }
         synchronized (this) {
@@ -385,6 +388,7 @@ public class ModelRepositoryImpl implements ModelRepository, ArtifactInstaller {
         if (!active) {
             return 0;
         }
+        deployedStamps.remove(source);
         int removed = 0;
         for (StoredModel m : new ArrayList<>(models.values())) {
             List<Integer> versions = m.versions.values().stream().filter(v -> source.equals(v.metadata.source))
@@ -415,12 +419,18 @@ public class ModelRepositoryImpl implements ModelRepository, ArtifactInstaller {
 
     private void deployArtifact(Path file) throws IOException {
         Path folder = modelFolder(file);
+        String source = source(file);
         try {
             if (folder == null) {
-                try (InputStream model = Files.newInputStream(file)) {
-                    deployFrom(source(file), baseName(file.getFileName().toString()), file.getFileName().toString(),
-                            model, null);
+                String stamp = stamp(file);
+                if (stamp.equals(deployedStamps.get(source))) {
+                    return; // reported again, unchanged: no need to read it
                 }
+                try (InputStream model = Files.newInputStream(file)) {
+                    deploySource(source, baseName(file.getFileName().toString()), file.getFileName().toString(), model,
+                            null, file);
+                }
+                deployedStamps.put(source, stamp);
                 return;
             }
             Path sidecar = folder.resolve(ModelMetadata.SIDECAR);
@@ -430,19 +440,57 @@ public class ModelRepositoryImpl implements ModelRepository, ArtifactInstaller {
                 throw new IOException("model folder " + folder + " has no model file"
                         + (meta.file == null ? "" : " '" + meta.file + "'"));
             }
-            try (InputStream model = Files.newInputStream(modelFile); InputStream json = Files.newInputStream(sidecar)) {
-                deployFrom(source(file), folder.getFileName().toString(), modelFile.getFileName().toString(), model,
-                        json);
+            String stamp = stamp(modelFile) + "|" + stamp(sidecar);
+            if (stamp.equals(deployedStamps.get(source))) {
+                return;
             }
+            try (InputStream model = Files.newInputStream(modelFile); InputStream json = Files.newInputStream(sidecar)) {
+                deploySource(source, folder.getFileName().toString(), modelFile.getFileName().toString(), model, json,
+                        folder);
+            }
+            deployedStamps.put(source, stamp);
         } catch (IOException | RuntimeException e) {
             LOG.log(Level.WARNING, "Cannot deploy " + file + ": " + e.getMessage());
             throw e;
         }
     }
 
+    /** Size and modification time: enough to tell a file FileInstall reports again from a changed one. */
+    private static String stamp(Path file) throws IOException {
+        return Files.size(file) + "@" + Files.getLastModifiedTime(file).toMillis();
+    }
+
+    /**
+     * Undeploys what came from deploy/ files or folders that are gone. FileInstall reports removed files, but in
+     * its recursive mode (model folders) it can miss a removed folder, so the repository checks for itself.
+     */
+    private void reconcileDeploySources() {
+        List<String> gone = new ArrayList<>();
+        synchronized (this) {
+            for (StoredModel m : models.values()) {
+                for (StoredVersion v : m.versions.values()) {
+                    String origin = v.metadata.origin;
+                    if (origin != null && !gone.contains(v.metadata.source) && !Files.exists(Path.of(origin))) {
+                        gone.add(v.metadata.source);
+                    }
+                }
+            }
+        }
+        for (String source : gone) {
+            LOG.info(() -> "Undeploying " + source + ": its files left deploy/");
+            undeploySource(source);
+        }
+    }
+
     @Override
     public ModelVersionDTO deployFrom(String source, String name, String fileName, InputStream model,
             InputStream metadata) throws IOException {
+        return deploySource(source, name, fileName, model, metadata, null);
+    }
+
+    /** @param origin the deploy/ file or folder the model came from, watched for removal; or null */
+    private ModelVersionDTO deploySource(String source, String name, String fileName, InputStream model,
+            InputStream metadata, Path origin) throws IOException {
         ModelNames.check(name);
         ModelMetadata meta;
         String sidecarDigest = "";
@@ -456,6 +504,7 @@ public class ModelRepositoryImpl implements ModelRepository, ArtifactInstaller {
         }
         meta.source = source;
         meta.sourceDigest = sidecarDigest;
+        meta.origin = origin == null ? null : origin.toAbsolutePath().toString();
         return ingest(name, fileName, model, meta, true, true);
     }
 

@@ -41,6 +41,7 @@ public class RestServer {
     private static final Logger LOG = Logger.getLogger(RestServer.class.getName());
 
     private static final long RELOAD_DELAY_MS = 50;
+    private static final long RETRY_SECONDS = 2;
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private final List<Object> resources = new CopyOnWriteArrayList<>();
@@ -52,38 +53,59 @@ public class RestServer {
     });
     private final RestConfiguration config;
     private final GrizzlyHttpContainer container;
-    private final HttpServer server;
+    private final URI uri;
+    private volatile HttpServer server;
+    private int failedAttempts;
     private volatile boolean stopped;
     private volatile FractalMetrics metrics;
 
     @Activate
-    public RestServer(RestConfiguration config) throws IOException {
+    public RestServer(RestConfiguration config) {
         this.config = config;
-        URI uri = URI.create("http://" + config.host() + ":" + config.port() + "/");
+        this.uri = URI.create("http://" + config.host() + ":" + config.port() + "/");
         this.container = withJerseyClassLoader(() -> ContainerFactory.createContainer(GrizzlyHttpContainer.class,
                 resourceConfig()));
-        this.server = GrizzlyHttpServerFactory.createHttpServer(uri, container, false, null, false);
+        listen();
+    }
+
+    /**
+     * Starts the listener. If the port is taken (another process, or a previous instance still closing), the
+     * component stays up and tries again every {@value #RETRY_SECONDS} s rather than leave the API down for good.
+     */
+    private void listen() {
+        if (stopped) {
+            return;
+        }
+        HttpServer s = GrizzlyHttpServerFactory.createHttpServer(uri, container, false, null, false);
         // Body size is limited by BodyLimit, which answers in JSON; Grizzly's own check would answer in HTML.
-        server.getServerConfiguration().setMaxPostSize(-1);
-        server.getListeners().forEach(l -> l.registerAddOn(new IgnoreUpgrades()));
+        s.getServerConfiguration().setMaxPostSize(-1);
+        s.getListeners().forEach(l -> l.registerAddOn(new IgnoreUpgrades()));
         // What Grizzly answers itself (outside Jersey) is JSON too.
-        server.getServerConfiguration().setDefaultErrorPageGenerator((request, status, reason, description, error) ->
+        s.getServerConfiguration().setDefaultErrorPageGenerator((request, status, reason, description, error) ->
                 JSON.createObjectNode().put("error", status + " " + reason
                         + (description == null || description.isBlank() ? "" : ": " + description)).toString());
         try {
-            server.start();
+            s.start();
+            server = s;
+            LOG.info(() -> "REST API listening on " + uri + " with " + resources.size() + " resource(s)");
         } catch (IOException e) {
-            server.shutdownNow();
-            throw new IOException("cannot listen on " + uri + ": " + e.getMessage(), e);
+            s.shutdownNow();
+            if (failedAttempts++ == 0) {
+                LOG.severe(() -> "REST API cannot listen on " + uri + ": " + e.getMessage() + "; retrying every "
+                        + RETRY_SECONDS + " s");
+            }
+            reloader.schedule(this::listen, RETRY_SECONDS, TimeUnit.SECONDS);
         }
-        LOG.info(() -> "REST API listening on " + uri + " with " + resources.size() + " resource(s)");
     }
 
     @Deactivate
     void deactivate() {
         stopped = true;
         reloader.shutdownNow();
-        server.shutdownNow();
+        HttpServer s = server;
+        if (s != null) {
+            s.shutdownNow();
+        }
         LOG.info("REST API stopped");
     }
 
