@@ -27,7 +27,8 @@ wait_hosts_ready nap
 log "nap ($SLEEP_MS ms) READY on mh-slow (1 worker), mh-fast-1 and mh-fast-2 (4 workers each); capacity $((1000 / SLEEP_MS * 9)) req/s"
 
 echo
-echo "Balancer strategies, one slow modelhost ($(date -u +%Y-%m-%d), $(nproc) cores): model nap sleeps $SLEEP_MS ms;"
+echo "Balancer strategies, one slow modelhost — $(machine_line)"
+echo "Model nap sleeps $SLEEP_MS ms;"
 echo "mh-slow 1 worker ($((1000 / SLEEP_MS)) req/s), mh-fast-1/-2 4 workers ($((4000 / SLEEP_MS)) req/s each); open loop,"
 echo "latency from the scheduled send time; ${WARMUP} s warm-up + ${SECONDS_PER_RUN} s measured per row; share = served counters."
 echo

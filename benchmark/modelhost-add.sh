@@ -18,7 +18,8 @@ wait_hosts_ready digits
 printf 'id=mh9\nworkers=2\nqueue.capacity=64\nmodels=*\n' >"$WORK/io.fractal.modelhost-mh9.cfg"
 
 echo
-echo "Modelhost added by .cfg under load ($(date -u +%Y-%m-%d), $(nproc) cores): $RATE req/s of v1 predictions on iris,"
+echo "Modelhost added by .cfg under load — $(machine_line)"
+echo "$RATE req/s of v1 predictions on iris,"
 echo "modelhosts mh1 and mh2 running; deploy/io.fractal.modelhost-mh9.cfg (2 workers, models=*: iris and digits) dropped in"
 echo "(FileInstall polls every 500 ms); balancer: POWER_OF_TWO (default)."
 echo

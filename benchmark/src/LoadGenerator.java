@@ -237,6 +237,7 @@ final class ModelhostAdd {
             Path staged = Files.createTempFile(deploy.getParent(), ".cfg", ".tmp");
             Files.copy(cfg, staged, StandardCopyOption.REPLACE_EXISTING);
             firstServed.set(0);
+            jitter();
             Files.move(staged, target, StandardCopyOption.ATOMIC_MOVE);
             long t0 = System.nanoTime();
             long listed = 0;
@@ -306,6 +307,15 @@ final class ModelhostAdd {
         return b.length() == 0 ? "(not listed)" : b.toString();
     }
 
+    /**
+     * Waits 0 to 500 ms at random. Each run starts after something the server did on a FileInstall scan (every
+     * 500 ms); without this, every copy would land at the same point of the scan cycle and the figures would
+     * show that one point instead of the spread a user sees.
+     */
+    static void jitter() throws InterruptedException {
+        Thread.sleep(java.util.concurrent.ThreadLocalRandom.current().nextInt(500));
+    }
+
     static List<String> hosts(String base) throws Exception {
         List<String> ids = new ArrayList<>();
         for (Object h : Json.hosts(base)) {
@@ -342,6 +352,7 @@ final class HotDeploy {
             Path staged = Files.createTempFile(deploy.getParent(), ".model", ".tmp");
             Files.copy(source, staged, StandardCopyOption.REPLACE_EXISTING);
             HttpRequest request = Http.post(base + "/v2/models/" + name + "/infer", V2_BODY);
+            ModelhostAdd.jitter();
             Files.move(staged, target, StandardCopyOption.ATOMIC_MOVE);
             long t0 = System.nanoTime();
             Map<Integer, Integer> seen = new TreeMap<>();
@@ -458,6 +469,7 @@ final class HotDeploy {
                 LoadGenerator.log("cycle %d: version %d; failed so far %s / %s", c, current, first.errorText(), rest.errorText());
             }
             Thread.sleep(300); // let the old version close before the next replace
+            ModelhostAdd.jitter();
         }
         load.stop();
         load.awaitIdle(30);
