@@ -32,9 +32,14 @@ final class HostedModel {
         return current;
     }
 
-    synchronized void loading() {
+    /** Starts a load if the model waits for its engine; false if it is loading, loaded or draining already. */
+    synchronized boolean startLoading() {
+        if (state != ModelState.WAITING_FOR_ENGINE) {
+            return false;
+        }
         state = ModelState.LOADING;
         reason = null;
+        return true;
     }
 
     synchronized void ready(Generation generation) {

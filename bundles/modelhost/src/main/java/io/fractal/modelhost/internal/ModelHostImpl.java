@@ -165,11 +165,9 @@ public class ModelHostImpl implements ModelHost {
     }
 
     private void scheduleLoad(HostedModel m) {
-        if (!running) {
-            return;
+        if (running && m.startLoading()) {
+            loader.execute(() -> load(m));
         }
-        m.loading();
-        loader.execute(() -> load(m));
     }
 
     private void load(HostedModel m) {
@@ -179,6 +177,11 @@ public class ModelHostImpl implements ModelHost {
         }
         if (engine == null) {
             m.retire(ModelState.WAITING_FOR_ENGINE);
+            // bindEngine puts the engine in the map before it looks for waiting models: if it looked while this
+            // model was still LOADING, the engine is in the map by now.
+            if (engines.containsKey(m.artifact.engine())) {
+                scheduleLoad(m);
+            }
             return;
         }
         long start = System.nanoTime();
