@@ -57,6 +57,9 @@ public class RestServer {
     private volatile HttpServer server;
     private int failedAttempts;
     private volatile boolean stopped;
+
+    @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
+            policyOption = ReferencePolicyOption.GREEDY)
     private volatile FractalMetrics metrics;
 
     @Activate
@@ -121,17 +124,6 @@ public class RestServer {
         reload();
     }
 
-    @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
-            policyOption = ReferencePolicyOption.GREEDY)
-    void bindMetrics(FractalMetrics m) {
-        metrics = m;
-    }
-
-    void unbindMetrics(FractalMetrics m) {
-        if (metrics == m) {
-            metrics = null;
-        }
-    }
 
     /**
      * Reloads the Jersey application with the resources bound now. Resources arrive in bursts (a bundle starting

@@ -53,6 +53,9 @@ public class FractalCommands {
     private final ModelHostAdmin admin;
     private final List<InferenceEngine> engines = new CopyOnWriteArrayList<>();
     private final ObjectMapper json = new ObjectMapper();
+
+    @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
+            policyOption = ReferencePolicyOption.GREEDY)
     private volatile FractalMetrics metrics;
 
     @Activate
@@ -73,17 +76,6 @@ public class FractalCommands {
         engines.remove(engine);
     }
 
-    @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
-            policyOption = ReferencePolicyOption.GREEDY)
-    void bindMetrics(FractalMetrics m) {
-        metrics = m;
-    }
-
-    void unbindMetrics(FractalMetrics m) {
-        if (metrics == m) {
-            metrics = null;
-        }
-    }
 
     @Descriptor("list the models: name, default version, versions, engine, state on the modelhosts")
     public String models() {
