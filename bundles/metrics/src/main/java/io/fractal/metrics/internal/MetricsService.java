@@ -8,8 +8,13 @@ import io.prometheus.client.CollectorRegistry;
 import io.prometheus.client.dropwizard.DropwizardExports;
 import io.prometheus.client.exporter.common.TextFormat;
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.StringWriter;
 import java.io.Writer;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Properties;
 import java.util.SortedMap;
 import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
@@ -23,6 +28,8 @@ import org.osgi.service.component.annotations.Component;
  */
 @Component(service = {FractalMetrics.class, MetricsService.class})
 public class MetricsService implements FractalMetrics {
+
+    private static final Properties HELP = loadHelp();
 
     private final MetricRegistry registry = new MetricRegistry();
     private final CollectorRegistry prometheus = new CollectorRegistry();
@@ -113,6 +120,25 @@ public class MetricsService implements FractalMetrics {
     }
 
     void write(Writer out) throws IOException {
-        TextFormat.write004(out, prometheus.metricFamilySamples());
+        List<Collector.MetricFamilySamples> families = new ArrayList<>();
+        for (java.util.Enumeration<Collector.MetricFamilySamples> e = prometheus.metricFamilySamples();
+                e.hasMoreElements();) {
+            Collector.MetricFamilySamples f = e.nextElement();
+            String help = HELP.getProperty(f.name, HELP.getProperty(f.name + "_total")); // counters: named without _total
+            families.add(help == null ? f : new Collector.MetricFamilySamples(f.name, f.type, help, f.samples));
+        }
+        TextFormat.write004(out, Collections.enumeration(families));
+    }
+
+    private static Properties loadHelp() {
+        Properties help = new Properties();
+        try (InputStream in = MetricsService.class.getResourceAsStream("help.properties")) {
+            if (in != null) {
+                help.load(in);
+            }
+        } catch (IOException e) {
+            // the exposition keeps the bridge's text
+        }
+        return help;
     }
 }
