@@ -39,6 +39,14 @@ public interface ModelHost {
     /** Requests in flight plus queued: the load the least-outstanding strategies compare. */
     int outstanding();
 
+    /**
+     * How many requests it runs at once (its workers). The least-loaded strategies compare load per unit of
+     * capacity, so a host with more workers takes more of the traffic.
+     */
+    default int capacity() {
+        return 1;
+    }
+
     /** Whether the host takes new requests (false once it drains). */
     boolean accepting();
 

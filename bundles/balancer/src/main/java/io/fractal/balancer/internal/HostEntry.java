@@ -10,6 +10,7 @@ final class HostEntry {
 
     final ModelHost host;
     final String id;
+    final int capacity;
     private final AtomicInteger consecutiveFailures = new AtomicInteger();
     private final AtomicLong routed = new AtomicLong();
     private volatile long ejectedUntilMillis;
@@ -17,6 +18,7 @@ final class HostEntry {
     HostEntry(ModelHost host) {
         this.host = host;
         this.id = host.id();
+        this.capacity = Math.max(1, host.capacity());
     }
 
     /** Not ejected, or ejected long enough ago to be probed with the next request. */
@@ -26,6 +28,14 @@ final class HostEntry {
 
     boolean ejected(long nowMillis) {
         return ejectedUntilMillis > nowMillis;
+    }
+
+    /**
+     * Whether this host would serve one more request sooner than {@code other}: fewer outstanding requests per
+     * worker, counting the new one ({@code (outstanding + 1) / capacity}, compared without division).
+     */
+    int compareLoad(int outstanding, HostEntry other, int otherOutstanding) {
+        return Long.compare((long) (outstanding + 1) * other.capacity, (long) (otherOutstanding + 1) * capacity);
     }
 
     void routed() {

@@ -28,29 +28,36 @@ interface Selector {
         }
     }
 
-    /** The fewest queued plus running requests; ties broken at random so equal hosts share the load. */
+    /**
+     * The fewest queued plus running requests per worker; ties broken at random so equal hosts share the load.
+     */
     final class LeastOutstanding implements Selector {
         @Override
         public HostEntry pick(List<HostEntry> candidates) {
             HostEntry best = null;
-            int bestLoad = Integer.MAX_VALUE;
+            int bestLoad = 0;
             int ties = 0;
             ThreadLocalRandom random = ThreadLocalRandom.current();
             for (HostEntry c : candidates) {
                 int load = c.host.outstanding();
-                if (load < bestLoad) {
+                int cmp = best == null ? -1 : c.compareLoad(load, best, bestLoad);
+                if (cmp < 0) {
                     best = c;
                     bestLoad = load;
                     ties = 1;
-                } else if (load == bestLoad && random.nextInt(++ties) == 0) {
+                } else if (cmp == 0 && random.nextInt(++ties) == 0) {
                     best = c;
+                    bestLoad = load;
                 }
             }
             return best;
         }
     }
 
-    /** Two distinct candidates at random, the less loaded of the two (Mitzenmacher's power of two choices). */
+    /**
+     * Two distinct candidates at random, the less loaded of the two per worker (Mitzenmacher's power of two
+     * choices).
+     */
     final class PowerOfTwo implements Selector {
         @Override
         public HostEntry pick(List<HostEntry> candidates) {
@@ -66,9 +73,8 @@ interface Selector {
             }
             HostEntry x = candidates.get(a);
             HostEntry y = candidates.get(b);
-            int lx = x.host.outstanding();
-            int ly = y.host.outstanding();
-            return lx < ly || (lx == ly && random.nextBoolean()) ? x : y;
+            int cmp = x.compareLoad(x.host.outstanding(), y, y.host.outstanding());
+            return cmp < 0 || (cmp == 0 && random.nextBoolean()) ? x : y;
         }
     }
 }

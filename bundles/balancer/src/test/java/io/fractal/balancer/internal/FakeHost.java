@@ -24,6 +24,7 @@ final class FakeHost implements ModelHost {
     volatile ModelState state = ModelState.READY;
     volatile String reason;
     volatile int outstanding;
+    volatile int capacity = 1;
     volatile boolean accepting = true;
     volatile Function<InferenceRequest, CompletableFuture<InferenceResponse>> behaviour = this::answer;
 
@@ -131,5 +132,10 @@ final class FakeHost implements ModelHost {
     @Override
     public String toString() {
         return id;
+    }
+
+    @Override
+    public int capacity() {
+        return capacity;
     }
 }

@@ -52,6 +52,20 @@ class SelectorTest {
     }
 
     @Test
+    void theLeastLoadedStrategiesWeighLoadByWorkers() {
+        // two requests on four workers leave room sooner than none on one worker: (2+1)/4 < (0+1)/1
+        FakeHost big = new FakeHost("big");
+        big.capacity = 4;
+        big.outstanding = 2;
+        FakeHost small = new FakeHost("small");
+        List<HostEntry> hosts = List.of(new HostEntry(big), new HostEntry(small));
+        assertEquals(Map.of("big", PICKS), count(Selector.of(Strategy.LEAST_OUTSTANDING), hosts, PICKS));
+        assertEquals(Map.of("big", PICKS), count(Selector.of(Strategy.POWER_OF_TWO), hosts, PICKS));
+        big.outstanding = 4; // (4+1)/4 > 1: now the small one
+        assertEquals(Map.of("small", PICKS), count(Selector.of(Strategy.LEAST_OUTSTANDING), hosts, PICKS));
+    }
+
+    @Test
     void leastOutstandingSpreadsTies() {
         List<HostEntry> hosts = hosts(2, 0, 0, 0);
         Selector s = Selector.of(Strategy.LEAST_OUTSTANDING);

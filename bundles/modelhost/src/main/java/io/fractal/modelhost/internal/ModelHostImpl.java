@@ -324,6 +324,11 @@ public class ModelHostImpl implements ModelHost {
     }
 
     @Override
+    public int capacity() {
+        return workers.size();
+    }
+
+    @Override
     public int outstanding() {
         return inFlight.get() + queue.size();
     }
