@@ -164,9 +164,13 @@ public abstract class FractalTestSupport {
             Path deploy = Files.createDirectories(home.resolve("deploy"));
             int[] ports = freePorts(3);
 
-            writeConfig(deploy.resolve("io.fractal.rest.cfg"), "host", "127.0.0.1", "port", ports[0]);
-            writeConfig(deploy.resolve("io.fractal.metrics.cfg"), "port", ports[1]);
-            writeConfig(deploy.resolve("io.fractal.shell.cfg"), "host", "127.0.0.1", "port", ports[2]);
+            // The listeners' ports go straight into Config Admin's store, so the listeners start on them: a .cfg in
+            // deploy/ arrives a moment after the components first activate on the default ports (8001, 8002, 8101),
+            // which another server on the machine may hold.
+            Path configStore = home.resolve("data/config");
+            writeStoredConfig(configStore, "io.fractal.rest", "host", "127.0.0.1", "port", ports[0]);
+            writeStoredConfig(configStore, "io.fractal.metrics", "port", ports[1]);
+            writeStoredConfig(configStore, "io.fractal.shell", "host", "127.0.0.1", "port", ports[2]);
             for (String host : MODELHOSTS) {
                 writeConfig(deploy.resolve("io.fractal.modelhost-" + host + ".cfg"),
                         "id", host, "workers", 2, "queue.capacity", 64, "models", "*");
@@ -320,6 +324,17 @@ public abstract class FractalTestSupport {
     }
 
     /** Writes a FileInstall {@code .cfg} (a properties file) from key, value pairs. */
+    /** A configuration in Felix Config Admin's file store ({@code felix.cm.dir}): {@code a/b/c.config} for pid a.b.c. */
+    private static void writeStoredConfig(Path store, String pid, Object... keyValues) throws IOException {
+        StringBuilder text = new StringBuilder("service.pid=\"" + pid + "\"\n");
+        for (int i = 0; i < keyValues.length; i += 2) {
+            text.append(keyValues[i]).append("=\"").append(keyValues[i + 1]).append("\"\n");
+        }
+        Path file = store.resolve(pid.replace('.', '/') + ".config");
+        Files.createDirectories(file.getParent());
+        Files.writeString(file, text, StandardCharsets.UTF_8);
+    }
+
     private static void writeConfig(Path file, Object... keyValues) throws IOException {
         Properties properties = new Properties();
         for (int i = 0; i < keyValues.length; i += 2) {

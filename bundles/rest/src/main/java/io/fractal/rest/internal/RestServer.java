@@ -24,6 +24,7 @@ import org.glassfish.jersey.server.ServerProperties;
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
 import org.osgi.service.component.annotations.Deactivate;
+import org.osgi.service.component.annotations.Modified;
 import org.osgi.service.component.annotations.Reference;
 import org.osgi.service.component.annotations.ReferenceCardinality;
 import org.osgi.service.component.annotations.ReferencePolicy;
@@ -51,9 +52,9 @@ public class RestServer {
         t.setDaemon(true);
         return t;
     });
-    private final RestConfiguration config;
+    private volatile RestConfiguration config;
     private final GrizzlyHttpContainer container;
-    private final URI uri;
+    private volatile URI uri;
     private volatile HttpServer server;
     private int failedAttempts;
     private volatile boolean stopped;
@@ -65,20 +66,64 @@ public class RestServer {
     @Activate
     public RestServer(RestConfiguration config) {
         this.config = config;
-        this.uri = URI.create("http://" + config.host() + ":" + config.port() + "/");
+        this.uri = uri(config);
         this.container = withJerseyClassLoader(() -> ContainerFactory.createContainer(GrizzlyHttpContainer.class,
                 resourceConfig()));
         listen();
+    }
+
+    private static URI uri(RestConfiguration c) {
+        return URI.create("http://" + c.host() + ":" + c.port() + "/");
+    }
+
+    /**
+     * A new configuration: a new address moves the listener (requests in flight on the old one finish), a new body
+     * limit reloads the application. The component itself stays, with its resources.
+     */
+    @Modified
+    void modified(RestConfiguration newConfig) {
+        RestConfiguration old = config;
+        config = newConfig;
+        URI newUri = uri(newConfig);
+        if (!newUri.equals(uri)) {
+            LOG.info(() -> "REST API moving from " + uri + " to " + newUri);
+            uri = newUri;
+            HttpServer previous = server;
+            server = null;
+            failedAttempts = 0;
+            reloader.execute(() -> {
+                if (previous != null) {
+                    // Grizzly shuts the Jersey application down with its server: start a fresh one for the new
+                    // listener
+                    try {
+                        previous.shutdown(5, TimeUnit.SECONDS).get();
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                        return;
+                    } catch (java.util.concurrent.ExecutionException e) {
+                        previous.shutdownNow();
+                    }
+                    withJerseyClassLoader(() -> {
+                        container.reload(resourceConfig());
+                        return null;
+                    });
+                }
+                listen();
+            });
+        } else if (old.max_body_bytes() != newConfig.max_body_bytes()) {
+            reload();
+        }
     }
 
     /**
      * Starts the listener. If the port is taken (another process, or a previous instance still closing), the
      * component stays up and tries again every {@value #RETRY_SECONDS} s rather than leave the API down for good.
      */
-    private void listen() {
-        if (stopped) {
+    private synchronized void listen() {
+        if (stopped || server != null) {
             return;
         }
+        URI uri = this.uri;
         HttpServer s = GrizzlyHttpServerFactory.createHttpServer(uri, container, false, null, false);
         // Body size is limited by BodyLimit, which answers in JSON; Grizzly's own check would answer in HTML.
         s.getServerConfiguration().setMaxPostSize(-1);
@@ -97,7 +142,7 @@ public class RestServer {
                 LOG.severe(() -> "REST API cannot listen on " + uri + ": " + e.getMessage() + "; retrying every "
                         + RETRY_SECONDS + " s");
             }
-            reloader.schedule(this::listen, RETRY_SECONDS, TimeUnit.SECONDS);
+            reloader.schedule(this::listen, RETRY_SECONDS, TimeUnit.SECONDS); // a move in between wins
         }
     }
 
