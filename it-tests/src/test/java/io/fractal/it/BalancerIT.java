@@ -81,7 +81,7 @@ public class BalancerIT extends ModelHostTestSupport {
     public void strategySwitchesLiveFromRestAndShell() throws Exception {
         awaitServer();
         try (Shell shell = shell()) {
-            Response roundRobin = rest().put("/api/v1/balancer", Map.of("strategy", "ROUND_ROBIN"));
+            HttpResult roundRobin = http().put("/api/v1/balancer", Map.of("strategy", "ROUND_ROBIN"));
 
             assertEquals(roundRobin.toString(), 200, roundRobin.status);
             assertEquals(roundRobin.toString(), "ROUND_ROBIN", roundRobin.json.path("strategy").asText());
@@ -93,15 +93,15 @@ public class BalancerIT extends ModelHostTestSupport {
             assertTrue(answer, answer.contains("LEAST_OUTSTANDING"));
             assertEquals("after fractal:strategy", "LEAST_OUTSTANDING", balancer().path("strategy").asText());
 
-            Response unknown = rest().put("/api/v1/balancer", Map.of("strategy", "FASTEST"));
+            HttpResult unknown = http().put("/api/v1/balancer", Map.of("strategy", "FASTEST"));
 
             assertEquals(unknown.toString(), 400, unknown.status);
             assertTrue(unknown.toString(), unknown.error() != null && unknown.error().contains("FASTEST"));
-            Response missing = rest().put("/api/v1/balancer", Map.of("other", "x"));
+            HttpResult missing = http().put("/api/v1/balancer", Map.of("other", "x"));
             assertEquals(missing.toString(), 400, missing.status);
             assertEquals("a refused switch changes nothing", "LEAST_OUTSTANDING", balancer().path("strategy").asText());
 
-            Response back = rest().put("/api/v1/balancer", Map.of("strategy", "POWER_OF_TWO"));
+            HttpResult back = http().put("/api/v1/balancer", Map.of("strategy", "POWER_OF_TWO"));
             assertEquals(back.toString(), 200, back.status);
             assertEquals("POWER_OF_TWO", balancer().path("strategy").asText());
             // the configuration update confirms the switch asynchronously: it must not flip back meanwhile
@@ -116,19 +116,19 @@ public class BalancerIT extends ModelHostTestSupport {
         awaitServer();
         // solo's queue of two cannot take a burst of echoes: two roomy modelhosts take its place for this test
         for (String id : List.of("rr1", "rr2")) {
-            Response created = rest().post("/api/v1/modelhosts", Map.of("id", id, "workers", 2, "queue_capacity", 64));
+            HttpResult created = http().post("/api/v1/modelhosts", Map.of("id", id, "workers", 2, "queue_capacity", 64));
             assertEquals(created.toString(), 201, created.status);
         }
         try {
             await("rr1 and rr2 are live").atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(50))
                     .until(() -> modelhostIds().containsAll(List.of("rr1", "rr2")));
-            Response drained = rest().post("/api/v1/modelhosts/" + SOLO + "/drain");
+            HttpResult drained = http().post("/api/v1/modelhosts/" + SOLO + "/drain");
             assertEquals(drained.toString(), 200, drained.status);
-            Response roundRobin = rest().put("/api/v1/balancer", Map.of("strategy", "ROUND_ROBIN"));
+            HttpResult roundRobin = http().put("/api/v1/balancer", Map.of("strategy", "ROUND_ROBIN"));
             assertEquals(roundRobin.toString(), 200, roundRobin.status);
 
             List<Integer> data = IntStream.rangeClosed(1, 20).boxed().collect(Collectors.toList());
-            Response echo = rest().post("/api/test/sendtomodelhost", Map.of("data", data));
+            HttpResult echo = http().post("/api/test/sendtomodelhost", Map.of("data", data));
 
             assertEquals(echo.toString(), 200, echo.status);
             assertEquals("spread of " + echo, Map.of("rr1", 10, "rr2", 10), Map.of(
@@ -141,10 +141,10 @@ public class BalancerIT extends ModelHostTestSupport {
                         results.get(i).path("modelhost").asText().equals(results.get(i - 1).path("modelhost").asText()));
             }
         } finally {
-            rest().post("/api/v1/modelhosts/" + SOLO + "/resume");
-            rest().put("/api/v1/balancer", Map.of("strategy", "POWER_OF_TWO"));
-            rest().delete("/api/v1/modelhosts/rr1");
-            rest().delete("/api/v1/modelhosts/rr2");
+            http().post("/api/v1/modelhosts/" + SOLO + "/resume");
+            http().put("/api/v1/balancer", Map.of("strategy", "POWER_OF_TWO"));
+            http().delete("/api/v1/modelhosts/rr1");
+            http().delete("/api/v1/modelhosts/rr2");
             await("rr1 and rr2 are gone").atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(50))
                     .until(() -> modelhostIds().equals(List.of(SOLO)));
         }
@@ -160,25 +160,25 @@ public class BalancerIT extends ModelHostTestSupport {
         try {
             deployNap("nap");
             JsonNode before = modelhost(SOLO);
-            double rejectedMetricBefore = Exposition.parse(rest().get("/metrics", "text/plain").body)
+            double rejectedMetricBefore = Exposition.parse(http().get("/metrics", "text/plain").body)
                     .valueOr(0, "fractal_modelhost_rejected_total", "modelhost", SOLO);
 
-            List<Response> answers = burst("nap", 10);
+            List<HttpResult> answers = burst("nap", 10);
 
-            List<Response> ok = answers.stream().filter(r -> r.status == 200).toList();
-            List<Response> refused = answers.stream().filter(r -> r.status == 503).toList();
-            String all = answers.stream().map(Response::toString).collect(Collectors.joining("\n"));
+            List<HttpResult> ok = answers.stream().filter(r -> r.status == 200).toList();
+            List<HttpResult> refused = answers.stream().filter(r -> r.status == 503).toList();
+            String all = answers.stream().map(HttpResult::toString).collect(Collectors.joining("\n"));
             System.out.println("BURST of 10 on solo (1 worker, queue " + QUEUE + "): " + ok.size() + " x 200, "
                     + refused.size() + " x 503");
             assertEquals("every answer is 200 or 503:\n" + all, answers.size(), ok.size() + refused.size());
             assertTrue("some requests were served:\n" + all, ok.size() >= 1);
             assertTrue("a worker and a queue of " + QUEUE + " serve at most a few of 10 concurrent "
                     + NAP_MILLIS + " ms requests:\n" + all, refused.size() >= 1);
-            for (Response r : ok) {
+            for (HttpResult r : ok) {
                 assertEquals(r.toString(), SOLO, r.json.path("modelhost").asText());
                 assertValues("nap echoes its input", json(List.of(1.0, 2.0, 3.0)), r.json.path("values"));
             }
-            for (Response r : refused) {
+            for (HttpResult r : refused) {
                 String retryAfter = r.header("Retry-After");
                 assertNotNull("Retry-After on " + r, retryAfter);
                 assertTrue("Retry-After is a number of seconds: " + retryAfter, Integer.parseInt(retryAfter.trim()) >= 1);
@@ -190,12 +190,12 @@ public class BalancerIT extends ModelHostTestSupport {
                         assertEquals("rejected: before " + before + ", after " + after + ", answers:\n" + all,
                                 before.path("rejected").asLong() + refused.size(), after.path("rejected").asLong());
                     });
-            Exposition metrics = Exposition.parse(rest().get("/metrics", "text/plain").body);
+            Exposition metrics = Exposition.parse(http().get("/metrics", "text/plain").body);
             assertEquals("fractal_modelhost_rejected_total{modelhost=\"solo\"}: " + metrics.linesOf("fractal_modelhost_rejected"),
                     rejectedMetricBefore + refused.size(),
                     metrics.value("fractal_modelhost_rejected_total", "modelhost", SOLO), 0.0);
             // what the user reads must say why: the queue is full (not only "busy")
-            for (Response r : refused) {
+            for (HttpResult r : refused) {
                 assertTrue("the error says the queue is full: " + r, r.error().toLowerCase().contains("queue"));
             }
         } finally {
@@ -216,7 +216,7 @@ public class BalancerIT extends ModelHostTestSupport {
         ServiceRegistration<InferenceEngine> registration = register(engine);
         try {
             deployNap("nap2");
-            List<Response> answers = burst("nap2", 10);
+            List<HttpResult> answers = burst("nap2", 10);
             long refused = answers.stream().filter(r -> r.status == 503).count();
             assertTrue("the burst filled the queue: " + answers, refused >= 1);
             await("solo is idle").atMost(Duration.ofSeconds(5)).pollInterval(Duration.ofMillis(50))
@@ -239,7 +239,7 @@ public class BalancerIT extends ModelHostTestSupport {
     @Test
     public void failingModelhostIsEjectedAfterConsecutiveFailuresAndGetsNothingMore() throws Exception {
         awaitReadyOn("iris", SOLO);
-        int irisVersion = rest().get("/api/v1/models/iris").json.path("default_version").asInt();
+        int irisVersion = http().get("/api/v1/models/iris").json.path("default_version").asInt();
         FailingModelHost bad = new FailingModelHost("bad", "iris", irisVersion);
         Hashtable<String, Object> properties = new Hashtable<>();
         properties.put(ModelHost.ID, "bad");
@@ -247,14 +247,14 @@ public class BalancerIT extends ModelHostTestSupport {
         try {
             await("bad joins the balancer").atMost(Duration.ofSeconds(5)).pollInterval(Duration.ofMillis(20))
                     .until(() -> candidate("bad") != null);
-            double ejectionsBefore = Exposition.parse(rest().get("/metrics", "text/plain").body)
+            double ejectionsBefore = Exposition.parse(http().get("/metrics", "text/plain").body)
                     .valueOr(0, "fractal_balancer_ejections_total", "modelhost", "bad");
             long balancerEjectionsBefore = balancer().path("ejections").asLong();
 
-            List<Response> failed = new ArrayList<>();
+            List<HttpResult> failed = new ArrayList<>();
             int sent = 0;
             while (!candidate("bad").path("ejected").asBoolean() && sent < 200) {
-                Response r = rest().post("/api/v1/models/iris/prediction", IRIS);
+                HttpResult r = http().post("/api/v1/models/iris/prediction", IRIS);
                 sent++;
                 if (r.status != 200) {
                     failed.add(r);
@@ -267,7 +267,7 @@ public class BalancerIT extends ModelHostTestSupport {
             System.out.println("EJECTION: bad ejected after " + sent + " requests, " + failed.size() + " failed: " + ejected);
             assertTrue("bad is ejected after " + sent + " requests: " + balancer(), ejected.path("ejected").asBoolean());
             assertEquals("the requests bad failed: " + failed, EJECTION_FAILURES, failed.size());
-            for (Response r : failed) {
+            for (HttpResult r : failed) {
                 assertEquals(r.toString(), 500, r.status);
                 assertTrue("a JSON error: " + r, r.error() != null && !r.error().isBlank());
             }
@@ -276,12 +276,12 @@ public class BalancerIT extends ModelHostTestSupport {
             long routed = ejected.path("routed").asLong();
 
             for (int i = 0; i < 50; i++) {
-                Response r = rest().post("/api/v1/models/iris/prediction", IRIS);
+                HttpResult r = http().post("/api/v1/models/iris/prediction", IRIS);
                 assertEquals("request " + i + " after the ejection: " + r, 200, r.status);
                 assertEquals(r.toString(), SOLO, r.json.path("modelhost").asText());
             }
             for (int i = 0; i < 5; i++) {
-                Response echo = rest().post("/api/test/sendtomodelhost", Map.of("data", List.of(i)));
+                HttpResult echo = http().post("/api/test/sendtomodelhost", Map.of("data", List.of(i)));
                 assertEquals(echo.toString(), 200, echo.status);
                 assertEquals("an ejected modelhost gets no echo either: " + echo, Map.of(SOLO, 1),
                         Map.of(SOLO, echo.json.path("spread").path(SOLO).asInt(0)));
@@ -292,7 +292,7 @@ public class BalancerIT extends ModelHostTestSupport {
             assertEquals("bad's routed count after the ejection: " + after, routed, after.path("routed").asLong());
             assertEquals(EJECTION_FAILURES, bad.inferCalls.get());
             assertEquals("balancer ejections", balancerEjectionsBefore + 1, balancer().path("ejections").asLong());
-            Exposition metrics = Exposition.parse(rest().get("/metrics", "text/plain").body);
+            Exposition metrics = Exposition.parse(http().get("/metrics", "text/plain").body);
             assertEquals("fractal_balancer_ejections_total{modelhost=\"bad\"}: " + metrics.linesOf("fractal_balancer_ejections"),
                     ejectionsBefore + 1, metrics.value("fractal_balancer_ejections_total", "modelhost", "bad"), 0.0);
         } finally {
@@ -313,31 +313,31 @@ public class BalancerIT extends ModelHostTestSupport {
     }
 
     private void deployNap(String name) throws Exception {
-        dropIntoDeploy(name + ".sleep", "zzz".getBytes(StandardCharsets.UTF_8));
+        deployBytes("zzz".getBytes(StandardCharsets.UTF_8), name + ".sleep");
         awaitReadyOn(name, SOLO);
     }
 
     private void undeployNap(String name) throws Exception {
         Files.deleteIfExists(deployFolder().resolve(name + ".sleep"));
         await(name + " is undeployed").atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(50))
-                .until(() -> rest().get("/api/v1/models/" + name).status == 404);
+                .until(() -> http().get("/api/v1/models/" + name).status == 404);
     }
 
     /** {@code n} concurrent predictions, released together. */
-    private List<Response> burst(String model, int n) throws Exception {
+    private List<HttpResult> burst(String model, int n) throws Exception {
         ExecutorService clients = Executors.newFixedThreadPool(n);
         try {
             CountDownLatch go = new CountDownLatch(1);
-            List<Future<Response>> futures = new ArrayList<>();
+            List<Future<HttpResult>> futures = new ArrayList<>();
             for (int i = 0; i < n; i++) {
                 futures.add(clients.submit(() -> {
                     go.await();
-                    return rest().post("/api/v1/models/" + model + "/prediction", "{\"values\": [1, 2, 3]}");
+                    return http().post("/api/v1/models/" + model + "/prediction", "{\"values\": [1, 2, 3]}");
                 }));
             }
             go.countDown();
-            List<Response> answers = new ArrayList<>();
-            for (Future<Response> f : futures) {
+            List<HttpResult> answers = new ArrayList<>();
+            for (Future<HttpResult> f : futures) {
                 answers.add(f.get(30, TimeUnit.SECONDS));
             }
             return answers;

@@ -323,7 +323,6 @@ public abstract class FractalTestSupport {
         return ports;
     }
 
-    /** Writes a FileInstall {@code .cfg} (a properties file) from key, value pairs. */
     /** A configuration in Felix Config Admin's file store ({@code felix.cm.dir}): {@code a/b/c.config} for pid a.b.c. */
     private static void writeStoredConfig(Path store, String pid, Object... keyValues) throws IOException {
         StringBuilder text = new StringBuilder("service.pid=\"" + pid + "\"\n");
@@ -335,7 +334,8 @@ public abstract class FractalTestSupport {
         Files.writeString(file, text, StandardCharsets.UTF_8);
     }
 
-    private static void writeConfig(Path file, Object... keyValues) throws IOException {
+    /** Writes a FileInstall {@code .cfg} (a properties file) from key, value pairs. */
+    protected static void writeConfig(Path file, Object... keyValues) throws IOException {
         Properties properties = new Properties();
         for (int i = 0; i < keyValues.length; i += 2) {
             properties.setProperty(String.valueOf(keyValues[i]), String.valueOf(keyValues[i + 1]));
@@ -468,7 +468,8 @@ public abstract class FractalTestSupport {
         }
     }
 
-    private String property(String key) {
+    /** A framework property this server was given, such as {@link #REST_PORT}. */
+    protected String property(String key) {
         String value = context.getProperty(key);
         if (value == null) {
             throw new IllegalStateException("Framework property " + key + " is not set");
@@ -541,6 +542,11 @@ public abstract class FractalTestSupport {
             this.json = parsed;
         }
 
+        /** The first value of a response header, or null. */
+        public String header(String name) {
+            return response.headers().firstValue(name).orElse(null);
+        }
+
         /** The {@code error} message of an error body. */
         public String error() {
             return json.path("error").asText(null);
@@ -552,7 +558,7 @@ public abstract class FractalTestSupport {
         }
     }
 
-    /** A small JSON client on the server's base address. */
+    /** A small HTTP/1.1 client on the server's base address: JSON in and out by default, any content type on request. */
     public static final class Http {
         private static final HttpClient CLIENT = HttpClient.newBuilder()
                 .version(HttpClient.Version.HTTP_1_1)
@@ -575,6 +581,11 @@ public abstract class FractalTestSupport {
             return send(request(path).GET());
         }
 
+        /** GETs with another {@code Accept} header (none for null), such as a scraper's. */
+        public HttpResult get(String path, String accept) {
+            return send(request(path, accept).GET());
+        }
+
         public HttpResult delete(String path) {
             return send(request(path).DELETE());
         }
@@ -587,17 +598,40 @@ public abstract class FractalTestSupport {
 
         /** POSTs a value serialised as JSON. */
         public HttpResult post(String path, Object body) {
+            return post(path, toJson(body));
+        }
+
+        /** A POST without a body (drain, resume). */
+        public HttpResult post(String path) {
+            return send(request(path).POST(HttpRequest.BodyPublishers.noBody()));
+        }
+
+        /** PUTs a body as it is. */
+        public HttpResult put(String path, String body) {
+            return send(request(path).header("Content-Type", "application/json")
+                    .PUT(HttpRequest.BodyPublishers.ofString(body, StandardCharsets.UTF_8)));
+        }
+
+        /** PUTs a value serialised as JSON. */
+        public HttpResult put(String path, Object body) {
+            return put(path, toJson(body));
+        }
+
+        private static String toJson(Object value) {
             try {
-                return post(path, JSON.writeValueAsString(body));
+                return JSON.writeValueAsString(value);
             } catch (IOException e) {
                 throw new UncheckedIOException(e);
             }
         }
 
         private HttpRequest.Builder request(String path) {
-            return HttpRequest.newBuilder(base.resolve(path))
-                    .timeout(CALL_TIMEOUT)
-                    .header("Accept", "application/json");
+            return request(path, "application/json");
+        }
+
+        private HttpRequest.Builder request(String path, String accept) {
+            HttpRequest.Builder builder = HttpRequest.newBuilder(base.resolve(path)).timeout(CALL_TIMEOUT);
+            return accept == null ? builder : builder.header("Accept", accept);
         }
 
         private static HttpResult send(HttpRequest.Builder request) {
@@ -691,6 +725,20 @@ public abstract class FractalTestSupport {
             return java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256").digest(bytes));
         } catch (java.security.NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
+        }
+    }
+
+    /** The iris reference rows give the reference probabilities (and, with the sidecar's labels, the labels), from the given version. */
+    protected void assertPredictsIris(String model, int version, boolean labels) {
+        JsonNode expected = expected("iris");
+        HttpResult prediction = http().post("/api/v1/models/" + model + "/prediction",
+                Map.of("values", expected.path("inputs").path("input").path("data")));
+
+        assertEquals(prediction.toString(), 200, prediction.status);
+        assertEquals(prediction.toString(), version, prediction.json.path("version").asInt());
+        assertValues(model, expected.path("outputs").path("probabilities").path("data"), prediction.json.path("values"));
+        if (labels) {
+            assertEquals(prediction.toString(), expected.path("predicted"), prediction.json.path("labels"));
         }
     }
 

@@ -49,15 +49,15 @@ public class MetricsIT extends ModelHostTestSupport {
     }
 
     private Exposition scrapeRest() {
-        return scrape(rest(), "REST port");
+        return scrape(http(), "REST port");
     }
 
     private Exposition scrapeListener() {
         return scrape(metricsListener(), "metrics port");
     }
 
-    private static Exposition scrape(Client client, String where) {
-        Response scrape = client.get("/metrics", PROMETHEUS_ACCEPT);
+    private static Exposition scrape(Http client, String where) {
+        HttpResult scrape = client.get("/metrics", PROMETHEUS_ACCEPT);
         assertEquals("GET /metrics on the " + where + ": " + scrape, 200, scrape.status);
         String type = scrape.header("Content-Type");
         assertTrue("content type on the " + where + ": " + type, type != null);
@@ -73,16 +73,16 @@ public class MetricsIT extends ModelHostTestSupport {
         Exposition before = scrapeRest();
 
         for (int i = 0; i < N; i++) {
-            Response r = rest().post("/api/v1/models/iris/prediction", IRIS_V1);
+            HttpResult r = http().post("/api/v1/models/iris/prediction", IRIS_V1);
             assertEquals(r.toString(), 200, r.status);
         }
         for (int i = 0; i < M; i++) {
-            Response r = rest().post("/v2/models/iris/infer", IRIS_V2);
+            HttpResult r = http().post("/v2/models/iris/infer", IRIS_V2);
             assertEquals(r.toString(), 200, r.status);
         }
-        Response notFound = rest().post("/api/v1/models/nosuch/prediction", IRIS_V1);
+        HttpResult notFound = http().post("/api/v1/models/nosuch/prediction", IRIS_V1);
         assertEquals(notFound.toString(), 404, notFound.status);
-        Response badInput = rest().post("/api/v1/models/iris/prediction", "{\"values\": \"five\"}");
+        HttpResult badInput = http().post("/api/v1/models/iris/prediction", "{\"values\": \"five\"}");
         assertEquals(badInput.toString(), 400, badInput.status);
 
         for (String where : List.of("REST port", "metrics port")) {
@@ -148,11 +148,11 @@ public class MetricsIT extends ModelHostTestSupport {
     @Test
     public void expositionOnBothPortsPassesPromtoolCheck() throws Exception {
         // every kind of series present: counters by status, summaries, gauges
-        assertEquals(200, rest().post("/api/v1/models/iris/prediction", IRIS_V1).status);
-        assertEquals(200, rest().post("/v2/models/iris/infer", IRIS_V2).status);
-        assertEquals(404, rest().post("/api/v1/models/nosuch/prediction", IRIS_V1).status);
+        assertEquals(200, http().post("/api/v1/models/iris/prediction", IRIS_V1).status);
+        assertEquals(200, http().post("/v2/models/iris/infer", IRIS_V2).status);
+        assertEquals(404, http().post("/api/v1/models/nosuch/prediction", IRIS_V1).status);
 
-        for (Client client : List.of(rest(), metricsListener())) {
+        for (Http client : List.of(http(), metricsListener())) {
             String exposition = client.get("/metrics", PROMETHEUS_ACCEPT).body;
             assertFalse(exposition.isBlank());
 

@@ -46,7 +46,7 @@ public class ModelHostsLiveIT extends ModelHostTestSupport {
 
     private LoadRunner load() {
         awaitReady("iris");
-        LoadRunner load = LoadRunner.start(rest().base(), PREDICTION, IRIS, CLIENTS);
+        LoadRunner load = LoadRunner.start(http().base(), PREDICTION, IRIS, CLIENTS);
         load.awaitMore(30, Duration.ofSeconds(10));
         return load;
     }
@@ -73,7 +73,7 @@ public class ModelHostsLiveIT extends ModelHostTestSupport {
         awaitReady("digits");
         try (LoadRunner load = load()) {
             long dropped = System.nanoTime();
-            dropIntoDeploy(MH3_CFG, "id=mh3\nworkers=2\n".getBytes(java.nio.charset.StandardCharsets.ISO_8859_1));
+            deployBytes("id=mh3\nworkers=2\n".getBytes(java.nio.charset.StandardCharsets.ISO_8859_1), MH3_CFG);
 
             awaitServes(load, "mh3");
             System.out.printf("mh3 answered %.2f s after its .cfg was dropped%n", (System.nanoTime() - dropped) / 1e9);
@@ -85,7 +85,7 @@ public class ModelHostsLiveIT extends ModelHostTestSupport {
             assertEquals("default models: " + mh3, "*", mh3.path("models").asText());
 
             List<Integer> data = IntStream.rangeClosed(1, 60).boxed().collect(Collectors.toList());
-            Response echo = rest().post("/api/test/sendtomodelhost", Map.of("data", data));
+            HttpResult echo = http().post("/api/test/sendtomodelhost", Map.of("data", data));
             assertEquals(echo.toString(), 200, echo.status);
             assertTrue("mh3 in the spread of " + echo, echo.json.path("spread").path("mh3").asInt() > 0);
             int total = 0;
@@ -104,7 +104,7 @@ public class ModelHostsLiveIT extends ModelHostTestSupport {
     public void step2_restAddsAModelhostThatServesOnlyTheModelsItsFilterNames() throws Exception {
         awaitReady("digits");
         try (LoadRunner load = load()) {
-            Response created = rest().post("/api/v1/modelhosts",
+            HttpResult created = http().post("/api/v1/modelhosts",
                     "{\"id\":\"mh4\",\"workers\":1,\"queue_capacity\":16,\"models\":\"iris*\"}");
 
             assertEquals(created.toString(), 201, created.status);
@@ -124,7 +124,7 @@ public class ModelHostsLiveIT extends ModelHostTestSupport {
             assertNotNull("iris loaded on mh4: " + mh4, iris);
             assertEquals(mh4.toString(), "READY", iris.path("state").asText());
             assertNull("digits must not be on mh4: " + mh4, find(mh4.path("loaded"), "model", "digits"));
-            Response digits = rest().get("/api/v1/models/digits");
+            HttpResult digits = http().get("/api/v1/models/digits");
             assertEquals(digits.toString(), 200, digits.status);
             for (JsonNode version : digits.json.path("versions")) {
                 assertFalse("digits is not held by mh4: " + digits, version.path("modelhosts").has("mh4"));
@@ -132,20 +132,20 @@ public class ModelHostsLiveIT extends ModelHostTestSupport {
             }
             JsonNode digitsInput = expected("digits").path("inputs").path("image").path("data").get(0);
             for (int i = 0; i < 10; i++) {
-                Response prediction = rest().post("/api/v1/models/digits/prediction", Map.of("values", digitsInput));
+                HttpResult prediction = http().post("/api/v1/models/digits/prediction", Map.of("values", digitsInput));
                 assertEquals(prediction.toString(), 200, prediction.status);
                 assertFalse("digits answered by mh4: " + prediction, "mh4".equals(prediction.json.path("modelhost").asText()));
             }
 
-            Response duplicate = rest().post("/api/v1/modelhosts", Map.of("id", "mh4", "workers", 2));
+            HttpResult duplicate = http().post("/api/v1/modelhosts", Map.of("id", "mh4", "workers", 2));
             assertEquals(duplicate.toString(), 409, duplicate.status);
             assertTrue(duplicate.toString(), duplicate.error() != null && duplicate.error().contains("mh4"));
-            Response duplicateOfFile = rest().post("/api/v1/modelhosts", Map.of("id", "mh1"));
+            HttpResult duplicateOfFile = http().post("/api/v1/modelhosts", Map.of("id", "mh1"));
             assertEquals("mh1 comes from a .cfg file: " + duplicateOfFile, 409, duplicateOfFile.status);
-            Response badId = rest().post("/api/v1/modelhosts", Map.of("id", "no spaces!"));
+            HttpResult badId = http().post("/api/v1/modelhosts", Map.of("id", "no spaces!"));
             assertEquals(badId.toString(), 400, badId.status);
             assertTrue(badId.toString(), badId.error() != null && badId.error().contains("id"));
-            Response noId = rest().post("/api/v1/modelhosts", Map.of("workers", 2));
+            HttpResult noId = http().post("/api/v1/modelhosts", Map.of("workers", 2));
             assertEquals(noId.toString(), 400, noId.status);
             assertFalse("nothing was added by the refused calls: " + modelhostIds(),
                     modelhostIds().contains("no spaces!"));
@@ -178,7 +178,7 @@ public class ModelHostsLiveIT extends ModelHostTestSupport {
     @Test
     public void step4_drainedModelhostServesNothingNewUntilResumed() throws Exception {
         try (LoadRunner load = load()) {
-            Response drain = rest().post("/api/v1/modelhosts/mh2/drain");
+            HttpResult drain = http().post("/api/v1/modelhosts/mh2/drain");
 
             assertEquals(drain.toString(), 200, drain.status);
             assertEquals("DRAINING", modelhost("mh2").path("state").asText());
@@ -204,10 +204,10 @@ public class ModelHostsLiveIT extends ModelHostTestSupport {
                 assertTrue(other + " kept serving while mh2 drained: before " + before + ", after " + load,
                         load.servedBy(other) > before.getOrDefault(other, 0L));
             }
-            Response unknown = rest().post("/api/v1/modelhosts/nosuch/drain");
+            HttpResult unknown = http().post("/api/v1/modelhosts/nosuch/drain");
             assertEquals(unknown.toString(), 404, unknown.status);
 
-            Response resume = rest().post("/api/v1/modelhosts/mh2/resume");
+            HttpResult resume = http().post("/api/v1/modelhosts/mh2/resume");
 
             assertEquals(resume.toString(), 200, resume.status);
             assertEquals("RUNNING", modelhost("mh2").path("state").asText());
@@ -225,7 +225,7 @@ public class ModelHostsLiveIT extends ModelHostTestSupport {
         assertTrue("the earlier steps added mh3, mh4 and mh5: " + modelhostIds(),
                 modelhostIds().containsAll(List.of("mh1", "mh2", "mh3", "mh4", "mh5")));
         try (LoadRunner load = load(); Shell shell = shell()) {
-            Response deleted = rest().delete("/api/v1/modelhosts/mh4");
+            HttpResult deleted = http().delete("/api/v1/modelhosts/mh4");
             assertEquals(deleted.toString(), 200, deleted.status);
             awaitGone("mh4");
             load.awaitMore(100, Duration.ofSeconds(10));
@@ -239,7 +239,7 @@ public class ModelHostsLiveIT extends ModelHostTestSupport {
             awaitGone("mh5");
             load.awaitMore(100, Duration.ofSeconds(10));
 
-            Response deletedMh1 = rest().delete("/api/v1/modelhosts/mh1");
+            HttpResult deletedMh1 = http().delete("/api/v1/modelhosts/mh1");
             assertEquals(deletedMh1.toString(), 200, deletedMh1.status);
             awaitGone("mh1");
             // its configuration came from deploy/: the file goes with it, so it does not come back at the next start
@@ -255,10 +255,10 @@ public class ModelHostsLiveIT extends ModelHostTestSupport {
             assertNoFailure("mh4, mh3, mh5 and mh1 removed", load);
             assertEquals(List.of("mh2"), modelhostIds());
         }
-        Response unknown = rest().delete("/api/v1/modelhosts/mh4");
+        HttpResult unknown = http().delete("/api/v1/modelhosts/mh4");
         assertEquals(unknown.toString(), 404, unknown.status);
         assertTrue(unknown.toString(), unknown.error() != null && unknown.error().contains("mh4"));
-        Response never = rest().delete("/api/v1/modelhosts/nosuch");
+        HttpResult never = http().delete("/api/v1/modelhosts/nosuch");
         assertEquals(never.toString(), 404, never.status);
     }
 }

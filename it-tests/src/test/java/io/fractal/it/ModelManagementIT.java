@@ -267,20 +267,6 @@ public class ModelManagementIT extends FractalTestSupport {
         return fields;
     }
 
-    /** The iris reference rows give the reference probabilities (and, with the sidecar's labels, the labels). */
-    private void assertPredictsIris(String model, int version, boolean labels) {
-        JsonNode expected = expected("iris");
-        HttpResult prediction = http().post("/api/v1/models/" + model + "/prediction",
-                Map.of("values", expected.path("inputs").path("input").path("data")));
-
-        assertEquals(prediction.toString(), 200, prediction.status);
-        assertEquals(prediction.toString(), version, prediction.json.path("version").asInt());
-        assertValues(model, expected.path("outputs").path("probabilities").path("data"), prediction.json.path("values"));
-        if (labels) {
-            assertEquals(prediction.toString(), expected.path("predicted"), prediction.json.path("labels"));
-        }
-    }
-
     /** The adder (2x + y) on its reference inputs. */
     private void assertPredictsAdder(String model, int version) {
         JsonNode expected = expected("adder");

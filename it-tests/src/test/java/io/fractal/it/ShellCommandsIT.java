@@ -58,7 +58,7 @@ public class ShellCommandsIT extends ModelHostTestSupport {
 
             String model = shell.run("fractal:model iris");
 
-            JsonNode view = rest().get("/api/v1/models/iris").json;
+            JsonNode view = http().get("/api/v1/models/iris").json;
             assertTrue(model, model.startsWith("iris (default version " + view.path("default_version").asInt() + ")"));
             String sha256 = view.path("versions").get(0).path("sha256").asText();
             assertFalse("sha256 in " + view, sha256.isBlank());
@@ -84,36 +84,36 @@ public class ShellCommandsIT extends ModelHostTestSupport {
             assertEquals("deployed flower:2 (PyTorch)", second.trim());
             await("flower:2 becomes the default once ready").atMost(Duration.ofSeconds(20))
                     .pollInterval(Duration.ofMillis(50))
-                    .until(() -> rest().get("/api/v1/models/flower").json.path("default_version").asInt() == 2);
+                    .until(() -> http().get("/api/v1/models/flower").json.path("default_version").asInt() == 2);
             awaitReady("flower");
             assertTrue(shell.run("fractal:models"), line(shell.run("fractal:models"), "flower").contains("[1, 2]"));
 
             String setDefault = shell.run("fractal:setdefault flower 1");
 
             assertEquals("flower now defaults to version 1", setDefault.trim());
-            assertEquals(1, rest().get("/api/v1/models/flower").json.path("default_version").asInt());
-            Response predicted = rest().post("/api/v1/models/flower/prediction", "{\"values\": [5.1, 3.5, 1.4, 0.2]}");
+            assertEquals(1, http().get("/api/v1/models/flower").json.path("default_version").asInt());
+            HttpResult predicted = http().post("/api/v1/models/flower/prediction", "{\"values\": [5.1, 3.5, 1.4, 0.2]}");
             assertEquals(predicted.toString(), 200, predicted.status);
             assertEquals(predicted.toString(), 1, predicted.json.path("version").asInt());
 
             String described = shell.run("fractal:describe flower \"petal classifier\"");
 
             assertEquals("described flower", described.trim());
-            JsonNode v1 = versionIn(rest().get("/api/v1/models/flower").json, 1);
+            JsonNode v1 = versionIn(http().get("/api/v1/models/flower").json, 1);
             assertEquals(v1.toString(), "petal classifier", v1.path("description").asText());
             assertTrue(shell.run("fractal:model flower"), shell.run("fractal:model flower").contains("petal classifier"));
 
             String removedVersion = shell.run("fractal:undeploy flower 2");
 
             assertEquals("removed flower:2", removedVersion.trim());
-            JsonNode view = rest().get("/api/v1/models/flower").json;
+            JsonNode view = http().get("/api/v1/models/flower").json;
             assertEquals(view.toString(), 1, view.path("versions").size());
             assertEquals(view.toString(), 1, view.path("versions").get(0).path("version").asInt());
 
             String removed = shell.run("fractal:undeploy flower");
 
             assertEquals("removed flower", removed.trim());
-            Response gone = rest().get("/api/v1/models/flower");
+            HttpResult gone = http().get("/api/v1/models/flower");
             assertEquals(gone.toString(), 404, gone.status);
             assertFalse(shell.run("fractal:models"), shell.run("fractal:models").contains("flower"));
         }
@@ -220,7 +220,7 @@ public class ShellCommandsIT extends ModelHostTestSupport {
             String answer = shell.run("fractal:predict iris [5.1,3.5,1.4,0.2]");
 
             assertTrue(answer, answer.startsWith("iris:1 on mh"));
-            Response rest = rest().post("/api/v1/models/iris/prediction", "{\"values\": [5.1, 3.5, 1.4, 0.2]}");
+            HttpResult rest = http().post("/api/v1/models/iris/prediction", "{\"values\": [5.1, 3.5, 1.4, 0.2]}");
             assertEquals(rest.toString(), 200, rest.status);
             assertValues("fractal:predict against the REST answer: " + answer, rest.json.path("values"),
                     json(probabilities(answer)));
@@ -238,7 +238,7 @@ public class ShellCommandsIT extends ModelHostTestSupport {
     @Test
     public void statsListsRequestLatencyOfThePredictions() throws Exception {
         for (int i = 0; i < 3; i++) {
-            Response prediction = rest().post("/api/v1/models/iris/prediction", "{\"values\": [5.1, 3.5, 1.4, 0.2]}");
+            HttpResult prediction = http().post("/api/v1/models/iris/prediction", "{\"values\": [5.1, 3.5, 1.4, 0.2]}");
             assertEquals(prediction.toString(), 200, prediction.status);
         }
         try (Shell shell = shell()) {
