@@ -11,9 +11,11 @@ import io.fractal.api.metrics.FractalMetrics;
 import io.fractal.api.repository.ModelRepository;
 import io.fractal.api.repository.ModelVersionDTO;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Function;
 import java.util.function.Supplier;
 
@@ -23,6 +25,7 @@ final class Serving {
     private final ModelRepository repository;
     private final LoadBalancer balancer;
     private final Supplier<FractalMetrics> metrics;
+    private final Map<String, ModelSignature> loaded = new ConcurrentHashMap<>();
 
     Serving(ModelRepository repository, LoadBalancer balancer, Supplier<FractalMetrics> metrics) {
         this.repository = repository;
@@ -40,10 +43,19 @@ final class Serving {
 
     /** The signature a version is served with: the declared one, completed by what the engine read. */
     ModelSignature signature(ModelVersionDTO version) {
+        // A version's files never change, so once an engine has read its signature it is kept: predictions do not
+        // ask every modelhost for it again.
+        String key = version.name + ":" + version.version + ":" + version.sha256;
+        ModelSignature known = loaded.get(key);
+        if (known != null) {
+            return known;
+        }
         ModelSignature declared = version.signature == null ? ModelSignature.UNKNOWN : version.signature;
         for (ModelStatusDTO s : balancer.status(version.name, version.version).values()) {
             if (s.signature != null) {
-                return declared.orElse(s.signature);
+                ModelSignature merged = declared.orElse(s.signature);
+                loaded.put(key, merged);
+                return merged;
             }
         }
         return declared;
