@@ -195,7 +195,7 @@ public class ModelBundleExtender {
             int state = bundle.getState();
             long revision = bundle.getLastModified();
             if (state == Bundle.INSTALLED) {
-                submit(() -> resolve(bundle));
+                submit(() -> resolve(bundle, tracked));
             } else if ((state & DEPLOY_STATES) != 0 && tracked.deployedRevision != revision) {
                 tracked.deployedRevision = revision;
                 submit(() -> deploy(bundle));
@@ -219,14 +219,21 @@ public class ModelBundleExtender {
 
     // ---- on the worker thread --------------------------------------------------------------------------------
 
-    private void resolve(Bundle bundle) {
-        if (bundle.getState() != Bundle.INSTALLED) {
-            return;
+    /**
+     * Resolves an INSTALLED bundle, then deploys it. Its RESOLVED event cannot be relied on: it may come while the
+     * tracker is still adding the bundle, and a tracker ignores events for a bundle it is adding.
+     */
+    private void resolve(Bundle bundle, TrackedBundle tracked) {
+        if (bundle.getState() == Bundle.INSTALLED) {
+            FrameworkWiring wiring = context.getBundle(Constants.SYSTEM_BUNDLE_LOCATION).adapt(FrameworkWiring.class);
+            if (!wiring.resolveBundles(List.of(bundle)) && bundle.getState() == Bundle.INSTALLED) {
+                LOG.warning(() -> "Model bundle " + label(bundle) + " does not resolve; its models are deployed once "
+                        + "it does");
+                return;
+            }
         }
-        FrameworkWiring wiring = context.getBundle(Constants.SYSTEM_BUNDLE_LOCATION).adapt(FrameworkWiring.class);
-        if (!wiring.resolveBundles(List.of(bundle)) && bundle.getState() == Bundle.INSTALLED) {
-            LOG.warning(() -> "Model bundle " + label(bundle) + " does not resolve; its models are deployed once it "
-                    + "does");
+        if (bundle.getState() != Bundle.INSTALLED) {
+            changed(bundle, tracked); // once per revision: a no-op if the RESOLVED event got there first
         }
     }
 
