@@ -17,6 +17,7 @@ import jakarta.ws.rs.ext.ExceptionMapper;
 import java.util.Map;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeoutException;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
@@ -54,6 +55,9 @@ final class JsonErrors implements ExceptionMapper<Throwable> {
         if (t instanceof ModelNotReadyException) {
             return Response.status(503).header("Retry-After", 1).entity(Map.of("error", t.getMessage()))
                     .type(MediaType.APPLICATION_JSON).build();
+        }
+        if (t instanceof TimeoutException) {
+            return error(504, "the request's deadline passed before it was answered");
         }
         if (t instanceof InvalidInputException || t instanceof IllegalArgumentException) {
             return error(400, t.getMessage());

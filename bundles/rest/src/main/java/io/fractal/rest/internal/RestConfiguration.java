@@ -3,17 +3,20 @@ package io.fractal.rest.internal;
 import org.osgi.service.metatype.annotations.AttributeDefinition;
 import org.osgi.service.metatype.annotations.ObjectClassDefinition;
 
-@ObjectClassDefinition(name = "Fractal REST server", description = "The HTTP listener of the API.")
+/**
+ * The application's part of the REST server's configuration. The PID is shared with the listener
+ * ({@code io.fractal.http}), which reads {@code host} and {@code port}: one file configures the API.
+ */
+@ObjectClassDefinition(name = "Fractal REST server", description = "The HTTP API: Jersey and the resources of the "
+        + "REST whiteboard.")
 @interface RestConfiguration {
 
     String PID = "io.fractal.rest";
 
-    @AttributeDefinition(description = "Address to listen on; 0.0.0.0 for every interface.")
-    String host() default "127.0.0.1";
-
-    @AttributeDefinition(description = "TCP port.")
-    int port() default 8001;
-
     @AttributeDefinition(description = "Largest request body in bytes (model uploads included); larger ones get 413.")
     long max_body_bytes() default 256L * 1024 * 1024;
+
+    @AttributeDefinition(description = "Milliseconds a request for a resource that just left (its bundle is being "
+            + "updated) waits for it to come back, before the API answers without it.")
+    long hold_ms() default 5000;
 }

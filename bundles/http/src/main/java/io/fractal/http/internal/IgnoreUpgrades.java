@@ -1,4 +1,4 @@
-package io.fractal.rest.internal;
+package io.fractal.http.internal;
 
 import java.io.IOException;
 import org.glassfish.grizzly.filterchain.BaseFilter;

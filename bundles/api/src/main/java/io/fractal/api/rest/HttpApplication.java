@@ -1,0 +1,28 @@
+package io.fractal.api.rest;
+
+/**
+ * How the HTTP listener and the application it serves meet. The listener (bundle {@code io.fractal.http}) owns the
+ * socket and nothing else; the application registers a Grizzly {@code org.glassfish.grizzly.http.server.HttpHandler}
+ * service with the property {@link #APPLICATION}{@code =true}. The listener sends each request to the registered
+ * handler with the highest {@code service.ranking} (the newest, on a tie). A handler that is replaced or unregistered
+ * finishes the requests it holds before its unregistration returns; requests that arrive while no handler is
+ * registered wait for one for a bounded time.
+ *
+ * <p>A handler may decline a request it has not started to answer, so that the listener passes it to the handler
+ * registered now: it sets the request attribute {@link #REDISPATCH} and returns (used while a resource is being
+ * replaced: the old application holds the request until the new one is there).
+ */
+public final class HttpApplication {
+
+    /** Service property marking the HTTP handler of an application. */
+    public static final String APPLICATION = "fractal.http.application";
+
+    /** The filter the listener tracks. */
+    public static final String FILTER = "(" + APPLICATION + "=true)";
+
+    /** Request attribute: set (to {@code Boolean.TRUE}) by a handler that declines a request it did not answer. */
+    public static final String REDISPATCH = "fractal.http.redispatch";
+
+    private HttpApplication() {
+    }
+}

@@ -1,0 +1,130 @@
+package io.fractal.http.internal;
+
+import io.fractal.api.rest.HttpApplication;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.logging.Logger;
+import org.glassfish.grizzly.http.server.HttpHandler;
+import org.glassfish.grizzly.http.server.Request;
+import org.glassfish.grizzly.http.server.Response;
+
+/**
+ * The stable handler the socket serves: it passes each request to the current application handler and counts the
+ * requests each handler holds, so that a handler being replaced finishes its own requests while new ones go to its
+ * successor. While no handler is registered (an update of the application in progress), a request waits for one,
+ * up to the hold time, then is answered 503.
+ */
+final class DelegatingHandler extends HttpHandler {
+
+    private static final Logger LOG = Logger.getLogger(DelegatingHandler.class.getName());
+    /** A request declined this many times is answered by the handler it last reached (a bug, not a swap). */
+    private static final int MAX_REDISPATCH = 8;
+
+    private final Object lock = new Object();
+    private final List<Delegate> delegates = new ArrayList<>();
+    private volatile Delegate current;
+    private volatile long holdNanos;
+
+    DelegatingHandler(long holdMillis) {
+        super("fractal");
+        setHoldMillis(holdMillis);
+    }
+
+    void setHoldMillis(long holdMillis) {
+        this.holdNanos = TimeUnit.MILLISECONDS.toNanos(Math.max(0, holdMillis));
+    }
+
+    void add(HttpHandler handler, int ranking, long serviceId) {
+        synchronized (lock) {
+            delegates.add(new Delegate(handler, ranking, serviceId));
+            delegates.sort(Delegate::order);
+            current = delegates.get(0);
+            lock.notifyAll();
+        }
+    }
+
+    /**
+     * Takes a handler out of service: new requests go to the next one (or wait for one), and this returns once the
+     * requests it took have been answered, or after the timeout.
+     *
+     * @return how many requests were still running at the timeout (0 normally)
+     */
+    int remove(HttpHandler handler, long timeout, TimeUnit unit) throws InterruptedException {
+        Delegate gone = null;
+        synchronized (lock) {
+            for (Delegate d : delegates) {
+                if (d.handler == handler) {
+                    gone = d;
+                }
+            }
+            if (gone == null) {
+                return 0;
+            }
+            delegates.remove(gone);
+            current = delegates.isEmpty() ? null : delegates.get(0);
+            gone.retire();
+        }
+        return gone.awaitIdle(timeout, unit) ? 0 : gone.users();
+    }
+
+    /** Requests being served now, by every handler. */
+    int inFlight() {
+        synchronized (lock) {
+            return delegates.stream().mapToInt(Delegate::users).sum();
+        }
+    }
+
+    @Override
+    public void service(Request request, Response response) throws Exception {
+        long deadline = System.nanoTime() + holdNanos;
+        // Registered before the handler runs: an asynchronous answer may complete before service() returns.
+        AtomicReference<Delegate> serving = new AtomicReference<>();
+        request.addAfterServiceListener(r -> {
+            Delegate d = serving.getAndSet(null);
+            if (d != null) {
+                d.release();
+            }
+        });
+        for (int attempt = 0; ; attempt++) {
+            Delegate d = acquire(deadline);
+            if (d == null) {
+                JsonErrorPages.send(response, 503, "the HTTP application is not available (being updated?); retry",
+                        1);
+                return;
+            }
+            serving.set(d);
+            d.handler.service(request, response);
+            if (Boolean.TRUE.equals(request.getAttribute(HttpApplication.REDISPATCH)) && attempt < MAX_REDISPATCH
+                    && !response.isCommitted() && !response.isSuspended() && serving.compareAndSet(d, null)) {
+                // declined without answering: the handler registered now takes it
+                request.removeAttribute(HttpApplication.REDISPATCH);
+                d.release();
+                continue;
+            }
+            return;
+        }
+    }
+
+    /** The current handler with a request taken on it, waiting for one until the deadline; null if none came. */
+    private Delegate acquire(long deadline) throws InterruptedException {
+        while (true) {
+            Delegate d = current;
+            if (d != null && d.acquire()) {
+                return d;
+            }
+            synchronized (lock) {
+                if (current != null) {
+                    continue; // replaced meanwhile: take the new one
+                }
+                long left = deadline - System.nanoTime();
+                if (left <= 0) {
+                    LOG.fine("No HTTP application registered: answering 503");
+                    return null;
+                }
+                TimeUnit.NANOSECONDS.timedWait(lock, left);
+            }
+        }
+    }
+}

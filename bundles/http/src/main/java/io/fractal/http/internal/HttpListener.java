@@ -1,0 +1,147 @@
+package io.fractal.http.internal;
+
+import io.fractal.api.rest.HttpApplication;
+import java.io.IOException;
+import java.util.Map;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.logging.Logger;
+import org.glassfish.grizzly.http.server.HttpHandler;
+import org.glassfish.grizzly.http.server.HttpServer;
+import org.glassfish.grizzly.http.server.NetworkListener;
+import org.glassfish.grizzly.http.server.ServerConfiguration;
+import org.osgi.framework.Constants;
+import org.osgi.service.component.annotations.Activate;
+import org.osgi.service.component.annotations.Component;
+import org.osgi.service.component.annotations.Deactivate;
+import org.osgi.service.component.annotations.Modified;
+import org.osgi.service.component.annotations.Reference;
+import org.osgi.service.component.annotations.ReferenceCardinality;
+import org.osgi.service.component.annotations.ReferencePolicy;
+import org.osgi.service.component.annotations.ReferencePolicyOption;
+import org.osgi.service.metatype.annotations.Designate;
+
+/**
+ * The API's listening socket, and nothing else: a Grizzly server whose one handler passes each request to the
+ * application registered as an {@link HttpApplication} service. The application (Jersey and its resources) can be
+ * replaced while requests flow; this piece stays. Updating this bundle itself closes the socket: requests in flight
+ * finish, and new connections are refused until the new revision listens.
+ */
+@Component(service = {}, configurationPid = HttpListenerConfiguration.PID, immediate = true)
+@Designate(ocd = HttpListenerConfiguration.class)
+public class HttpListener {
+
+    private static final Logger LOG = Logger.getLogger(HttpListener.class.getName());
+    private static final long RETRY_SECONDS = 2;
+
+    private final DelegatingHandler handler;
+    private final ScheduledExecutorService retries = Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "fractal-http-listen");
+        t.setDaemon(true);
+        return t;
+    });
+    private volatile HttpListenerConfiguration config;
+    private HttpServer server;
+    private int failedAttempts;
+    private boolean stopped;
+
+    @Activate
+    public HttpListener(HttpListenerConfiguration config) {
+        this.config = config;
+        this.handler = new DelegatingHandler(config.hold_ms());
+        listen();
+    }
+
+    @Reference(cardinality = ReferenceCardinality.MULTIPLE, policy = ReferencePolicy.DYNAMIC,
+            policyOption = ReferencePolicyOption.GREEDY, service = HttpHandler.class, target = HttpApplication.FILTER)
+    void bindApplication(HttpHandler application, Map<String, Object> properties) {
+        Object ranking = properties.get(Constants.SERVICE_RANKING);
+        handler.add(application, ranking instanceof Integer r ? r : 0, (Long) properties.get(Constants.SERVICE_ID));
+    }
+
+    /** Called while the application unregisters: returns once the requests it was serving have been answered. */
+    void unbindApplication(HttpHandler application) throws InterruptedException {
+        int left = handler.remove(application, config.drain_ms(), TimeUnit.MILLISECONDS);
+        if (left > 0) {
+            LOG.warning(() -> left + " request(s) still running on a replaced HTTP application after "
+                    + config.drain_ms() + " ms");
+        }
+    }
+
+    /** A new address moves the listener: the new one starts, then the old one finishes its requests and closes. */
+    @Modified
+    void modified(HttpListenerConfiguration newConfig) {
+        HttpListenerConfiguration old = config;
+        config = newConfig;
+        handler.setHoldMillis(newConfig.hold_ms());
+        if (!old.host().equals(newConfig.host()) || old.port() != newConfig.port()) {
+            HttpServer previous;
+            synchronized (this) {
+                previous = server;
+                server = null;
+                failedAttempts = 0;
+            }
+            LOG.info(() -> "REST API moving from " + old.host() + ":" + old.port() + " to " + newConfig.host() + ":"
+                    + newConfig.port());
+            if (previous != null) {
+                previous.shutdown(newConfig.drain_ms(), TimeUnit.MILLISECONDS);
+            }
+            retries.execute(this::listen);
+        }
+    }
+
+    /**
+     * Starts the listener. If the port is taken (another process, or the previous revision still closing) the
+     * component stays and tries again every {@value #RETRY_SECONDS} s rather than leave the API down for good.
+     */
+    private synchronized void listen() {
+        if (stopped || server != null) {
+            return;
+        }
+        HttpListenerConfiguration c = config;
+        HttpServer s = new HttpServer();
+        NetworkListener listener = new NetworkListener("fractal", c.host(), c.port());
+        listener.registerAddOn(new IgnoreUpgrades());
+        s.addListener(listener);
+        ServerConfiguration sc = s.getServerConfiguration();
+        sc.addHttpHandler(handler, "/");
+        sc.setPassTraceRequest(true);
+        sc.setMaxPostSize(-1); // the application limits bodies, and answers in JSON
+        sc.setDefaultErrorPageGenerator(new JsonErrorPages());
+        sc.setDefaultQueryEncoding(java.nio.charset.StandardCharsets.UTF_8);
+        try {
+            s.start();
+            server = s;
+            LOG.info(() -> "REST API listening on http://" + c.host() + ":" + c.port() + "/");
+        } catch (IOException e) {
+            s.shutdownNow();
+            if (failedAttempts++ == 0) {
+                LOG.severe(() -> "REST API cannot listen on " + c.host() + ":" + c.port() + ": " + e.getMessage()
+                        + "; retrying every " + RETRY_SECONDS + " s");
+            }
+            retries.schedule(this::listen, RETRY_SECONDS, TimeUnit.SECONDS);
+        }
+    }
+
+    /** Stops taking connections; the requests in flight finish (bounded by drain_ms), then the socket closes. */
+    @Deactivate
+    void deactivate() throws InterruptedException {
+        HttpServer s;
+        synchronized (this) {
+            stopped = true;
+            s = server;
+            server = null;
+        }
+        retries.shutdownNow();
+        if (s != null) {
+            try {
+                s.shutdown(config.drain_ms(), TimeUnit.MILLISECONDS).get(config.drain_ms() + 1000,
+                        TimeUnit.MILLISECONDS);
+            } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+                s.shutdownNow();
+            }
+        }
+        LOG.info("REST API listener stopped");
+    }
+}

@@ -1,0 +1,28 @@
+package io.fractal.http.internal;
+
+import org.osgi.service.metatype.annotations.AttributeDefinition;
+import org.osgi.service.metatype.annotations.ObjectClassDefinition;
+
+/**
+ * The listener's part of the REST server's configuration: it shares the PID {@value #PID} with the application
+ * ({@code io.fractal.rest}), which reads the rest, so one file configures the API.
+ */
+@ObjectClassDefinition(name = "Fractal HTTP listener", description = "The socket the API listens on.")
+@interface HttpListenerConfiguration {
+
+    String PID = "io.fractal.rest";
+
+    @AttributeDefinition(description = "Address to listen on; 0.0.0.0 for every interface.")
+    String host() default "127.0.0.1";
+
+    @AttributeDefinition(description = "TCP port.")
+    int port() default 8001;
+
+    @AttributeDefinition(description = "Milliseconds a request waits for the HTTP application while it is being "
+            + "replaced (a bundle update) before it is answered 503.")
+    long hold_ms() default 5000;
+
+    @AttributeDefinition(description = "Milliseconds a replaced application, or a listener moving to a new address, "
+            + "has to finish the requests it holds.")
+    long drain_ms() default 30000;
+}

@@ -1,0 +1,58 @@
+package io.fractal.rest.internal;
+
+import io.fractal.api.rest.HttpApplication;
+import java.util.List;
+import java.util.Map;
+import org.glassfish.grizzly.http.server.HttpHandler;
+import org.glassfish.grizzly.http.server.Request;
+import org.glassfish.grizzly.http.server.Response;
+import org.glassfish.jersey.grizzly2.httpserver.GrizzlyHttpContainer;
+import org.osgi.framework.ServiceRegistration;
+
+/**
+ * One build of the Jersey application, registered as the listener's handler until the next build replaces it. A
+ * request for a resource that left just before this build (its bundle is being updated) is held until a newer
+ * build exists, then declined so that the listener passes it to that build.
+ */
+final class Generation extends HttpHandler {
+
+    /** Waits for a newer generation than {@code number}, until the deadline; true if one came (or none will). */
+    interface Successor {
+        boolean awaitNewer(int number, long deadlineNanos) throws InterruptedException;
+    }
+
+    final int number;
+    final GrizzlyHttpContainer container;
+    private final ResourcePaths paths;
+    private final Map<String, Long> holding;
+    private final Successor successor;
+    volatile ServiceRegistration<HttpHandler> registration;
+
+    /**
+     * @param roots   the root paths of the resources in this build
+     * @param holding the root paths of resources that left, with the {@link System#nanoTime()} until which a
+     *                request for them waits for their return
+     */
+    Generation(int number, GrizzlyHttpContainer container, List<String> roots, Map<String, Long> holding,
+            Successor successor) {
+        super("fractal-rest-" + number);
+        this.number = number;
+        this.container = container;
+        this.paths = new ResourcePaths(roots, holding.keySet());
+        this.holding = Map.copyOf(holding);
+        this.successor = successor;
+    }
+
+    @Override
+    public void service(Request request, Response response) throws Exception {
+        if (!holding.isEmpty()) {
+            String root = paths.longestMatch(request.getRequestURI());
+            Long deadline = root == null ? null : holding.get(root);
+            if (deadline != null && System.nanoTime() < deadline && successor.awaitNewer(number, deadline)) {
+                request.setAttribute(HttpApplication.REDISPATCH, Boolean.TRUE);
+                return;
+            }
+        }
+        container.service(request, response);
+    }
+}
