@@ -6,7 +6,9 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
+import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.logging.Logger;
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
@@ -24,11 +26,13 @@ public class MetricsListener {
 
     private static final Logger LOG = Logger.getLogger(MetricsListener.class.getName());
     private final HttpServer server;
+    private final ExecutorService executor;
 
     @Activate
     public MetricsListener(@Reference MetricsService metrics, MetricsConfiguration config) throws IOException {
         if (config.port() <= 0) {
             server = null;
+            executor = null;
             return;
         }
         server = HttpServer.create(new InetSocketAddress(config.host(), config.port()), 16);
@@ -46,11 +50,15 @@ public class MetricsListener {
                 }
             }
         });
-        server.setExecutor(Executors.newSingleThreadExecutor(r -> {
-            Thread t = new Thread(r, "fractal-metrics-listener");
+        // Its own threads, stopped with the component (HttpServer.stop leaves a given executor running, which would
+        // keep this revision's class loader alive after an update); two, so one slow scraper does not block another.
+        AtomicInteger n = new AtomicInteger();
+        executor = Executors.newFixedThreadPool(2, r -> {
+            Thread t = new Thread(r, "fractal-metrics-listener-" + n.incrementAndGet());
             t.setDaemon(true);
             return t;
-        }));
+        });
+        server.setExecutor(executor);
         server.start();
         LOG.info(() -> "Metrics listening on http://" + config.host() + ":" + config.port() + "/metrics");
     }
@@ -59,6 +67,7 @@ public class MetricsListener {
     void deactivate() {
         if (server != null) {
             server.stop(0);
+            executor.shutdownNow();
         }
     }
 }
