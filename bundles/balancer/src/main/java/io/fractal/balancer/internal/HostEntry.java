@@ -56,6 +56,21 @@ final class HostEntry {
         return false;
     }
 
+    /** Epoch milliseconds until which the host is ejected, or 0 (or a past time) when it is not. */
+    long ejectedUntil() {
+        return ejectedUntilMillis;
+    }
+
+    int consecutiveFailures() {
+        return consecutiveFailures.get();
+    }
+
+    /** Takes over an ejection saved by an earlier balancer instance (a bundle update). */
+    void restore(long ejectedUntil, int failures) {
+        consecutiveFailures.set(Math.max(0, failures));
+        ejectedUntilMillis = ejectedUntil;
+    }
+
     BalancerDTO.Candidate toDTO(long nowMillis) {
         BalancerDTO.Candidate c = new BalancerDTO.Candidate();
         c.id = id;

@@ -15,24 +15,34 @@ import io.fractal.api.inference.InferenceResponse;
 import io.fractal.api.inference.ModelNotFoundException;
 import io.fractal.api.inference.ModelNotReadyException;
 import io.fractal.api.metrics.FractalMetrics;
+import java.io.File;
 import java.io.IOException;
+import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.Dictionary;
 import java.util.HashSet;
 import java.util.Hashtable;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.TreeMap;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
+import java.util.logging.Level;
 import java.util.logging.Logger;
+import org.osgi.framework.BundleContext;
 import org.osgi.service.cm.Configuration;
 import org.osgi.service.cm.ConfigurationAdmin;
 import org.osgi.service.component.annotations.Activate;
@@ -48,18 +58,35 @@ import org.osgi.service.metatype.annotations.Designate;
 /**
  * Follows every {@link ModelHost} service as it comes and goes, and routes each request to one where the model
  * version is READY, by the configured {@link Strategy}. A host that fails repeatedly is ejected for a while,
- * then probed with the next request. A request a host refused before doing any work (full queue, draining) is
- * tried once more on another host. A request for a model that is loading, or whose engine is being updated,
- * waits for it up to a short grace.
+ * then probed with the next request.
+ *
+ * <p>A request that finds no host for its model (none live, none holding the model yet, the model loading or its
+ * engine away, every holder draining) waits for one up to {@code grace_ms}; a modelhost binding wakes the
+ * waiting requests at once, and the model's state is looked at again every {@value #WAIT_STEP_MS} ms meanwhile.
+ * A request a host refused because it is draining or does not have the model ready is sent to another host (or
+ * waits for one) without using up the {@code retries} budget; only a full queue uses it, and a full queue with
+ * nowhere else to go answers at once, so the bounded queues keep their contract.
+ *
+ * <p>On deactivation (a bundle update or stop) the service is already unregistered and the hosts are still bound:
+ * the requests in flight and waiting in this instance finish here, bounded by the grace plus a margin; whatever is
+ * left then is answered with a 503, never left hanging. The ejections in force are saved in the bundle's data area
+ * and applied again, by modelhost id, by the next instance.
  */
 @Component(service = LoadBalancer.class, configurationPid = BalancerConfiguration.PID)
 @Designate(ocd = BalancerConfiguration.class)
 public class LoadBalancerImpl implements LoadBalancer {
 
     private static final Logger LOG = Logger.getLogger(LoadBalancerImpl.class.getName());
-    private static final long WAIT_STEP_MS = 20;
+    /** How often a waiting request looks at the model's state again; a modelhost binding wakes it sooner. */
+    static final long WAIT_STEP_MS = 20;
+    /** How long deactivation waits, beyond the grace, for this instance's requests to end. */
+    static final long DEACTIVATE_MARGIN_MS = 2000;
+    static final String LIVE_GAUGE = "fractal_modelhosts_live";
 
     private final ConfigurationAdmin configAdmin;
+    private final EjectionStore ejectionStore;
+    /** Ejections the previous instance saved, applied to each modelhost as it binds (then removed from here). */
+    private final Map<String, EjectionStore.Ejection> savedEjections;
     private final List<HostEntry> hosts = new CopyOnWriteArrayList<>();
     private final ScheduledExecutorService waiter = Executors.newSingleThreadScheduledExecutor(
             r -> {
@@ -67,6 +94,11 @@ public class LoadBalancerImpl implements LoadBalancer {
                 t.setDaemon(true);
                 return t;
             });
+    /** The requests waiting for a host, woken when one binds. */
+    private final Set<Wake> waiting = ConcurrentHashMap.newKeySet();
+    /** Every request this instance has taken and not answered yet (waiting, or sent to a host). */
+    private final Set<CompletableFuture<?>> inFlight = ConcurrentHashMap.newKeySet();
+    private final Object idle = new Object();
     private final AtomicLong decisions = new AtomicLong();
     private final AtomicLong retries = new AtomicLong();
     private final AtomicLong ejections = new AtomicLong();
@@ -74,11 +106,34 @@ public class LoadBalancerImpl implements LoadBalancer {
     private volatile Strategy strategy;
     private volatile Selector selector;
     private volatile FractalMetrics metrics;
+    /** Deactivation started: no new waiting is cut short, but the instance counts down to idle. */
+    private volatile boolean closing;
+    /** Deactivated: new requests are refused at once (the caller holds a stale reference). */
+    private volatile boolean closed;
+    /** The polling step; a field so tests can show that a binding host, not the poll, wakes a request. */
+    volatile long waitStepMillis = WAIT_STEP_MS;
 
     @Activate
-    public LoadBalancerImpl(@Reference ConfigurationAdmin configAdmin, BalancerConfiguration config) {
+    public LoadBalancerImpl(@Reference ConfigurationAdmin configAdmin, BalancerConfiguration config,
+            BundleContext context) {
+        this(configAdmin, config, dataFile(context));
+    }
+
+    /** With the file the ejections are kept in across bundle updates (null: nowhere). */
+    LoadBalancerImpl(ConfigurationAdmin configAdmin, BalancerConfiguration config, Path ejectionsFile) {
         this.configAdmin = configAdmin;
+        this.ejectionStore = new EjectionStore(ejectionsFile);
+        this.savedEjections = new ConcurrentHashMap<>(ejectionStore.load(System.currentTimeMillis()));
+        if (!savedEjections.isEmpty()) {
+            LOG.info(() -> "Balancer: ejections in force taken over from the previous instance: "
+                    + savedEjections.keySet());
+        }
         modified(config);
+    }
+
+    private static Path dataFile(BundleContext context) {
+        File f = context.getDataFile(EjectionStore.FILE_NAME);
+        return f == null ? null : f.toPath();
     }
 
     @Modified
@@ -91,16 +146,68 @@ public class LoadBalancerImpl implements LoadBalancer {
         }
     }
 
+    /**
+     * The service is unregistered already and the modelhosts are still bound: lets this instance's requests
+     * finish (bounded by the grace plus a margin), saves the ejections in force, then answers whatever is left
+     * with a 503 and stops the wait thread.
+     */
     @Deactivate
     void deactivate() {
+        closing = true;
+        long waitMs = Math.max(0, config.grace_ms()) + DEACTIVATE_MARGIN_MS;
+        boolean drained = awaitIdle(waitMs);
+        closed = true;
+        saveEjections();
         waiter.shutdownNow();
+        waiting.clear();
+        List<CompletableFuture<?>> left = List.copyOf(inFlight);
+        for (CompletableFuture<?> f : left) {
+            f.completeExceptionally(stopped());
+        }
+        if (!drained) {
+            LOG.warning(() -> "Balancer stopped with " + left.size() + " request(s) unanswered after " + waitMs
+                    + " ms; they were answered 503");
+        }
+        releaseLiveGauge(metrics);
+    }
+
+    /** Waits until no request of this instance is in flight or waiting; false if time ran out. */
+    private boolean awaitIdle(long millis) {
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(millis);
+        synchronized (idle) {
+            while (!inFlight.isEmpty()) {
+                long left = TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime());
+                if (left <= 0) {
+                    return false;
+                }
+                try {
+                    idle.wait(Math.min(left, 100));
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return inFlight.isEmpty();
+                }
+            }
+        }
+        return true;
+    }
+
+    private static CapacityExceededException stopped() {
+        return new CapacityExceededException("the balancer stopped before the request was served", 1);
     }
 
     @Reference(cardinality = ReferenceCardinality.MULTIPLE, policy = ReferencePolicy.DYNAMIC,
             policyOption = ReferencePolicyOption.GREEDY)
     void bindModelHost(ModelHost host) {
-        hosts.add(new HostEntry(host));
+        HostEntry entry = new HostEntry(host);
+        EjectionStore.Ejection saved = savedEjections.remove(entry.id);
+        if (saved != null && saved.ejectedUntil > System.currentTimeMillis()) {
+            entry.restore(saved.ejectedUntil, saved.consecutiveFailures);
+            LOG.info(() -> "Modelhost " + entry.id + " stays ejected until " + java.time.Instant.ofEpochMilli(
+                    saved.ejectedUntil) + " (an ejection in force before the balancer was updated)");
+        }
+        hosts.add(entry);
         LOG.info(() -> "Modelhost " + host.id() + " joined the balancer (" + hosts.size() + " live)");
+        wakeWaiting();
     }
 
     void unbindModelHost(ModelHost host) {
@@ -108,17 +215,46 @@ public class LoadBalancerImpl implements LoadBalancer {
         LOG.info(() -> "Modelhost " + host.id() + " left the balancer (" + hosts.size() + " live)");
     }
 
+    /**
+     * Registers the live-hosts gauge, replacing the one an earlier balancer instance registered (the metrics API
+     * has no way to remove an unlabelled gauge: registering the name again replaces it).
+     */
     @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
             policyOption = ReferencePolicyOption.GREEDY)
     void bindMetrics(FractalMetrics m) {
         metrics = m;
-        m.gauge("fractal_modelhosts_live", hosts::size);
+        try {
+            m.gauge(LIVE_GAUGE, hosts::size);
+        } catch (RuntimeException e) {
+            LOG.log(Level.FINE, "Cannot register " + LIVE_GAUGE, e);
+        }
     }
 
     void unbindMetrics(FractalMetrics m) {
         if (metrics == m) {
             metrics = null;
         }
+        releaseLiveGauge(m);
+    }
+
+    /**
+     * Points the live-hosts gauge away from this instance, so the metrics service does not hold it once it is
+     * deactivated or unbound: the gauge reads 0 until the next balancer registers its own. (The constant's lambda
+     * class still belongs to this bundle revision until the next registration replaces it.)
+     */
+    private static void releaseLiveGauge(FractalMetrics m) {
+        if (m == null) {
+            return;
+        }
+        try {
+            m.gauge(LIVE_GAUGE, LoadBalancerImpl::none);
+        } catch (RuntimeException e) {
+            LOG.log(Level.FINE, "Cannot release " + LIVE_GAUGE, e);
+        }
+    }
+
+    private static Number none() {
+        return 0;
     }
 
     // ---- routing -------------------------------------------------------------------------------------------
@@ -126,98 +262,368 @@ public class LoadBalancerImpl implements LoadBalancer {
     @Override
     public CompletableFuture<InferenceResponse> infer(InferenceRequest request) {
         CompletableFuture<InferenceResponse> result = new CompletableFuture<>();
-        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(config.grace_ms());
-        route(request, result, new Attempts(), config.retries(), deadline);
+        if (closed) {
+            result.completeExceptionally(stopped());
+            return result;
+        }
+        track(result);
+        new InferRouting(request, result).route();
         return result;
     }
 
-    /** The hosts a request was refused by, and the last refusal, which says why (e.g. a full queue). */
-    private static final class Attempts {
-        final Set<HostEntry> tried = new HashSet<>();
-        volatile Throwable lastRefusal;
+    @Override
+    public CompletableFuture<EchoDTO> echo(Object payload) {
+        CompletableFuture<EchoDTO> result = new CompletableFuture<>();
+        if (closed) {
+            result.completeExceptionally(stopped());
+            return result;
+        }
+        track(result);
+        new EchoRouting(payload, result).route();
+        return result;
     }
 
-    private void route(InferenceRequest request, CompletableFuture<InferenceResponse> result, Attempts attempts,
-            int retriesLeft, long deadline) {
-        Set<HostEntry> tried = attempts.tried;
-        long now = System.currentTimeMillis();
-        List<HostEntry> candidates = new ArrayList<>();
-        boolean coming = false;
-        String failure = null;
-        boolean known = false;
-        for (HostEntry e : hosts) {
-            ModelState state = e.host.state(request.model(), request.version());
-            if (state == null) {
-                continue;
-            }
-            known = true;
-            switch (state) {
-                case READY -> {
-                    if (e.available(now) && e.host.accepting() && !tried.contains(e)) {
-                        candidates.add(e);
-                    }
+    /** Counts a request as this instance's until it is answered; deactivation waits for the count to reach 0. */
+    private void track(CompletableFuture<?> result) {
+        inFlight.add(result);
+        result.whenComplete((r, e) -> {
+            inFlight.remove(result);
+            if (closing) {
+                synchronized (idle) {
+                    idle.notifyAll();
                 }
-                case LOADING, WAITING_FOR_ENGINE -> coming = true;
-                case FAILED -> {
-                    ModelStatusDTO status = e.host.status(request.model(), request.version());
-                    failure = status == null || status.reason == null ? "load failed" : status.reason;
-                }
-                default -> { }
             }
-        }
-        if (candidates.isEmpty()) {
-            if ((coming || (!known && !tried.isEmpty())) && System.nanoTime() < deadline) {
-                waiter.schedule(() -> route(request, result, attempts, retriesLeft, deadline), WAIT_STEP_MS,
-                        TimeUnit.MILLISECONDS);
-                return;
-            }
-            result.completeExceptionally(attempts.lastRefusal != null ? attempts.lastRefusal
-                    : noCandidate(request, known, coming, failure));
-            return;
-        }
-        HostEntry chosen = selector.pick(candidates);
-        chosen.routed();
-        decisions.incrementAndGet();
-        record(m -> m.counter("fractal_balancer_decisions_total", "modelhost", chosen.id, "strategy",
-                strategy.name()).inc());
-        chosen.host.infer(request).whenComplete((response, error) -> {
-            if (error == null) {
-                chosen.succeeded();
-                result.complete(response);
-                return;
-            }
-            Throwable cause = unwrap(error);
-            if (refusedBeforeWork(cause) && retriesLeft > 0) {
-                tried.add(chosen);
-                attempts.lastRefusal = cause;
-                retries.incrementAndGet();
-                record(m -> m.counter("fractal_balancer_retries_total").inc());
-                route(request, result, attempts, retriesLeft - 1, deadline);
-                return;
-            }
-            if (!(cause instanceof FractalException)) {
-                countFailure(chosen);
-            }
-            result.completeExceptionally(cause);
         });
     }
 
-    private Throwable noCandidate(InferenceRequest request, boolean known, boolean coming, String failure) {
-        String model = request.model() + ":" + request.version();
-        if (hosts.isEmpty()) {
-            return new CapacityExceededException("no modelhost is running", 1);
+    /** Wakes every waiting request to look again now (a modelhost joined). */
+    private void wakeWaiting() {
+        if (waiting.isEmpty()) {
+            return;
         }
-        if (coming) {
-            return new ModelNotReadyException("model " + model + " is not ready (loading, or its engine is away); "
-                    + "retry later");
+        try {
+            waiter.execute(() -> waiting.forEach(Wake::run));
+        } catch (RejectedExecutionException e) {
+            // deactivated: deactivate() answers whatever is still waiting
         }
-        if (failure != null) {
-            return new ModelNotReadyException("model " + model + " failed to load: " + failure);
+    }
+
+    /** What a look over the live hosts found for one request. */
+    private static final class Scan {
+        final List<HostEntry> candidates = new ArrayList<>();
+        /** Some host holds the model. */
+        boolean known;
+        /** The model is loading, or its engine is away, on some host. */
+        boolean coming;
+        /** A host that has the model READY takes no new requests for now (draining), or just refused this one. */
+        boolean draining;
+        /** A host that has the model READY is ejected. */
+        boolean ejected;
+        /** The version is being removed from some host (DRAINING). */
+        boolean retiring;
+        /** Why the model failed to load, when it did. */
+        String failure;
+    }
+
+    /**
+     * One request finding its host: it looks, sends, handles the refusals and waits, one step at a time (never two
+     * at once), and its result is always completed: an exception anywhere in a step completes it exceptionally.
+     */
+    private abstract class Routing<T> {
+        final CompletableFuture<T> result;
+        /** When the request stops waiting (System.nanoTime). */
+        final long deadline;
+        /** Hosts that refused with a full queue: each such refusal used one retry. */
+        final Set<HostEntry> full = new HashSet<>();
+        /** Hosts that refused because they drain or lack the model: skipped until the next wait step. */
+        final Set<HostEntry> refused = new HashSet<>();
+        int retriesLeft;
+        Throwable lastRefusal;
+        /**
+         * A live, accepting host refused the request because the model was not (or no longer) there: the version
+         * was removed under it rather than not loaded yet, so no host knowing it is no reason to wait.
+         */
+        boolean removedUnderIt;
+
+        Routing(CompletableFuture<T> result) {
+            BalancerConfiguration c = config;
+            this.result = result;
+            this.deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(Math.max(0, c.grace_ms()));
+            this.retriesLeft = c.retries();
         }
-        if (!known) {
-            return new ModelNotReadyException("no modelhost serves model " + model);
+
+        abstract Scan scan(long nowMillis);
+
+        abstract CompletableFuture<T> send(HostEntry host);
+
+        abstract Throwable noCandidate(Scan scan);
+
+        /** Whether a failure after the request ran counts against the host (ejection). */
+        abstract boolean countsFailures();
+
+        void onSuccess(HostEntry host) {
         }
-        return new CapacityExceededException("every modelhost serving " + model + " is ejected or draining", 1);
+
+        final void route() {
+            try {
+                if (!result.isDone()) {
+                    step();
+                }
+            } catch (RuntimeException | Error e) {
+                result.completeExceptionally(e);
+            }
+        }
+
+        private void step() {
+            Scan scan = scan(System.currentTimeMillis());
+            if (scan.candidates.isEmpty()) {
+                // A full queue with nowhere else to go answers at once: the bounded queue's contract.
+                if (full.isEmpty() && System.nanoTime() - deadline < 0 && worthWaiting(scan)) {
+                    await();
+                } else {
+                    result.completeExceptionally(lastRefusal != null ? lastRefusal : noCandidate(scan));
+                }
+                return;
+            }
+            HostEntry chosen = selector.pick(scan.candidates);
+            chosen.routed();
+            decisions.incrementAndGet();
+            onRouted(chosen);
+            CompletableFuture<T> answer;
+            try {
+                answer = send(chosen);
+            } catch (RuntimeException e) {
+                answer = CompletableFuture.failedFuture(e);
+            }
+            answer.whenComplete((value, error) -> {
+                try {
+                    answered(chosen, value, error);
+                } catch (RuntimeException | Error e) {
+                    result.completeExceptionally(e);
+                }
+            });
+        }
+
+        void onRouted(HostEntry chosen) {
+        }
+
+        private boolean worthWaiting(Scan scan) {
+            return hosts.isEmpty() || (!scan.known && !removedUnderIt) || scan.coming || scan.draining;
+        }
+
+        private void answered(HostEntry chosen, T value, Throwable error) {
+            if (error == null) {
+                onSuccess(chosen);
+                result.complete(value);
+                return;
+            }
+            Throwable cause = unwrap(error);
+            if (refusedBeforeWork(cause)) {
+                // A host that still accepts and refused with CapacityExceeded has a full queue; anything else
+                // (draining, stopping, the model not ready there) is no fault of the request: re-route it freely.
+                boolean queueFull = cause instanceof CapacityExceededException && accepting(chosen);
+                if (queueFull) {
+                    if (retriesLeft <= 0) {
+                        result.completeExceptionally(cause);
+                        return;
+                    }
+                    retriesLeft--;
+                    full.add(chosen);
+                } else {
+                    refused.add(chosen);
+                    removedUnderIt |= !(cause instanceof CapacityExceededException) && accepting(chosen)
+                            && hosts.contains(chosen);
+                }
+                lastRefusal = cause;
+                retries.incrementAndGet();
+                record(m -> m.counter("fractal_balancer_retries_total").inc());
+                route();
+                return;
+            }
+            if (countsFailures() && !(cause instanceof FractalException)) {
+                countFailure(chosen);
+            }
+            result.completeExceptionally(cause);
+        }
+
+        /** Waits one step, or until a modelhost binds, then looks again. */
+        private void await() {
+            Wake wake = new Wake(this);
+            waiting.add(wake);
+            long left = TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime());
+            long delay = Math.max(1, Math.min(waitStepMillis, left));
+            try {
+                waiter.schedule(wake, delay, TimeUnit.MILLISECONDS);
+            } catch (RejectedExecutionException e) {
+                waiting.remove(wake);
+                result.completeExceptionally(stopped());
+            }
+        }
+    }
+
+    /** One waiting step of a request; it runs once, whether the poll or a binding modelhost runs it first. */
+    private final class Wake implements Runnable {
+        private final Routing<?> routing;
+        private final AtomicBoolean done = new AtomicBoolean();
+
+        Wake(Routing<?> routing) {
+            this.routing = routing;
+        }
+
+        @Override
+        public void run() {
+            if (done.compareAndSet(false, true)) {
+                waiting.remove(this);
+                routing.refused.clear();
+                routing.route();
+            }
+        }
+    }
+
+    private final class InferRouting extends Routing<InferenceResponse> {
+        private final InferenceRequest request;
+
+        InferRouting(InferenceRequest request, CompletableFuture<InferenceResponse> result) {
+            super(result);
+            this.request = request;
+        }
+
+        @Override
+        Scan scan(long now) {
+            Scan scan = new Scan();
+            for (HostEntry e : hosts) {
+                ModelState state;
+                try {
+                    state = e.host.state(request.model(), request.version());
+                } catch (RuntimeException ex) {
+                    continue; // a host going away while asked: as if it did not hold the model
+                }
+                if (state == null) {
+                    continue;
+                }
+                scan.known = true;
+                switch (state) {
+                    case READY -> {
+                        if (!e.available(now)) {
+                            scan.ejected = true;
+                        } else if (!accepting(e) || refused.contains(e)) {
+                            scan.draining = true;
+                        } else if (!full.contains(e)) {
+                            scan.candidates.add(e);
+                        }
+                    }
+                    case LOADING, WAITING_FOR_ENGINE -> scan.coming = true;
+                    case FAILED -> scan.failure = failure(e);
+                    case DRAINING -> scan.retiring = true;
+                    default -> { }
+                }
+            }
+            return scan;
+        }
+
+        private String failure(HostEntry e) {
+            try {
+                ModelStatusDTO status = e.host.status(request.model(), request.version());
+                return status == null || status.reason == null ? "load failed" : status.reason;
+            } catch (RuntimeException ex) {
+                return "load failed";
+            }
+        }
+
+        @Override
+        void onRouted(HostEntry chosen) {
+            record(m -> m.counter("fractal_balancer_decisions_total", "modelhost", chosen.id, "strategy",
+                    strategy.name()).inc());
+        }
+
+        @Override
+        CompletableFuture<InferenceResponse> send(HostEntry host) {
+            return host.host.infer(request);
+        }
+
+        @Override
+        void onSuccess(HostEntry host) {
+            host.succeeded();
+        }
+
+        @Override
+        boolean countsFailures() {
+            return true;
+        }
+
+        @Override
+        Throwable noCandidate(Scan scan) {
+            String model = request.model() + ":" + request.version();
+            if (hosts.isEmpty()) {
+                return new CapacityExceededException("no modelhost is running", 1);
+            }
+            if (scan.coming) {
+                return new ModelNotReadyException("model " + model + " is not ready (loading, or its engine is "
+                        + "away); retry later");
+            }
+            if (scan.failure != null) {
+                return new ModelNotReadyException("model " + model + " failed to load: " + scan.failure);
+            }
+            if (!scan.known) {
+                return new ModelNotReadyException("no modelhost serves model " + model);
+            }
+            if (scan.retiring && !scan.ejected && !scan.draining) {
+                // The version is being removed: a request for the default version follows the new one.
+                return new ModelNotReadyException("model " + model + " is being removed from the modelhosts");
+            }
+            return new CapacityExceededException("every modelhost serving " + model + " is ejected or draining", 1);
+        }
+    }
+
+    private final class EchoRouting extends Routing<EchoDTO> {
+        private final Object payload;
+
+        EchoRouting(Object payload, CompletableFuture<EchoDTO> result) {
+            super(result);
+            this.payload = payload;
+        }
+
+        @Override
+        Scan scan(long now) {
+            Scan scan = new Scan();
+            for (HostEntry e : hosts) {
+                scan.known = true;
+                if (!e.available(now)) {
+                    scan.ejected = true;
+                } else if (!accepting(e) || refused.contains(e)) {
+                    scan.draining = true;
+                } else if (!full.contains(e)) {
+                    scan.candidates.add(e);
+                }
+            }
+            return scan;
+        }
+
+        @Override
+        CompletableFuture<EchoDTO> send(HostEntry host) {
+            return host.host.echo(payload);
+        }
+
+        @Override
+        boolean countsFailures() {
+            return false;
+        }
+
+        @Override
+        Throwable noCandidate(Scan scan) {
+            if (hosts.isEmpty()) {
+                return new CapacityExceededException("no modelhost is running", 1);
+            }
+            return new CapacityExceededException("every modelhost is ejected or draining", 1);
+        }
+    }
+
+    private static boolean accepting(HostEntry e) {
+        try {
+            return e.host.accepting();
+        } catch (RuntimeException ex) {
+            return false;
+        }
     }
 
     private static boolean refusedBeforeWork(Throwable t) {
@@ -236,24 +642,24 @@ public class LoadBalancerImpl implements LoadBalancer {
         }
     }
 
-    @Override
-    public CompletableFuture<EchoDTO> echo(Object payload) {
+    /** Saves the ejections in force (bound hosts, and saved ones whose host has not come back yet). */
+    private void saveEjections() {
         long now = System.currentTimeMillis();
-        List<HostEntry> candidates = hosts.stream().filter(e -> e.available(now) && e.host.accepting()).toList();
-        if (candidates.isEmpty()) {
-            return CompletableFuture.failedFuture(new CapacityExceededException("no modelhost is running", 1));
+        Map<String, EjectionStore.Ejection> inForce = new LinkedHashMap<>();
+        savedEjections.values().stream().filter(e -> e.ejectedUntil > now).forEach(e -> inForce.put(e.modelhost, e));
+        for (HostEntry e : hosts) {
+            if (e.ejected(now)) {
+                inForce.put(e.id, new EjectionStore.Ejection(e.id, e.ejectedUntil(), e.consecutiveFailures()));
+            }
         }
-        HostEntry chosen = selector.pick(candidates);
-        chosen.routed();
-        decisions.incrementAndGet();
-        return chosen.host.echo(payload);
+        ejectionStore.save(inForce.values());
     }
 
     // ---- administration ------------------------------------------------------------------------------------
 
     @Override
     public List<ModelHostDTO> modelHosts() {
-        return hosts.stream().map(e -> e.host.describe()).sorted(java.util.Comparator.comparing(d -> d.id)).toList();
+        return hosts.stream().map(e -> e.host.describe()).sorted(Comparator.comparing(d -> d.id)).toList();
     }
 
     @Override
@@ -305,11 +711,16 @@ public class LoadBalancerImpl implements LoadBalancer {
         return t;
     }
 
-    private void record(java.util.function.Consumer<FractalMetrics> action) {
+    /** Records through the optional metrics service; a service that goes away mid-call never fails a request. */
+    private void record(Consumer<FractalMetrics> action) {
         FractalMetrics m = metrics;
-        if (m != null) {
+        if (m == null) {
+            return;
+        }
+        try {
             action.accept(m);
+        } catch (RuntimeException e) {
+            LOG.log(Level.FINE, "Metrics not recorded", e);
         }
     }
-
 }

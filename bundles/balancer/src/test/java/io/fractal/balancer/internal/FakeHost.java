@@ -17,7 +17,7 @@ import java.util.function.Function;
  * A modelhost for the balancer's tests: it holds every model in one settable state and answers as told (by
  * default at once, with its id).
  */
-final class FakeHost implements ModelHost {
+class FakeHost implements ModelHost {
 
     final String id;
     final AtomicInteger calls = new AtomicInteger();

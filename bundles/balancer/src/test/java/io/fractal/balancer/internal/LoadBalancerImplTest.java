@@ -20,6 +20,7 @@ import io.fractal.api.inference.InvalidInputException;
 import io.fractal.api.inference.ModelNotReadyException;
 import io.fractal.api.inference.Tensor;
 import java.lang.reflect.Proxy;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Dictionary;
@@ -31,6 +32,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.osgi.service.cm.Configuration;
 import org.osgi.service.cm.ConfigurationAdmin;
 
@@ -38,6 +40,8 @@ class LoadBalancerImplTest {
 
     private final List<Dictionary<String, Object>> savedConfigurations = new ArrayList<>();
     private final List<LoadBalancerImpl> balancers = new ArrayList<>();
+    @TempDir
+    Path dataArea;
 
     @AfterEach
     void deactivate() {
@@ -303,24 +307,205 @@ class LoadBalancerImplTest {
     }
 
     @Test
-    void aModelNoHostHoldsIsNotReady() {
-        LoadBalancerImpl lb = balancer(Map.of());
+    void aModelNoHostHoldsIsNotReadyAfterTheGrace() {
+        LoadBalancerImpl lb = balancer(Map.of("grace_ms", 200L));
         FakeHost host = new FakeHost("h");
         host.state = null;
         lb.bindModelHost(host);
+        long start = System.nanoTime();
         ModelNotReadyException e = assertFails(ModelNotReadyException.class, lb.infer(request()));
+        assertTrue(System.nanoTime() - start >= TimeUnit.MILLISECONDS.toNanos(200), "it did not wait for the grace");
         assertEquals("no modelhost serves model iris:1", e.getMessage());
+        assertEquals(0, host.calls.get());
     }
 
     @Test
-    void withoutAnyHostItAnswersCapacityExceeded() {
-        LoadBalancerImpl lb = balancer(Map.of("grace_ms", 5000L));
+    void withoutAnyHostItAnswersCapacityExceededAfterTheGrace() {
+        LoadBalancerImpl lb = balancer(Map.of("grace_ms", 300L));
         long start = System.nanoTime();
         CapacityExceededException e = assertFails(CapacityExceededException.class, lb.infer(request()));
-        assertTrue(System.nanoTime() - start < TimeUnit.SECONDS.toNanos(2), "it waited for the grace");
+        long waitedMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+        assertTrue(waitedMs >= 300, "answered after " + waitedMs + " ms, before the grace");
+        assertTrue(waitedMs < 3000, "answered after " + waitedMs + " ms");
         assertEquals("no modelhost is running", e.getMessage());
         assertTrue(e.retryAfterSeconds() >= 1);
-        assertFails(CapacityExceededException.class, lb.echo("x"));
+        CapacityExceededException echo = assertFails(CapacityExceededException.class, lb.echo("x"));
+        assertEquals("no modelhost is running", echo.getMessage());
+    }
+
+    // ---- waiting for a modelhost ---------------------------------------------------------------------------
+
+    @Test
+    void aRequestWaitsForAModelhostAndIsWokenWhenOneBinds() throws Exception {
+        LoadBalancerImpl lb = balancer(Map.of("grace_ms", 20_000L));
+        lb.waitStepMillis = 60_000; // the poll alone would not look again within the test: the binding must wake it
+        CompletableFuture<InferenceResponse> pending = lb.infer(request());
+        CompletableFuture<EchoDTO> echo = lb.echo("x");
+        assertThrows(java.util.concurrent.TimeoutException.class, () -> pending.get(100, TimeUnit.MILLISECONDS));
+        assertFalse(echo.isDone());
+        long bound = System.nanoTime();
+        lb.bindModelHost(FakeHost.answering("late"));
+        assertEquals("late", pending.get(5, TimeUnit.SECONDS).modelhost());
+        assertEquals("late", echo.get(5, TimeUnit.SECONDS).modelhost);
+        long wokenMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - bound);
+        assertTrue(wokenMs < 5_000, "answered " + wokenMs + " ms after the modelhost bound");
+    }
+
+    @Test
+    void aRequestWaitsForAModelNoHostHoldsYet() throws Exception {
+        LoadBalancerImpl lb = balancer(Map.of("grace_ms", 5000L));
+        FakeHost host = new FakeHost("h");
+        host.state = null; // the host has not been offered the model yet
+        lb.bindModelHost(host);
+        CompletableFuture<InferenceResponse> pending = lb.infer(request());
+        assertThrows(java.util.concurrent.TimeoutException.class, () -> pending.get(100, TimeUnit.MILLISECONDS));
+        host.state = ModelState.LOADING;
+        assertThrows(java.util.concurrent.TimeoutException.class, () -> pending.get(60, TimeUnit.MILLISECONDS));
+        host.state = ModelState.READY;
+        assertEquals("h", pending.get(2, TimeUnit.SECONDS).modelhost());
+        assertEquals(1, host.calls.get());
+    }
+
+    @Test
+    void aRequestWaitsWhileTheOnlyHostDrainsAndGoesToTheNextOne() throws Exception {
+        LoadBalancerImpl lb = balancer(Map.of("grace_ms", 5000L));
+        FakeHost old = FakeHost.answering("old");
+        old.accepting = false;
+        lb.bindModelHost(old);
+        CompletableFuture<InferenceResponse> pending = lb.infer(request());
+        assertThrows(java.util.concurrent.TimeoutException.class, () -> pending.get(100, TimeUnit.MILLISECONDS));
+        lb.unbindModelHost(old);
+        lb.bindModelHost(FakeHost.answering("new"));
+        assertEquals("new", pending.get(2, TimeUnit.SECONDS).modelhost());
+        assertEquals(0, old.calls.get());
+    }
+
+    // ---- refusals that are no fault of the request ---------------------------------------------------------
+
+    @Test
+    void aDrainingHostsRefusalIsReRoutedWithoutUsingTheRetryBudget() throws Exception {
+        LoadBalancerImpl lb = balancer(Map.of("strategy", Strategy.ROUND_ROBIN, "retries", 0));
+        FakeHost draining = drainsWhenAsked("draining");
+        FakeHost good = FakeHost.answering("good");
+        lb.bindModelHost(draining); // round robin asks it first
+        lb.bindModelHost(good);
+        assertEquals("good", infer(lb).modelhost());
+        assertEquals(1, draining.calls.get());
+        assertEquals(1, good.calls.get());
+    }
+
+    @Test
+    void aStoppedHostsRefusalWaitsForAnotherHostWithinTheDeadline() throws Exception {
+        LoadBalancerImpl lb = balancer(Map.of("retries", 0, "grace_ms", 5000L));
+        FakeHost stopping = new FakeHost("stopping");
+        stopping.behaviour = r -> {
+            stopping.accepting = false;
+            return CompletableFuture.failedFuture(new CapacityExceededException("modelhost stopping stopped", 1));
+        };
+        lb.bindModelHost(stopping);
+        CompletableFuture<InferenceResponse> pending = lb.infer(request());
+        assertThrows(java.util.concurrent.TimeoutException.class, () -> pending.get(100, TimeUnit.MILLISECONDS));
+        assertEquals(1, stopping.calls.get());
+        lb.unbindModelHost(stopping);
+        lb.bindModelHost(FakeHost.answering("successor"));
+        assertEquals("successor", pending.get(2, TimeUnit.SECONDS).modelhost());
+    }
+
+    @Test
+    void aStoppedHostsRefusalAnswers503AfterTheGraceWhenNoOtherHostComes() {
+        LoadBalancerImpl lb = balancer(Map.of("retries", 0, "grace_ms", 200L));
+        FakeHost stopping = drainsWhenAsked("stopping");
+        lb.bindModelHost(stopping);
+        long start = System.nanoTime();
+        CapacityExceededException e = assertFails(CapacityExceededException.class, lb.infer(request()));
+        assertTrue(System.nanoTime() - start >= TimeUnit.MILLISECONDS.toNanos(200), "it did not wait");
+        assertTrue(e.getMessage().contains("draining"), e.getMessage());
+        assertEquals(1, stopping.calls.get());
+    }
+
+    @Test
+    void aModelNotReadyOrNotFoundRefusalIsReRoutedWithoutUsingTheRetryBudget() throws Exception {
+        for (RuntimeException refusal : List.of(new ModelNotReadyException("model iris:1 is not ready on modelhost a"),
+                new io.fractal.api.inference.ModelNotFoundException("modelhost a has no model iris:1"))) {
+            LoadBalancerImpl lb = balancer(Map.of("strategy", Strategy.ROUND_ROBIN, "retries", 0));
+            FakeHost a = new FakeHost("a");
+            a.failWith(refusal);
+            FakeHost b = FakeHost.answering("b");
+            lb.bindModelHost(a);
+            lb.bindModelHost(b);
+            assertEquals("b", infer(lb).modelhost(), refusal.toString());
+            assertEquals(1, a.calls.get());
+            assertFalse(candidate(lb, "a").ejected);
+            assertEquals(0, candidate(lb, "a").consecutiveFailures);
+        }
+    }
+
+    @Test
+    void aVersionRemovedUnderTheRequestAnswersAtOnce() {
+        LoadBalancerImpl lb = balancer(Map.of("grace_ms", 5000L));
+        FakeHost host = new FakeHost("h");
+        host.behaviour = r -> {
+            host.state = null; // the version was removed from the host between the look and the call
+            return CompletableFuture.failedFuture(new ModelNotReadyException("model iris:1 is not ready on h"));
+        };
+        lb.bindModelHost(host);
+        long start = System.nanoTime();
+        assertFails(ModelNotReadyException.class, lb.infer(request()));
+        assertTrue(System.nanoTime() - start < TimeUnit.SECONDS.toNanos(2), "it waited for the grace");
+    }
+
+    @Test
+    void aFullQueueStillAnswersAtOnceWhileAnotherHostLoads() {
+        LoadBalancerImpl lb = balancer(Map.of("grace_ms", 5000L, "retries", 1));
+        FakeHost full = FakeHost.full("full");
+        lb.bindModelHost(full);
+        lb.bindModelHost(FakeHost.loading("loading"));
+        long start = System.nanoTime();
+        CapacityExceededException e = assertFails(CapacityExceededException.class, lb.infer(request()));
+        assertTrue(System.nanoTime() - start < TimeUnit.SECONDS.toNanos(1), "a full queue waited");
+        assertTrue(e.getMessage().contains("queue is full"), e.getMessage());
+        assertEquals(1, full.calls.get());
+    }
+
+    // ---- no request hangs ----------------------------------------------------------------------------------
+
+    @Test
+    void aHostThatThrowsOrAnswersNothingFailsTheRequestInsteadOfHangingIt() {
+        LoadBalancerImpl lb = balancer(Map.of());
+        FakeHost throwing = new FakeHost("throwing");
+        throwing.behaviour = r -> {
+            throw new IllegalStateException("modelhost torn down");
+        };
+        lb.bindModelHost(throwing);
+        IllegalStateException e = assertFails(IllegalStateException.class, lb.infer(request()));
+        assertEquals("modelhost torn down", e.getMessage());
+
+        lb.unbindModelHost(throwing);
+        FakeHost nothing = new FakeHost("nothing");
+        nothing.behaviour = r -> null;
+        lb.bindModelHost(nothing);
+        assertFails(NullPointerException.class, lb.infer(request()));
+    }
+
+    @Test
+    void aHostWhoseStateCannotBeReadIsSkipped() throws Exception {
+        LoadBalancerImpl lb = balancer(Map.of("grace_ms", 200L));
+        FakeHost broken = new FakeHost("broken") {
+            @Override
+            public ModelState state(String model, int version) {
+                throw new IllegalStateException("gone");
+            }
+
+            @Override
+            public boolean accepting() {
+                throw new IllegalStateException("gone");
+            }
+        };
+        lb.bindModelHost(broken);
+        lb.bindModelHost(FakeHost.answering("good"));
+        for (int i = 0; i < 5; i++) {
+            assertEquals("good", infer(lb).modelhost());
+        }
     }
 
     // ---- echo, status, administration ----------------------------------------------------------------------
@@ -385,7 +570,12 @@ class LoadBalancerImplTest {
     // ---- helpers -------------------------------------------------------------------------------------------
 
     private LoadBalancerImpl balancer(Map<String, Object> settings) {
-        LoadBalancerImpl lb = new LoadBalancerImpl(configAdmin(), config(settings));
+        return balancer(settings, dataArea.resolve(EjectionStore.FILE_NAME));
+    }
+
+    /** A balancer that keeps its ejections in {@code ejectionsFile}, as in its bundle's data area. */
+    private LoadBalancerImpl balancer(Map<String, Object> settings, Path ejectionsFile) {
+        LoadBalancerImpl lb = new LoadBalancerImpl(configAdmin(), config(settings), ejectionsFile);
         balancers.add(lb);
         return lb;
     }
@@ -393,6 +583,16 @@ class LoadBalancerImplTest {
     private static InferenceRequest request() {
         return InferenceRequest.of("iris", 1, List.of(Tensor.of("input", DataType.FP32, new long[] {1, 4},
                 new float[] {5.1f, 3.5f, 1.4f, 0.2f})));
+    }
+
+    /** A host that, asked for a request, starts draining and refuses it (the race with a drain). */
+    private static FakeHost drainsWhenAsked(String id) {
+        FakeHost h = new FakeHost(id);
+        h.behaviour = r -> {
+            h.accepting = false;
+            return CompletableFuture.failedFuture(new CapacityExceededException("modelhost " + id + " is draining", 1));
+        };
+        return h;
     }
 
     private static InferenceResponse infer(LoadBalancerImpl lb) throws Exception {
