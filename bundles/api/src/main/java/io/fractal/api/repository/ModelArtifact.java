@@ -8,6 +8,9 @@ import org.osgi.annotation.versioning.ProviderType;
  * One deployed version of a model, as a whiteboard service: the repository registers one per version, and
  * modelhosts load what appears and unload (after draining) what goes. The file is immutable while the service
  * is registered.
+ *
+ * <p>The registration carries {@link #MODEL_NAME}, {@link #MODEL_VERSION}, {@link #ENGINE} and {@link #SHA256};
+ * {@link #WITHDRAWN} is added when the version is taken away for good.
  */
 @ProviderType
 public interface ModelArtifact {
@@ -18,6 +21,18 @@ public interface ModelArtifact {
     String MODEL_VERSION = "fractal.model.version";
     /** Service property: the engine name the model needs (String). */
     String ENGINE = "fractal.model.engine";
+    /**
+     * Service property: the SHA-256 of the model file, in lower-case hex (String). A modelhost that still holds a
+     * version loaded from the same name, version and checksum can keep it rather than load it again.
+     */
+    String SHA256 = "fractal.model.sha256";
+    /**
+     * Service property (Boolean): set to {@code true} on the registration just before the repository unregisters a
+     * version because it is deleted, replaced or undeployed. A version unregistered without it is not withdrawn:
+     * the repository is only stopping (an update, say) and will offer it again, so a modelhost may keep it loaded
+     * for a while.
+     */
+    String WITHDRAWN = "fractal.model.withdrawn";
 
     String name();
 

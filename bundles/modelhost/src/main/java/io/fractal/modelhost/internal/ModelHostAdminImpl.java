@@ -59,9 +59,14 @@ public class ModelHostAdminImpl implements ModelHostAdmin {
     public List<ModelHostConfigDTO> list() {
         List<ModelHostConfigDTO> out = new ArrayList<>();
         for (Configuration c : configurations()) {
-            out.add(toDTO(c.getProperties()));
+            Dictionary<String, Object> p = c.getProperties();
+            ModelHostConfigDTO dto = p == null ? new ModelHostConfigDTO() : toDTO(p);
+            if (dto.id == null || dto.id.isBlank()) {
+                dto.id = idOf(c.getPid()); // a .cfg without 'id': the instance takes its configuration's name
+            }
+            out.add(dto);
         }
-        out.sort(Comparator.comparing(d -> d.id));
+        out.sort(Comparator.comparing((ModelHostConfigDTO d) -> d.id, Comparator.nullsLast(Comparator.naturalOrder())));
         return out;
     }
 
@@ -135,13 +140,22 @@ public class ModelHostAdminImpl implements ModelHostAdmin {
         return true;
     }
 
+    /** The id a modelhost without a configured one takes, as {@link ModelHostImpl} does: the PID's last part. */
+    static String idOf(String pid) {
+        if (pid == null) {
+            return null;
+        }
+        int sep = Math.max(pid.lastIndexOf('~'), pid.lastIndexOf('.'));
+        return sep >= 0 ? pid.substring(sep + 1) : pid;
+    }
+
     private Configuration find(String id) {
         for (Configuration c : configurations()) {
             Dictionary<String, Object> p = c.getProperties();
             if (p != null && id.equals(String.valueOf(p.get("id")))) {
                 return c;
             }
-            if (p != null && p.get("id") == null && c.getPid().endsWith("~" + id)) {
+            if (p != null && (p.get("id") == null || String.valueOf(p.get("id")).isBlank()) && id.equals(idOf(c.getPid()))) {
                 return c;
             }
         }

@@ -26,4 +26,9 @@ import org.osgi.service.metatype.annotations.ObjectClassDefinition;
     @AttributeDefinition(name = "Drain timeout", description = "Seconds a removed host (or an engine going "
             + "away) waits for queued and running requests to finish.")
     int drain_timeout_seconds() default 30;
+
+    @AttributeDefinition(name = "Linger", description = "Seconds a loaded model keeps serving after its artifact "
+            + "goes without being withdrawn (the repository stopping for an update): offered again with the same "
+            + "name, version and SHA-256 within that time, it is kept rather than loaded again. 0: no lingering.")
+    int linger_seconds() default 30;
 }

@@ -6,6 +6,8 @@ import io.fractal.api.host.EchoDTO;
 import io.fractal.api.host.ModelHost;
 import io.fractal.api.host.ModelHostDTO;
 import io.fractal.api.host.ModelState;
+import io.fractal.api.host.ModelStateListener;
+import io.fractal.api.host.ModelStatusDTO;
 import io.fractal.api.inference.CapacityExceededException;
 import io.fractal.api.inference.InferenceRequest;
 import io.fractal.api.inference.InferenceResponse;
@@ -19,11 +21,15 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ArrayBlockingQueue;
-import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
@@ -45,6 +51,14 @@ import org.osgi.service.metatype.annotations.Designate;
  * are there; when the engine goes it finishes the requests running on its models, closes them, and loads them
  * again when an engine of that name returns. Removing the instance drains it: no new requests, the queued and
  * running ones finish, then the workers stop.
+ *
+ * <p>A version the repository withdraws (deleted, replaced, undeployed) stops taking requests at once and closes
+ * once its running requests end. A version whose artifact merely goes away (the repository stopping for an update)
+ * lingers: it stays loaded and serving for {@code linger_seconds}, and an artifact of the same name, version and
+ * SHA-256 bound again within that time adopts it, with no reload.
+ *
+ * <p>Every state change of a version is told to the {@link ModelStateListener} services, in order, on a thread of
+ * this host's own.
  */
 @Component(service = ModelHost.class, configurationPid = ModelHostConfiguration.FACTORY_PID,
         configurationPolicy = ConfigurationPolicy.REQUIRE)
@@ -56,11 +70,16 @@ public class ModelHostImpl implements ModelHost {
     private final String id;
     private final ModelHostConfiguration config;
     private final ModelFilter filter;
-    private final BlockingQueue<Job> queue;
-    private final List<Thread> workers = new ArrayList<>();
-    private final ExecutorService loader;
+    private final int workerCount;
+    /** The workers; {@code shutdown} lets the queued requests run, then the threads end. */
+    private final ThreadPoolExecutor workers;
+    /** Loads models, one at a time, and ends lingering. */
+    private final ScheduledThreadPoolExecutor loader;
+    /** Tells the listeners, in order. */
+    private final ExecutorService events;
     private final Map<String, HostedModel> models = new ConcurrentHashMap<>();
     private final Map<String, InferenceEngine> engines = new ConcurrentHashMap<>();
+    private final List<ModelStateListener> listeners = new CopyOnWriteArrayList<>();
     private final AtomicInteger inFlight = new AtomicInteger();
     private final AtomicLong served = new AtomicLong();
     private final AtomicLong failed = new AtomicLong();
@@ -76,16 +95,15 @@ public class ModelHostImpl implements ModelHost {
         this.config = config;
         this.id = config.id().isBlank() ? defaultId(properties) : config.id().trim();
         this.filter = new ModelFilter(config.models());
-        this.queue = new ArrayBlockingQueue<>(Math.max(1, config.queue_capacity()));
-        this.loader = Executors.newSingleThreadExecutor(r -> new Thread(r, "fractal-" + id + "-loader"));
-        int n = Math.max(1, config.workers());
-        for (int i = 0; i < n; i++) {
-            Thread t = new Thread(this::work, "fractal-" + id + "-worker-" + i);
-            t.setDaemon(true);
-            workers.add(t);
-            t.start();
-        }
-        LOG.info(() -> "Modelhost " + id + " started: " + n + " workers, queue " + config.queue_capacity()
+        this.workerCount = Math.max(1, config.workers());
+        this.workers = new ThreadPoolExecutor(workerCount, workerCount, 0, TimeUnit.MILLISECONDS,
+                new ArrayBlockingQueue<>(Math.max(1, config.queue_capacity())), threads("worker-"),
+                new ThreadPoolExecutor.AbortPolicy());
+        this.workers.prestartAllCoreThreads();
+        this.loader = new ScheduledThreadPoolExecutor(1, threads("loader"));
+        this.loader.setExecuteExistingDelayedTasksAfterShutdownPolicy(false); // lingering ends with the host
+        this.events = Executors.newSingleThreadExecutor(threads("events"));
+        LOG.info(() -> "Modelhost " + id + " started: " + workerCount + " workers, queue " + config.queue_capacity()
                 + ", models " + filter);
     }
 
@@ -95,6 +113,16 @@ public class ModelHostImpl implements ModelHost {
         return sep >= 0 ? pid.substring(sep + 1) : pid;
     }
 
+    /** Threads named {@code fractal-<id>-<role><n>} ({@code <n>} only for roles ending in '-'). */
+    private ThreadFactory threads(String role) {
+        AtomicInteger n = new AtomicInteger();
+        return r -> {
+            Thread t = new Thread(r, "fractal-" + id + "-" + role + (role.endsWith("-") ? n.getAndIncrement() : ""));
+            t.setDaemon(true);
+            return t;
+        };
+    }
+
     // ---- references ----------------------------------------------------------------------------------------
 
     @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
@@ -102,14 +130,34 @@ public class ModelHostImpl implements ModelHost {
     void bindMetrics(FractalMetrics m) {
         metrics = m;
         m.gauge("fractal_modelhost_inflight", inFlight::get, "modelhost", id);
-        m.gauge("fractal_modelhost_queued", queue::size, "modelhost", id);
+        m.gauge("fractal_modelhost_queued", () -> workers.getQueue().size(), "modelhost", id);
         m.gauge("fractal_modelhost_queue_capacity", () -> config.queue_capacity(), "modelhost", id);
     }
 
+    /** Takes this host's series out of the registry that goes (a replaced one would otherwise hold this host). */
     void unbindMetrics(FractalMetrics m) {
         if (metrics == m) {
             metrics = null;
         }
+        try {
+            m.removeAll("modelhost", id);
+        } catch (RuntimeException e) {
+            LOG.log(Level.FINE, "metrics already gone", e);
+        }
+    }
+
+    @Reference(cardinality = ReferenceCardinality.MULTIPLE, policy = ReferencePolicy.DYNAMIC,
+            policyOption = ReferencePolicyOption.GREEDY)
+    void bindStateListener(ModelStateListener listener) {
+        listeners.add(listener);
+        // It hears the current state of every version first, in line with the changes that follow.
+        for (HostedModel m : models.values()) {
+            m.announce(dto -> tell(List.of(listener), dto));
+        }
+    }
+
+    void unbindStateListener(ModelStateListener listener) {
+        listeners.remove(listener);
     }
 
     @Reference(cardinality = ReferenceCardinality.MULTIPLE, policy = ReferencePolicy.DYNAMIC,
@@ -117,7 +165,8 @@ public class ModelHostImpl implements ModelHost {
     void bindEngine(InferenceEngine engine) {
         engines.put(engine.name(), engine);
         for (HostedModel m : models.values()) {
-            if (engine.name().equals(m.artifact.engine()) && m.state() == ModelState.WAITING_FOR_ENGINE) {
+            if (engine.name().equals(m.artifact().engine()) && m.state() == ModelState.WAITING_FOR_ENGINE
+                    && !m.lingering()) {
                 scheduleLoad(m);
             }
         }
@@ -134,8 +183,8 @@ public class ModelHostImpl implements ModelHost {
             Generation g = m.current();
             if (g != null && g.engine == engine) {
                 retiring.add(m.retire(ModelState.WAITING_FOR_ENGINE));
-            } else if (engine.name().equals(m.artifact.engine()) && m.state() == ModelState.LOADING) {
-                m.retire(ModelState.WAITING_FOR_ENGINE);
+            } else if (engine.name().equals(m.artifact().engine()) && m.state() == ModelState.LOADING) {
+                m.retire(ModelState.WAITING_FOR_ENGINE); // voids the load: its outcome no longer counts
             }
         }
         awaitClosed(retiring, "engine " + engine.name() + " stopping");
@@ -146,63 +195,178 @@ public class ModelHostImpl implements ModelHost {
     }
 
     @Reference(cardinality = ReferenceCardinality.MULTIPLE, policy = ReferencePolicy.DYNAMIC,
-            policyOption = ReferencePolicyOption.GREEDY)
-    void bindArtifact(ModelArtifact artifact) {
+            policyOption = ReferencePolicyOption.GREEDY, updated = "updatedArtifact")
+    void bindArtifact(ModelArtifact artifact, Map<String, Object> properties) {
         if (!filter.matches(artifact.name())) {
             return;
         }
-        HostedModel m = new HostedModel(artifact);
-        models.put(m.key(), m);
+        String sha256 = sha256(properties);
+        String key = HostedModel.key(artifact.name(), artifact.version());
+        HostedModel held = models.get(key);
+        if (held != null) {
+            if (held.adopt(artifact, sha256)) {
+                LOG.info(() -> "Modelhost " + id + ": model " + key + " is offered again with the same file (sha256 "
+                        + abbreviate(sha256) + "): kept " + held.state() + ", not reloaded");
+                if (held.state() == ModelState.WAITING_FOR_ENGINE) {
+                    scheduleLoad(held);
+                }
+                return;
+            }
+            LOG.info(() -> "Modelhost " + id + ": model " + key + " is offered with another file (sha256 "
+                    + abbreviate(sha256) + ", held " + abbreviate(held.sha256()) + "): loading it anew");
+            retire(held);
+        }
+        HostedModel m = new HostedModel(artifact, sha256, this::tell);
+        models.put(key, m);
+        m.announce(this::tell);
         scheduleLoad(m);
     }
 
-    /** A version was removed: new requests no longer find it; it closes once the running ones end. */
-    void unbindArtifact(ModelArtifact artifact) {
-        HostedModel m = models.remove(HostedModel.key(artifact.name(), artifact.version()));
-        if (m != null) {
+    /** The repository marks a version withdrawn just before it unregisters it. */
+    void updatedArtifact(ModelArtifact artifact, Map<String, Object> properties) {
+        HostedModel m = models.get(HostedModel.key(artifact.name(), artifact.version()));
+        if (m != null && m.artifact().equals(artifact) && withdrawn(properties)) {
+            m.withdraw();
+        }
+    }
+
+    /**
+     * A version's artifact went. Withdrawn (deleted, replaced): new requests no longer find it, and it closes once
+     * the running ones end. Not withdrawn (its repository stopping): it lingers, loaded and serving, to be adopted by
+     * the same version offered again, or retired after {@code linger_seconds}.
+     */
+    void unbindArtifact(ModelArtifact artifact, Map<String, Object> properties) {
+        String key = HostedModel.key(artifact.name(), artifact.version());
+        HostedModel m = models.get(key);
+        if (m == null || !m.artifact().equals(artifact)) {
+            return; // not held here, or held for another artifact by now
+        }
+        int linger = config.linger_seconds();
+        if (m.withdrawn() || withdrawn(properties) || linger <= 0 || !running) {
+            retire(m);
+            return;
+        }
+        Object token = new Object();
+        m.linger(token);
+        try {
+            loader.schedule(() -> {
+                if (m.expire(token)) {
+                    LOG.info(() -> "Modelhost " + id + ": model " + key + " was not offered again within " + linger
+                            + " s: retiring it");
+                    retire(m);
+                }
+            }, linger, TimeUnit.SECONDS);
+        } catch (RejectedExecutionException stopping) {
+            retire(m);
+            return;
+        }
+        LOG.info(() -> "Modelhost " + id + ": the artifact of model " + key + " went without being withdrawn; it "
+                + "stays " + m.state() + " for up to " + linger + " s, to be adopted when it is offered again");
+    }
+
+    /** Takes a version off this host: no new requests; it closes once those running end. */
+    private void retire(HostedModel m) {
+        if (models.remove(m.key(), m)) {
             m.retire(ModelState.DRAINING);
         }
     }
 
+    private static String sha256(Map<String, Object> properties) {
+        Object v = properties == null ? null : properties.get(ModelArtifact.SHA256);
+        return v == null || String.valueOf(v).isBlank() ? null : String.valueOf(v);
+    }
+
+    private static boolean withdrawn(Map<String, Object> properties) {
+        Object v = properties == null ? null : properties.get(ModelArtifact.WITHDRAWN);
+        return v instanceof Boolean b ? b : v != null && Boolean.parseBoolean(String.valueOf(v));
+    }
+
+    private static String abbreviate(String sha256) {
+        return sha256 == null ? "unknown" : sha256.substring(0, Math.min(12, sha256.length()));
+    }
+
     private void scheduleLoad(HostedModel m) {
-        if (running && m.startLoading()) {
-            loader.execute(() -> load(m));
+        if (!running) {
+            return;
+        }
+        long load = m.startLoading();
+        if (load != 0) {
+            try {
+                loader.execute(() -> load(m, load));
+            } catch (RejectedExecutionException stopping) {
+                m.retire(ModelState.WAITING_FOR_ENGINE);
+            }
         }
     }
 
-    private void load(HostedModel m) {
-        InferenceEngine engine = engines.get(m.artifact.engine());
-        if (models.get(m.key()) != m || m.state() != ModelState.LOADING) {
+    private void load(HostedModel m, long load) {
+        ModelArtifact artifact = m.artifact();
+        InferenceEngine engine = engines.get(artifact.engine());
+        if (models.get(m.key()) != m || !m.isLoading(load)) {
             return; // removed or retired while queued
         }
         if (engine == null) {
             m.retire(ModelState.WAITING_FOR_ENGINE);
             // bindEngine puts the engine in the map before it looks for waiting models: if it looked while this
             // model was still LOADING, the engine is in the map by now.
-            if (engines.containsKey(m.artifact.engine())) {
+            if (engines.containsKey(artifact.engine()) && !m.lingering()) {
                 scheduleLoad(m);
             }
             return;
         }
         long start = System.nanoTime();
         try {
-            Generation g = new Generation(engine.load(m.artifact, config.workers()), engine);
+            Generation g = new Generation(engine.load(artifact, workerCount), engine);
+            boolean ready;
             synchronized (m) {
-                if (models.get(m.key()) == m && m.state() == ModelState.LOADING && engines.get(engine.name()) == engine) {
-                    m.ready(g);
-                } else {
-                    g.retire(); // the version or its engine went while it loaded
-                    return;
-                }
+                ready = models.get(m.key()) == m && engines.get(engine.name()) == engine && m.ready(load, g);
+            }
+            if (!ready) {
+                g.retire(); // the version or its engine went while it loaded
+                return;
             }
             long ms = (System.nanoTime() - start) / 1_000_000;
             LOG.info(() -> "Modelhost " + id + ": model " + m.key() + " READY on " + engine.name() + " in " + ms + " ms");
-            record(mx -> mx.timer("fractal_model_load_seconds", "model", m.artifact.name(), "modelhost", id)
+            record(mx -> mx.timer("fractal_model_load_seconds", "model", artifact.name(), "modelhost", id)
                     .record(System.nanoTime() - start));
         } catch (ModelLoadException | RuntimeException e) {
-            m.failed(e.getMessage());
-            LOG.warning(() -> "Modelhost " + id + ": model " + m.key() + " FAILED: " + e.getMessage());
-            record(mx -> mx.counter("fractal_model_load_failures_total", "model", m.artifact.name(), "modelhost", id).inc());
+            // A load its engine's departure voided (the model now waits for the engine) stays waiting.
+            if (m.failed(load, e.getMessage())) {
+                LOG.warning(() -> "Modelhost " + id + ": model " + m.key() + " FAILED: " + e.getMessage());
+                record(mx -> mx.counter("fractal_model_load_failures_total", "model", artifact.name(), "modelhost", id)
+                        .inc());
+            } else {
+                LOG.fine(() -> "Modelhost " + id + ": a voided load of " + m.key() + " failed: " + e.getMessage());
+            }
+        }
+    }
+
+    // ---- listeners -----------------------------------------------------------------------------------------
+
+    /** Queues a state change for every listener bound now; called inside the model's lock, so it only queues. */
+    private void tell(ModelStatusDTO status) {
+        if (!listeners.isEmpty()) {
+            tell(List.copyOf(listeners), status);
+        }
+    }
+
+    private void tell(List<ModelStateListener> to, ModelStatusDTO status) {
+        try {
+            events.execute(() -> {
+                for (ModelStateListener l : to) {
+                    if (!listeners.contains(l)) {
+                        continue; // unbound meanwhile
+                    }
+                    try {
+                        l.stateChanged(id, status);
+                    } catch (RuntimeException e) {
+                        LOG.log(Level.WARNING, "Modelhost " + id + ": a model state listener failed: " + e, e);
+                    }
+                }
+            });
+        } catch (RejectedExecutionException stopped) {
+            LOG.fine(() -> "Modelhost " + id + " stopped; state " + status.state + " of " + status.model + ":"
+                    + status.version + " not told");
         }
     }
 
@@ -233,37 +397,45 @@ public class ModelHostImpl implements ModelHost {
         return future;
     }
 
+    /**
+     * Queues a job, or refuses it with a {@link CapacityExceededException} (which the balancer retries elsewhere):
+     * the host drains or stopped, or its queue is full. A job the pool took runs, even if the host stops meanwhile.
+     */
     private boolean enqueue(Job job) {
         if (!accepting) {
             job.abandon(new CapacityExceededException("modelhost " + id + " is draining", 1));
             return false;
         }
-        if (!queue.offer(job)) {
+        try {
+            workers.execute(new Queued(job));
+            return true;
+        } catch (RejectedExecutionException e) {
+            if (workers.isShutdown()) {
+                job.abandon(new CapacityExceededException("modelhost " + id + " stopped", 1));
+                return false;
+            }
             rejected.incrementAndGet();
             job.abandon(new CapacityExceededException("modelhost " + id + " queue is full ("
-                    + queue.size() + " requests waiting)", 1));
+                    + workers.getQueue().size() + " requests waiting)", 1));
             record(mx -> mx.counter("fractal_modelhost_rejected_total", "modelhost", id).inc());
             return false;
         }
-        return true;
     }
 
-    private void work() {
-        while (running || !queue.isEmpty()) {
-            Job job;
-            try {
-                job = queue.poll(200, TimeUnit.MILLISECONDS);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                return;
-            }
-            if (job == null) {
-                continue;
-            }
+    /** A job in the workers' queue. */
+    private final class Queued implements Runnable {
+        final Job job;
+
+        Queued(Job job) {
+            this.job = job;
+        }
+
+        @Override
+        public void run() {
             inFlight.incrementAndGet();
             try {
                 if (job instanceof Job.Inference inference) {
-                    run(inference);
+                    ModelHostImpl.this.run(inference);
                 } else if (job instanceof Job.Echo echo) {
                     EchoDTO dto = new EchoDTO();
                     dto.data = echo.payload();
@@ -301,6 +473,8 @@ public class ModelHostImpl implements ModelHost {
             invalid.incrementAndGet(); // the request's fault, not the host's
             job.future().completeExceptionally(e);
         } catch (RuntimeException | Error e) {
+            // Anything else the engine throws is the host's failure (counted, and the balancer may eject the host),
+            // never bad input.
             failed.incrementAndGet();
             record(mx -> mx.counter("fractal_inference_failures_total", "model", req.model(), "modelhost", id).inc());
             job.future().completeExceptionally(e);
@@ -318,19 +492,19 @@ public class ModelHostImpl implements ModelHost {
     }
 
     @Override
-    public io.fractal.api.host.ModelStatusDTO status(String model, int version) {
+    public ModelStatusDTO status(String model, int version) {
         HostedModel m = models.get(HostedModel.key(model, version));
         return m == null ? null : m.toDTO();
     }
 
     @Override
     public int capacity() {
-        return workers.size();
+        return workerCount;
     }
 
     @Override
     public int outstanding() {
-        return inFlight.get() + queue.size();
+        return inFlight.get() + workers.getQueue().size();
     }
 
     /** Stops taking new requests; the queued and running ones finish. */
@@ -356,44 +530,42 @@ public class ModelHostImpl implements ModelHost {
         ModelHostDTO dto = new ModelHostDTO();
         dto.id = id;
         dto.state = accepting ? "RUNNING" : "DRAINING";
-        dto.workers = workers.size();
+        dto.workers = workerCount;
         dto.queueCapacity = config.queue_capacity();
         dto.models = filter.toString();
         dto.inFlight = inFlight.get();
-        dto.queued = queue.size();
+        dto.queued = workers.getQueue().size();
         dto.served = served.get();
         dto.failed = failed.get();
         dto.rejected = rejected.get();
         dto.invalid = invalid.get();
         dto.loaded = models.values().stream().map(HostedModel::toDTO)
-                .sorted(Comparator.comparing((io.fractal.api.host.ModelStatusDTO s) -> s.model)
-                        .thenComparingInt(s -> s.version))
+                .sorted(Comparator.comparing((ModelStatusDTO s) -> s.model).thenComparingInt(s -> s.version))
                 .toList();
         return dto;
     }
 
     /**
      * The service is already unregistered (the balancer no longer picks this host): refuse what still arrives,
-     * finish what is queued and running, then stop the workers and close the models.
+     * run every request queued and running to its end (up to the drain timeout; what is still queued then is
+     * refused with a 503), then close the models and stop every thread of this host.
      */
     @Deactivate
     void deactivate() {
         accepting = false;
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(config.drain_timeout_seconds());
         running = false;
-        for (Thread t : workers) {
-            try {
-                t.join(Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime())));
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                break;
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(config.drain_timeout_seconds());
+        workers.shutdown(); // what is queued still runs; what arrives from now on is refused
+        loader.shutdownNow(); // loads not started are dropped; a running one is voided below
+        if (!awaitTermination(workers, deadline)) {
+            List<Runnable> left = new ArrayList<>();
+            workers.getQueue().drainTo(left);
+            for (Runnable r : left) {
+                ((Queued) r).job.abandon(new CapacityExceededException("modelhost " + id + " stopped", 1));
             }
+            LOG.warning(() -> "Modelhost " + id + ": drain timeout of " + config.drain_timeout_seconds() + " s: "
+                    + left.size() + " queued request(s) refused, " + inFlight.get() + " still running");
         }
-        Job left;
-        while ((left = queue.poll()) != null) {
-            left.abandon(new CapacityExceededException("modelhost " + id + " stopped", 1));
-        }
-        loader.shutdownNow();
         List<Generation> open = new ArrayList<>();
         for (HostedModel m : models.values()) {
             Generation g = m.retire(ModelState.DRAINING);
@@ -403,11 +575,23 @@ public class ModelHostImpl implements ModelHost {
         }
         awaitClosed(open, "modelhost " + id + " stopping");
         models.clear();
+        awaitTermination(loader, System.nanoTime() + TimeUnit.SECONDS.toNanos(config.drain_timeout_seconds()));
+        events.shutdown(); // the listeners still hear that the models went
+        awaitTermination(events, System.nanoTime() + TimeUnit.SECONDS.toNanos(2));
         FractalMetrics m = metrics;
         if (m != null) {
             m.removeAll("modelhost", id);
         }
         LOG.info(() -> "Modelhost " + id + " stopped after serving " + served.get() + " requests");
+    }
+
+    private boolean awaitTermination(ExecutorService executor, long deadline) {
+        try {
+            return executor.awaitTermination(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        }
     }
 
     private void awaitClosed(List<Generation> generations, String why) {

@@ -9,7 +9,9 @@ import io.fractal.api.inference.Tensor;
 import io.fractal.api.inference.TensorSpec;
 import io.fractal.api.repository.ModelArtifact;
 import java.nio.file.Path;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
@@ -30,6 +32,8 @@ final class FakeEngine implements InferenceEngine {
 
     final List<FakeModel> loaded = new CopyOnWriteArrayList<>();
     final AtomicInteger loads = new AtomicInteger();
+    /** Counts the loads that returned or threw. */
+    final AtomicInteger loadsEnded = new AtomicInteger();
     /** Each prediction waits for this latch when set. */
     volatile CountDownLatch gate;
     /** Counts the predictions that reached the model. */
@@ -70,13 +74,17 @@ final class FakeEngine implements InferenceEngine {
     @Override
     public LoadedModel load(ModelArtifact artifact, int workers) throws ModelLoadException {
         loads.incrementAndGet();
-        await(loadGate);
-        if (loadFailure != null) {
-            throw new ModelLoadException(loadFailure);
+        try {
+            await(loadGate);
+            if (loadFailure != null) {
+                throw new ModelLoadException(loadFailure);
+            }
+            FakeModel m = new FakeModel(artifact.signature().orElse(SIGNATURE));
+            loaded.add(m);
+            return m;
+        } finally {
+            loadsEnded.incrementAndGet();
         }
-        FakeModel m = new FakeModel(artifact.signature().orElse(SIGNATURE));
-        loaded.add(m);
-        return m;
     }
 
     private static void await(CountDownLatch latch) {
@@ -151,6 +159,28 @@ final class FakeEngine implements InferenceEngine {
             implements ModelArtifact {
         static Artifact of(String name, int version) {
             return new Artifact(name, version, NAME, Path.of(name + ".fake"), ModelSignature.UNKNOWN);
+        }
+
+        /** The service properties the repository registers it with; its file's checksum is {@code sha256}. */
+        Map<String, Object> properties(String sha256) {
+            Map<String, Object> p = new HashMap<>();
+            p.put(MODEL_NAME, name);
+            p.put(MODEL_VERSION, version);
+            p.put(ENGINE, engine);
+            p.put(SHA256, sha256);
+            return p;
+        }
+
+        /** The properties with a checksum of its name and version. */
+        Map<String, Object> properties() {
+            return properties("sha-" + name + "-" + version);
+        }
+
+        /** The properties as the repository sets them just before it withdraws the version. */
+        Map<String, Object> withdrawnProperties() {
+            Map<String, Object> p = properties();
+            p.put(WITHDRAWN, Boolean.TRUE);
+            return p;
         }
     }
 }

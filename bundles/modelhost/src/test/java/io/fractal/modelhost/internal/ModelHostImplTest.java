@@ -12,14 +12,18 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.fractal.api.host.EchoDTO;
 import io.fractal.api.host.ModelHostDTO;
 import io.fractal.api.host.ModelState;
+import io.fractal.api.host.ModelStateListener;
 import io.fractal.api.host.ModelStatusDTO;
 import io.fractal.api.inference.CapacityExceededException;
 import io.fractal.api.inference.DataType;
 import io.fractal.api.inference.InferenceRequest;
 import io.fractal.api.inference.InferenceResponse;
 import io.fractal.api.inference.ModelNotReadyException;
+import io.fractal.api.inference.ModelSignature;
 import io.fractal.api.inference.Tensor;
+import io.fractal.api.metrics.FractalMetrics;
 import java.lang.reflect.Proxy;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -63,7 +67,7 @@ class ModelHostImplTest {
         FakeEngine engine = engine();
         engine.loadGate = new CountDownLatch(1);
         host.bindEngine(engine);
-        host.bindArtifact(FakeEngine.Artifact.of("iris", 1));
+        bind(host, "iris", 1);
         assertEquals(ModelState.LOADING, host.state("iris", 1));
         assertNull(host.status("iris", 1).signature);
         engine.loadGate.countDown();
@@ -81,7 +85,7 @@ class ModelHostImplTest {
     @Test
     void aModelWaitsForItsEngine() throws Exception {
         ModelHostImpl host = host(Map.of());
-        host.bindArtifact(FakeEngine.Artifact.of("iris", 1));
+        bind(host, "iris", 1);
         await().atMost(WAIT).until(() -> host.state("iris", 1) == ModelState.WAITING_FOR_ENGINE);
         assertFails(ModelNotReadyException.class, host.infer(request("iris", 1, 1f)));
         host.bindEngine(engine());
@@ -95,7 +99,7 @@ class ModelHostImplTest {
         FakeEngine engine = engine();
         engine.loadFailure = "Fake cannot load iris.fake: not a model";
         host.bindEngine(engine);
-        host.bindArtifact(FakeEngine.Artifact.of("iris", 1));
+        bind(host, "iris", 1);
         await().atMost(WAIT).until(() -> host.state("iris", 1) == ModelState.FAILED);
         assertEquals("Fake cannot load iris.fake: not a model", host.status("iris", 1).reason);
         ModelNotReadyException e = assertFails(ModelNotReadyException.class, host.infer(request("iris", 1, 1f)));
@@ -109,8 +113,8 @@ class ModelHostImplTest {
     void itHoldsOnlyTheModelsItsFilterAccepts() {
         ModelHostImpl host = host(Map.of("models", "iris*"));
         host.bindEngine(engine());
-        host.bindArtifact(FakeEngine.Artifact.of("iris-large", 1));
-        host.bindArtifact(FakeEngine.Artifact.of("digits", 1));
+        bind(host, "iris-large", 1);
+        bind(host, "digits", 1);
         awaitReady(host, "iris-large", 1);
         assertNull(host.state("digits", 1));
         assertEquals(List.of("iris-large"), host.describe().loaded.stream().map(s -> s.model).toList());
@@ -200,7 +204,7 @@ class ModelHostImplTest {
     void describeReportsTheConfigurationAndCounters() throws Exception {
         ModelHostImpl host = readyHost(Map.of("id", "mh4", "workers", 3, "queue_capacity", 8, "models", "iris*"),
                 "iris", 1);
-        host.bindArtifact(FakeEngine.Artifact.of("iris", 2));
+        bind(host, "iris", 2);
         awaitReady(host, "iris", 2);
         for (int i = 0; i < 5; i++) {
             infer(host, "iris", 1, i);
@@ -274,7 +278,7 @@ class ModelHostImplTest {
         engine.blockPredictions();
         CompletableFuture<InferenceResponse> running = host.infer(request("iris", 1, 1f));
         await().atMost(WAIT).until(() -> engine.entered.get() == 1);
-        host.unbindArtifact(FakeEngine.Artifact.of("iris", 1));
+        withdraw(host, "iris", 1);
         assertNull(host.state("iris", 1));
         assertFails(ModelNotReadyException.class, host.infer(request("iris", 1, 1f)));
         assertEquals(0, model.closes.get());
@@ -343,7 +347,7 @@ class ModelHostImplTest {
         host.drain();
         assertFails(CapacityExceededException.class, host.infer(request("iris", 1, 1f)));
         host.resume();
-        host.unbindArtifact(FakeEngine.Artifact.of("iris", 1));
+        withdraw(host, "iris", 1);
         // Nothing runs on it: it must close at once (else its native memory is never freed).
         await().atMost(Duration.ofSeconds(2)).untilAsserted(() -> assertEquals(1, model.closes.get(),
                 "the idle model was not closed"));
@@ -370,7 +374,326 @@ class ModelHostImplTest {
         assertTrue(ms < 2000, "deactivate of an idle host waited " + ms + " ms (the drain timeout)");
     }
 
+    // ---- the repository restarting: loaded models linger and are adopted again ------------------------------
+
+    @Test
+    void aVersionWhoseRepositoryStopsKeepsServingAndIsAdoptedWithoutReload() throws Exception {
+        ModelHostImpl host = readyHost(Map.of(), "iris", 1);
+        FakeEngine engine = engines.get(0);
+        FakeEngine.FakeModel model = engine.loaded.get(0);
+        FakeEngine.Artifact old = FakeEngine.Artifact.of("iris", 1);
+        host.unbindArtifact(old, old.properties()); // the repository stops: no WITHDRAWN
+
+        assertEquals(ModelState.READY, host.state("iris", 1));
+        assertArrayEquals(new float[] {2f}, (float[]) infer(host, "iris", 1, 1f).outputs().get(0).data());
+
+        FakeEngine.Artifact offeredAgain = new FakeEngine.Artifact("iris", 1, FakeEngine.NAME, Path.of("again.fake"),
+                ModelSignature.UNKNOWN); // the new repository's service object
+        host.bindArtifact(offeredAgain, offeredAgain.properties());
+        assertEquals(ModelState.READY, host.state("iris", 1));
+        assertArrayEquals(new float[] {4f}, (float[]) infer(host, "iris", 1, 2f).outputs().get(0).data());
+        assertEquals(1, engine.loads.get(), "re-adopted, not loaded again");
+        assertEquals(0, model.closes.get());
+
+        // Adopted, it belongs to the new artifact: the old one's late unbind changes nothing, a withdrawal does.
+        host.unbindArtifact(old, old.withdrawnProperties());
+        assertEquals(ModelState.READY, host.state("iris", 1));
+        host.updatedArtifact(offeredAgain, offeredAgain.withdrawnProperties());
+        host.unbindArtifact(offeredAgain, offeredAgain.properties());
+        assertNull(host.state("iris", 1));
+        await().atMost(WAIT).until(() -> model.closes.get() == 1);
+    }
+
+    @Test
+    void aVersionOfferedAgainWithOtherBytesIsLoadedAnew() throws Exception {
+        ModelHostImpl host = readyHost(Map.of(), "iris", 1);
+        FakeEngine engine = engines.get(0);
+        FakeEngine.FakeModel first = engine.loaded.get(0);
+        FakeEngine.Artifact a = FakeEngine.Artifact.of("iris", 1);
+        host.unbindArtifact(a, a.properties());
+        host.bindArtifact(a, a.properties("another checksum"));
+        awaitReady(host, "iris", 1);
+        assertEquals(2, engine.loads.get());
+        await().atMost(WAIT).until(() -> first.closes.get() == 1);
+        assertArrayEquals(new float[] {6f}, (float[]) infer(host, "iris", 1, 3f).outputs().get(0).data());
+    }
+
+    @Test
+    void withoutAChecksumNothingIsAdopted() {
+        ModelHostImpl host = host(Map.of());
+        FakeEngine engine = engine();
+        host.bindEngine(engine);
+        FakeEngine.Artifact a = FakeEngine.Artifact.of("iris", 1);
+        host.bindArtifact(a, a.properties(null));
+        awaitReady(host, "iris", 1);
+        host.unbindArtifact(a, a.properties(null));
+        host.bindArtifact(a, a.properties(null));
+        awaitReady(host, "iris", 1);
+        assertEquals(2, engine.loads.get());
+    }
+
+    @Test
+    void aLingeringVersionIsRetiredWhenTheLingerTimeEnds() throws Exception {
+        ModelHostImpl host = readyHost(Map.of("linger_seconds", 1), "iris", 1);
+        FakeEngine.FakeModel model = engines.get(0).loaded.get(0);
+        FakeEngine.Artifact a = FakeEngine.Artifact.of("iris", 1);
+        host.unbindArtifact(a, a.properties());
+        assertEquals(ModelState.READY, host.state("iris", 1));
+        await().atMost(WAIT).until(() -> host.state("iris", 1) == null);
+        await().atMost(WAIT).until(() -> model.closes.get() == 1);
+        assertFails(ModelNotReadyException.class, host.infer(request("iris", 1, 1f)));
+
+        host.bindArtifact(a, a.properties()); // too late: loaded anew
+        awaitReady(host, "iris", 1);
+        assertEquals(2, engines.get(0).loads.get());
+    }
+
+    @Test
+    void aWithdrawnVersionGoesAtOnceEvenIfItsUnbindCarriesTheOldProperties() throws Exception {
+        ModelHostImpl host = readyHost(Map.of(), "iris", 1);
+        FakeEngine.FakeModel model = engines.get(0).loaded.get(0);
+        FakeEngine.Artifact a = FakeEngine.Artifact.of("iris", 1);
+        host.updatedArtifact(a, a.withdrawnProperties());
+        assertEquals(ModelState.READY, host.state("iris", 1), "marked, still serving until it is unregistered");
+        host.unbindArtifact(a, a.properties());
+        assertNull(host.state("iris", 1));
+        await().atMost(WAIT).until(() -> model.closes.get() == 1);
+    }
+
+    @Test
+    void withLingeringOffAVersionGoesWithItsArtifact() throws Exception {
+        ModelHostImpl host = readyHost(Map.of("linger_seconds", 0), "iris", 1);
+        FakeEngine.FakeModel model = engines.get(0).loaded.get(0);
+        FakeEngine.Artifact a = FakeEngine.Artifact.of("iris", 1);
+        host.unbindArtifact(a, a.properties());
+        assertNull(host.state("iris", 1));
+        await().atMost(WAIT).until(() -> model.closes.get() == 1);
+    }
+
+    // ---- a load its engine's departure voided -------------------------------------------------------------
+
+    @Test
+    void aLoadThatFailsAfterItsEngineLeftLeavesTheModelWaitingForTheEngine() throws Exception {
+        ModelHostImpl host = host(Map.of());
+        FakeEngine leaving = engine();
+        leaving.loadGate = new CountDownLatch(1);
+        leaving.loadFailure = "engine closed under the load";
+        host.bindEngine(leaving);
+        bind(host, "iris", 1);
+        await().atMost(WAIT).until(() -> leaving.loads.get() == 1);
+        host.unbindEngine(leaving);
+        assertEquals(ModelState.WAITING_FOR_ENGINE, host.state("iris", 1));
+        leaving.loadGate.countDown(); // its load now fails
+        await().atMost(WAIT).until(() -> leaving.loadsEnded.get() == 1);
+
+        FakeEngine returned = engine();
+        host.bindEngine(returned);
+        awaitReady(host, "iris", 1);
+        assertArrayEquals(new float[] {2f}, (float[]) infer(host, "iris", 1, 1f).outputs().get(0).data());
+        assertNull(host.status("iris", 1).reason);
+    }
+
+    // ---- state listeners ----------------------------------------------------------------------------------
+
+    @Test
+    void listenersHearEachStateChangeInOrderAndTheCurrentStatesWhenTheyJoin() throws Exception {
+        ModelHostImpl host = readyHost(Map.of("id", "mh5"), "iris", 1);
+        Recorder late = new Recorder();
+        host.bindStateListener(late);
+        await().atMost(WAIT).until(() -> late.events.contains("mh5 iris:1 READY"));
+
+        Recorder failing = new Recorder();
+        failing.failure = new IllegalStateException("a listener's bug");
+        host.bindStateListener(failing);
+        FakeEngine engine = engines.get(0);
+        engine.loadGate = new CountDownLatch(1);
+        bind(host, "iris", 2);
+        engine.loadGate.countDown();
+        awaitReady(host, "iris", 2);
+        withdraw(host, "iris", 1);
+        await().atMost(WAIT).until(() -> late.events.contains("mh5 iris:1 DRAINING")
+                && failing.events.contains("mh5 iris:1 DRAINING"));
+        assertEquals(List.of("mh5 iris:1 READY", "mh5 iris:2 WAITING_FOR_ENGINE", "mh5 iris:2 LOADING",
+                "mh5 iris:2 READY", "mh5 iris:1 DRAINING"), late.events);
+        assertEquals(late.events, failing.events, "a listener that throws still hears everything");
+        assertTrue(late.threads.stream().allMatch(t -> t.equals("fractal-mh5-events")), late.threads.toString());
+
+        host.unbindStateListener(late);
+        withdraw(host, "iris", 2);
+        await().atMost(WAIT).until(() -> failing.events.contains("mh5 iris:2 DRAINING"));
+        assertFalse(late.events.contains("mh5 iris:2 DRAINING"), "an unbound listener hears no more");
+    }
+
+    @Test
+    void listenersHearAFailedLoadWithItsReason() {
+        ModelHostImpl host = host(Map.of("id", "mh6"));
+        Recorder listener = new Recorder();
+        host.bindStateListener(listener);
+        FakeEngine engine = engine();
+        engine.loadFailure = "not a model";
+        host.bindEngine(engine);
+        bind(host, "iris", 1);
+        await().atMost(WAIT).until(() -> listener.events.contains("mh6 iris:1 FAILED"));
+        assertEquals("not a model", listener.last.reason);
+    }
+
+    // ---- stopping: nothing queued is lost, nothing is left behind -----------------------------------------
+
+    @Test
+    void afterTheDrainTimeoutWhatIsStillQueuedIsRefusedWith503() throws Exception {
+        ModelHostImpl host = readyHost(Map.of("id", "mh7", "workers", 1, "queue_capacity", 10,
+                "drain_timeout_seconds", 1), "iris", 1);
+        FakeEngine engine = engines.get(0);
+        engine.blockPredictions();
+        CompletableFuture<InferenceResponse> running = host.infer(request("iris", 1, 1f));
+        await().atMost(WAIT).until(() -> engine.entered.get() == 1);
+        List<CompletableFuture<InferenceResponse>> queued = List.of(host.infer(request("iris", 1, 2f)),
+                host.infer(request("iris", 1, 3f)));
+        host.deactivate(); // waits the drain timeout, then refuses what is still queued
+        for (CompletableFuture<InferenceResponse> q : queued) {
+            CapacityExceededException e = assertFails(CapacityExceededException.class, q);
+            assertTrue(e.getMessage().contains("stopped"), e.getMessage());
+        }
+        engine.release();
+        assertArrayEquals(new float[] {2f}, (float[]) running.get(5, TimeUnit.SECONDS).outputs().get(0).data());
+    }
+
+    @Test
+    void requestsArrivingWhileTheHostStopsAreAllAnswered() throws Exception {
+        ModelHostImpl host = readyHost(Map.of("workers", 2, "queue_capacity", 1000), "iris", 1);
+        List<CompletableFuture<InferenceResponse>> answers = new java.util.concurrent.CopyOnWriteArrayList<>();
+        java.util.concurrent.atomic.AtomicBoolean sending = new java.util.concurrent.atomic.AtomicBoolean(true);
+        Thread client = new Thread(() -> {
+            while (sending.get() && answers.size() < 200_000) {
+                answers.add(host.infer(request("iris", 1, 1f)));
+            }
+        });
+        client.start();
+        await().atMost(WAIT).until(() -> answers.size() > 100);
+        host.deactivate();
+        sending.set(false);
+        client.join(5000);
+        for (CompletableFuture<InferenceResponse> a : answers) {
+            try {
+                assertArrayEquals(new float[] {2f}, (float[]) a.get(5, TimeUnit.SECONDS).outputs().get(0).data());
+            } catch (ExecutionException e) {
+                // refused (the balancer retries elsewhere), or after the stop: not here
+                assertTrue(e.getCause() instanceof CapacityExceededException
+                        || e.getCause() instanceof ModelNotReadyException, e.getCause().toString());
+            }
+        }
+    }
+
+    @Test
+    void stoppingEndsEveryThreadOfTheHostAndRemovesItsMetrics() throws Exception {
+        ModelHostImpl host = readyHost(Map.of("id", "mh8"), "iris", 1);
+        RecordingMetrics metrics = new RecordingMetrics();
+        host.bindMetrics(metrics);
+        assertTrue(metrics.gauges.contains("fractal_modelhost_queued"));
+        Recorder listener = new Recorder();
+        host.bindStateListener(listener);
+        infer(host, "iris", 1, 1f);
+        assertFalse(threads("fractal-mh8-").isEmpty());
+        host.deactivate();
+        await().atMost(WAIT).until(() -> threads("fractal-mh8-").isEmpty());
+        assertEquals(List.of("modelhost=mh8"), metrics.removed);
+        await().atMost(WAIT).until(() -> listener.events.contains("mh8 iris:1 DRAINING"));
+    }
+
+    @Test
+    void aMetricsServiceThatGoesLosesThisHostsSeries() {
+        ModelHostImpl host = host(Map.of("id", "mh9"));
+        RecordingMetrics first = new RecordingMetrics();
+        RecordingMetrics second = new RecordingMetrics();
+        host.bindMetrics(first);
+        host.bindMetrics(second); // a greedy replacement: bound before the old one is unbound
+        host.unbindMetrics(first);
+        assertEquals(List.of("modelhost=mh9"), first.removed);
+        assertEquals(List.of(), second.removed);
+        assertTrue(second.gauges.contains("fractal_modelhost_inflight"));
+    }
+
+    /** A listener that records "host model:version STATE", and the threads it was called on. */
+    private static final class Recorder implements ModelStateListener {
+        final List<String> events = new java.util.concurrent.CopyOnWriteArrayList<>();
+        final List<String> threads = new java.util.concurrent.CopyOnWriteArrayList<>();
+        volatile ModelStatusDTO last;
+        volatile RuntimeException failure;
+
+        @Override
+        public void stateChanged(String modelhost, ModelStatusDTO status) {
+            events.add(modelhost + " " + status.model + ":" + status.version + " " + status.state);
+            threads.add(Thread.currentThread().getName());
+            last = status;
+            if (failure != null) {
+                throw failure;
+            }
+        }
+    }
+
+    /** Metrics that record gauges and removals. */
+    private static final class RecordingMetrics implements FractalMetrics {
+        final List<String> gauges = new java.util.concurrent.CopyOnWriteArrayList<>();
+        final List<String> removed = new java.util.concurrent.CopyOnWriteArrayList<>();
+
+        @Override
+        public Counter counter(String name, String... labels) {
+            return new Counter() {
+                @Override
+                public void inc() {
+                }
+
+                @Override
+                public void inc(long n) {
+                }
+            };
+        }
+
+        @Override
+        public Timer timer(String name, String... labels) {
+            return nanos -> { };
+        }
+
+        @Override
+        public Histogram histogram(String name, String... labels) {
+            return value -> { };
+        }
+
+        @Override
+        public void gauge(String name, java.util.function.Supplier<? extends Number> value, String... labels) {
+            gauges.add(name);
+        }
+
+        @Override
+        public void removeAll(String labelName, String labelValue) {
+            removed.add(labelName + "=" + labelValue);
+        }
+
+        @Override
+        public java.util.SortedMap<String, Double> samples(String namePrefix) {
+            return new java.util.TreeMap<>();
+        }
+    }
+
+    private static List<String> threads(String prefix) {
+        return Thread.getAllStackTraces().keySet().stream().filter(Thread::isAlive).map(Thread::getName)
+                .filter(n -> n.startsWith(prefix)).toList();
+    }
+
     // ---- helpers -------------------------------------------------------------------------------------------
+
+    private static FakeEngine.Artifact bind(ModelHostImpl host, String model, int version) {
+        FakeEngine.Artifact a = FakeEngine.Artifact.of(model, version);
+        host.bindArtifact(a, a.properties());
+        return a;
+    }
+
+    /** What Declarative Services does when the repository withdraws a version: properties updated, then unbound. */
+    private static void withdraw(ModelHostImpl host, String model, int version) {
+        FakeEngine.Artifact a = FakeEngine.Artifact.of(model, version);
+        host.updatedArtifact(a, a.withdrawnProperties());
+        host.unbindArtifact(a, a.withdrawnProperties());
+    }
 
     private FakeEngine engine() {
         FakeEngine e = new FakeEngine();
@@ -393,7 +716,7 @@ class ModelHostImplTest {
     private ModelHostImpl readyHost(Map<String, Object> settings, String model, int version) {
         ModelHostImpl h = host(settings);
         h.bindEngine(engine());
-        h.bindArtifact(FakeEngine.Artifact.of(model, version));
+        bind(h, model, version);
         awaitReady(h, model, version);
         return h;
     }
