@@ -19,11 +19,13 @@ import org.osgi.service.metatype.annotations.ObjectClassDefinition;
     @AttributeDefinition(description = "Seconds an ejected modelhost sits out before it is probed again.")
     int ejection_seconds() default 10;
 
-    @AttributeDefinition(description = "Milliseconds a request waits for its model while it loads or its engine "
-            + "is away (an engine update), before it answers 503.")
+    @AttributeDefinition(description = "Milliseconds a request waits for a modelhost that can serve it (none "
+            + "live, none holding the model yet, the model loading or its engine away, every holder draining), "
+            + "before it answers 503. Deactivation waits up to this plus 2 s for the requests it holds.")
     long grace_ms() default 5000;
 
-    @AttributeDefinition(description = "How often a request refused before any work started (full queue, "
-            + "draining host) is tried on another modelhost.")
+    @AttributeDefinition(description = "How often a request refused by a full queue is tried on another "
+            + "modelhost. Refusals by a draining or stopping modelhost, or one without the model ready, are "
+            + "re-routed within the grace without counting here.")
     int retries() default 1;
 }

@@ -112,6 +112,8 @@ public class LoadBalancerImpl implements LoadBalancer {
     private volatile boolean closed;
     /** The polling step; a field so tests can show that a binding host, not the poll, wakes a request. */
     volatile long waitStepMillis = WAIT_STEP_MS;
+    /** The margin deactivation waits beyond the grace; a field so tests need not wait for it. */
+    volatile long deactivateMarginMillis = DEACTIVATE_MARGIN_MS;
 
     @Activate
     public LoadBalancerImpl(@Reference ConfigurationAdmin configAdmin, BalancerConfiguration config,
@@ -154,7 +156,7 @@ public class LoadBalancerImpl implements LoadBalancer {
     @Deactivate
     void deactivate() {
         closing = true;
-        long waitMs = Math.max(0, config.grace_ms()) + DEACTIVATE_MARGIN_MS;
+        long waitMs = Math.max(0, config.grace_ms()) + deactivateMarginMillis;
         boolean drained = awaitIdle(waitMs);
         closed = true;
         saveEjections();
