@@ -155,7 +155,8 @@ public class ModelHostAdminImpl implements ModelHostAdmin {
             if (p != null && id.equals(String.valueOf(p.get("id")))) {
                 return c;
             }
-            if (p != null && (p.get("id") == null || String.valueOf(p.get("id")).isBlank()) && id.equals(idOf(c.getPid()))) {
+            boolean noId = p != null && (p.get("id") == null || String.valueOf(p.get("id")).isBlank());
+            if (noId && id.equals(idOf(c.getPid()))) {
                 return c;
             }
         }

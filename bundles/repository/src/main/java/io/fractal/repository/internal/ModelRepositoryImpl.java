@@ -1,10 +1,13 @@
 package io.fractal.repository.internal;
 
+import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
+import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import io.fractal.api.balancer.LoadBalancer;
 import io.fractal.api.engine.InferenceEngine;
 import io.fractal.api.host.ModelState;
+import io.fractal.api.host.ModelStateListener;
 import io.fractal.api.host.ModelStatusDTO;
 import io.fractal.api.inference.InvalidInputException;
 import io.fractal.api.inference.ModelNotFoundException;
@@ -26,14 +29,15 @@ import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HexFormat;
-import java.util.Hashtable;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.logging.Level;
 import java.util.logging.Logger;
@@ -59,42 +63,59 @@ import org.osgi.service.metatype.annotations.Designate;
  * stopped changing, so half-copied files are never seen. A changed file becomes a new version that replaces the
  * one deployed from the same file; a removed file undeploys its versions. FileInstall forgets its files over a
  * restart and installs them again, so installing the same bytes twice is a no-op.
+ *
+ * <p>A new version that replaces the default is promoted once a modelhost reports it READY: the repository is a
+ * {@link ModelStateListener}, told by the modelhosts, so it polls nobody. A promotion in progress is kept in
+ * {@code model.json} and resumes after a restart.
+ *
+ * <p>A version that is deleted, replaced or undeployed is marked {@link ModelArtifact#WITHDRAWN} before its service
+ * goes; stopping the repository (an update) only unregisters the services, so modelhosts keep the models loaded and
+ * adopt them again when the repository is back. Services are registered and unregistered outside the repository's
+ * lock (a modelhost may close a native model as a version goes).
  */
-@Component(service = {ModelRepository.class, ArtifactInstaller.class}, configurationPid = RepositoryConfiguration.PID)
+@Component(service = {ModelRepository.class, ArtifactInstaller.class, ModelStateListener.class},
+        configurationPid = RepositoryConfiguration.PID)
 @Designate(ocd = RepositoryConfiguration.class)
-public class ModelRepositoryImpl implements ModelRepository, ArtifactInstaller {
+public class ModelRepositoryImpl implements ModelRepository, ArtifactInstaller, ModelStateListener {
 
     private static final Logger LOG = Logger.getLogger(ModelRepositoryImpl.class.getName());
     private static final String VERSION_FILE = "version.json";
     private static final String MODEL_FILE = "model.json";
     private static final String DEPLOY_SOURCE = "deploy:";
+    /** The prefix of a removed model's folder while its files are deleted; left over after a crash, it goes. */
+    private static final String DELETED_PREFIX = ".deleted-";
     /** File types known before any engine registers, so deploy/ files are claimed at start-up. */
     private static final Map<String, String> BUILT_IN_TYPES = Map.of("pt", "PyTorch", "pth", "PyTorch",
             "torchscript", "PyTorch", "onnx", "OnnxRuntime");
 
     private final BundleContext context;
     private final Path dataDir;
+    private final long swapTimeoutSeconds;
     private final ObjectMapper mapper = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
     private final Map<String, StoredModel> models = new TreeMap<>();
     private final Map<InferenceEngine, Map<String, String>> engineTypes = new ConcurrentHashMap<>();
     /** The size and time of what each deploy/ source was when last deployed. */
     private final Map<String, String> deployedStamps = new ConcurrentHashMap<>();
+    /** The versions waiting to become their model's default, by {@code name:version}. */
+    private final Map<String, Promotion> promotions = new ConcurrentHashMap<>();
     private volatile boolean active = true;
-    private static final long SWAP_TIMEOUT_NANOS = TimeUnit.MINUTES.toNanos(5);
     private final ScheduledExecutorService background = Executors.newSingleThreadScheduledExecutor(r -> {
         Thread t = new Thread(r, "fractal-repository");
         t.setDaemon(true);
         return t;
     });
 
+    /** Whether anything serves: without a balancer a new default applies at once. */
     @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
             policyOption = ReferencePolicyOption.GREEDY)
-    private volatile LoadBalancer balancer;
+    volatile LoadBalancer balancer;
 
     /** A model and its versions; guarded by the repository's lock. */
     private static final class StoredModel {
         final String name;
         final TreeMap<Integer, StoredVersion> versions = new TreeMap<>();
+        /** Versions waiting to become the default, and the versions each retires then. */
+        final TreeMap<Integer, List<Integer>> pending = new TreeMap<>();
         int defaultVersion;
         int lastVersion;
 
@@ -104,14 +125,44 @@ public class ModelRepositoryImpl implements ModelRepository, ArtifactInstaller {
     }
 
     /** The state of {@code <data>/<name>/model.json}. */
+    @JsonIgnoreProperties(ignoreUnknown = true)
+    @JsonInclude(JsonInclude.Include.NON_EMPTY)
     public static class StoredModelState {
+        @JsonInclude(JsonInclude.Include.ALWAYS)
         public int default_version;
+        @JsonInclude(JsonInclude.Include.ALWAYS)
         public int last_version;
+        /** Versions waiting to become the default once READY, each with the versions it retires then. */
+        public Map<Integer, List<Integer>> pending;
+    }
+
+    /**
+     * A version waiting to become the default once a modelhost has it READY. What each modelhost reported about it
+     * is kept here; the decision runs on the background thread.
+     */
+    private static final class Promotion {
+        final StoredVersion version;
+        final List<Integer> retired;
+        final Map<String, ModelState> reported = new ConcurrentHashMap<>();
+        volatile ScheduledFuture<?> timeout;
+
+        Promotion(StoredVersion version, List<Integer> retired) {
+            this.version = version;
+            this.retired = List.copyOf(retired);
+        }
+    }
+
+    /** Versions taken out of the store under the lock, to withdraw and delete outside it. */
+    private record Removal(List<StoredVersion> versions, List<Path> folders) {
+        static Removal none() {
+            return new Removal(new ArrayList<>(), new ArrayList<>());
+        }
     }
 
     @Activate
     public ModelRepositoryImpl(BundleContext context, RepositoryConfiguration config) throws IOException {
         this.context = context;
+        this.swapTimeoutSeconds = Math.max(1, config.swap_timeout_seconds());
         String configured = config.data_dir();
         if (configured == null || configured.isBlank()) {
             String home = context.getProperty("fractal.home");
@@ -124,13 +175,19 @@ public class ModelRepositoryImpl implements ModelRepository, ArtifactInstaller {
         background.scheduleWithFixedDelay(this::reconcileDeploySources, 1, 1, TimeUnit.SECONDS);
     }
 
+    /**
+     * The repository stops (an update, a restart): its services go, but no version is withdrawn, so modelhosts keep
+     * what they loaded; promotions in progress stay in {@code model.json} and resume at the next start.
+     */
     @Deactivate
-    synchronized void deactivate() {
+    void deactivate() {
         active = false;
         background.shutdownNow();
-        for (StoredModel m : models.values()) {
-            m.versions.values().forEach(this::unpublish);
+        List<StoredVersion> all = new ArrayList<>();
+        synchronized (this) {
+            models.values().forEach(m -> all.addAll(m.versions.values()));
         }
+        all.forEach(StoredVersion::unpublish);
     }
 
     @Reference(cardinality = ReferenceCardinality.MULTIPLE, policy = ReferencePolicy.DYNAMIC)
@@ -246,25 +303,48 @@ public class ModelRepositoryImpl implements ModelRepository, ArtifactInstaller {
     }
 
     @Override
-    public synchronized void delete(String name, Integer version) {
-        StoredModel m = find(name);
-        if (version == null) {
-            new ArrayList<>(m.versions.keySet()).forEach(v -> remove(m, v));
-        } else {
-            findVersion(name, version);
-            remove(m, version);
+    public void delete(String name, Integer version) {
+        Removal removal = Removal.none();
+        synchronized (this) {
+            StoredModel m = find(name);
+            if (version == null) {
+                new ArrayList<>(m.versions.keySet()).forEach(v -> remove(m, v, removal));
+            } else {
+                findVersion(name, version);
+                remove(m, version, removal);
+            }
         }
+        withdraw(removal);
     }
 
-    private void remove(StoredModel m, int version) {
+    /**
+     * Takes a version out of the store (under the lock); {@link #withdraw} then unregisters it and deletes its files.
+     * A model left without versions goes with its folder, which is renamed at once so that a new model of the same
+     * name starts afresh.
+     */
+    private void remove(StoredModel m, int version, Removal removal) {
         StoredVersion v = m.versions.remove(version);
-        unpublish(v);
-        deleteTree(v.dir);
+        v.gone = true;
+        m.pending.remove(version);
+        Promotion p = promotions.remove(key(m.name, version));
+        if (p != null && p.timeout != null) {
+            p.timeout.cancel(false);
+        }
+        removal.versions.add(v);
         LOG.info(() -> "Removed model " + v);
         if (m.versions.isEmpty()) {
             models.remove(m.name);
-            deleteTree(dataDir.resolve(m.name));
+            Path folder = dataDir.resolve(m.name);
+            Path trash = dataDir.resolve(DELETED_PREFIX + m.name + "-" + System.nanoTime());
+            try {
+                Files.move(folder, trash, StandardCopyOption.ATOMIC_MOVE);
+                removal.folders.add(trash);
+            } catch (IOException e) {
+                LOG.warning(() -> "Cannot move " + folder + " aside: " + e.getMessage() + "; deleting it in place");
+                deleteTree(folder);
+            }
         } else {
+            removal.folders.add(v.dir);
             if (m.defaultVersion == version) {
                 m.defaultVersion = m.versions.lastKey();
             }
@@ -272,13 +352,24 @@ public class ModelRepositoryImpl implements ModelRepository, ArtifactInstaller {
         }
     }
 
+    /** Outside the lock: marks the removed versions withdrawn, unregisters them, then deletes their files. */
+    private void withdraw(Removal removal) {
+        removal.versions.forEach(StoredVersion::withdraw);
+        removal.folders.forEach(ModelRepositoryImpl::deleteTree);
+    }
+
+    /** What {@link #store} did: the new version to publish, and what to withdraw after (or a promotion to start). */
+    private record Stored(StoredVersion version, Removal removal, Promotion promotion) {
+    }
+
     /**
-     * Moves a staged version folder into the store as the model's next version and publishes it.
+     * Moves a staged version folder into the store as the model's next version (under the lock); the caller
+     * publishes it outside.
      *
      * @param replaceSource whether older versions from the same source are retired (a replaced deploy file)
      */
-    private synchronized StoredVersion store(String name, Path staging, ModelMetadata meta, boolean makeDefault,
-            boolean replaceSource) throws IOException {
+    private Stored store(String name, Path staging, ModelMetadata meta, boolean makeDefault, boolean replaceSource)
+            throws IOException {
         StoredModel m = models.computeIfAbsent(name, StoredModel::new);
         int version = Math.max(m.lastVersion, m.versions.isEmpty() ? 0 : m.versions.lastKey()) + 1;
         meta.created = System.currentTimeMillis();
@@ -296,51 +387,112 @@ public class ModelRepositoryImpl implements ModelRepository, ArtifactInstaller {
         if (!swap && (makeDefault || m.defaultVersion == 0 || retired.contains(m.defaultVersion))) {
             m.defaultVersion = version;
         }
-        saveModelState(m);
-        publish(sv);
+        Promotion promotion = null;
+        Removal removal = Removal.none();
         if (swap) {
             // Traffic stays on the current default until the new version is READY on a modelhost.
-            background.execute(() -> promoteWhenReady(sv, retired, System.nanoTime()));
+            m.pending.put(version, retired);
+            promotion = new Promotion(sv, retired);
+            promotions.put(key(name, version), promotion);
         } else {
-            retired.forEach(v -> remove(m, v));
+            retired.forEach(v -> remove(m, v, removal));
         }
+        saveModelState(m);
+        boolean swapping = swap;
         LOG.info(() -> "Deployed model " + sv + " (" + meta.engine + ", from " + meta.source + ")"
                 + (retired.isEmpty() ? "" : ", replacing version(s) " + retired)
-                + (swap ? "; it becomes the default once it is ready" : ""));
-        return sv;
+                + (swapping ? "; it becomes the default once it is ready" : ""));
+        return new Stored(sv, removal, promotion);
+    }
+
+    // ---- promotion: told by the modelhosts -----------------------------------------------------------------
+
+    /** Starts waiting for a promotion's version: a modelhost's report decides it, the swap timeout at the latest. */
+    private void await(Promotion p) {
+        try {
+            p.timeout = background.schedule(() -> decide(p, true), swapTimeoutSeconds, TimeUnit.SECONDS);
+        } catch (RejectedExecutionException stopping) {
+            LOG.fine(() -> "Repository stopping; the promotion of " + p.version + " resumes at its next start");
+        }
+    }
+
+    /** A modelhost reports a version's state: what a promotion waits for. Only queues work; never blocks. */
+    @Override
+    public void stateChanged(String modelhost, ModelStatusDTO status) {
+        if (status == null || status.model == null || status.state == null) {
+            return;
+        }
+        Promotion p = promotions.get(key(status.model, status.version));
+        if (p == null) {
+            return;
+        }
+        if (status.state == ModelState.DRAINING) {
+            p.reported.remove(modelhost); // it leaves that host
+        } else {
+            p.reported.put(modelhost, status.state);
+        }
+        try {
+            background.execute(() -> decide(p, false));
+        } catch (RejectedExecutionException stopping) {
+            LOG.fine(() -> "Repository stopping; the promotion of " + p.version + " resumes at its next start");
+        }
     }
 
     /**
-     * Makes a new version the default once a modelhost has it READY, then retires the versions it replaces
-     * (modelhosts finish the requests running on them). If it fails to load everywhere, the old version keeps
-     * serving. Without any modelhost holding it after {@link #SWAP_TIMEOUT_NANOS}, it is promoted anyway.
+     * Makes a waiting version the default once a modelhost has it READY, then retires the versions it replaces
+     * (modelhosts finish the requests running on them). If it failed on every modelhost that holds it, the old
+     * version keeps serving. Without any report after the swap timeout, it is promoted anyway.
      */
-    private void promoteWhenReady(StoredVersion sv, List<Integer> retired, long started) {
+    private void decide(Promotion p, boolean timedOut) {
+        StoredVersion sv = p.version;
+        boolean ready = p.reported.containsValue(ModelState.READY);
+        boolean failed = !ready && !p.reported.isEmpty()
+                && p.reported.values().stream().allMatch(s -> s == ModelState.FAILED);
         LoadBalancer b = balancer;
-        Map<String, ModelStatusDTO> status = b == null ? Map.of() : b.status(sv.name, sv.version);
-        boolean ready = status.values().stream().anyMatch(s -> s.state == ModelState.READY);
-        boolean failed = !status.isEmpty() && status.values().stream().allMatch(s -> s.state == ModelState.FAILED);
-        boolean timedOut = System.nanoTime() - started > SWAP_TIMEOUT_NANOS;
-        if (!ready && !failed && !timedOut && b != null && active) {
-            background.schedule(() -> promoteWhenReady(sv, retired, started), 20, TimeUnit.MILLISECONDS);
+        if (failed && b != null) {
+            // Confirm with every live modelhost's view: one that has not reported yet may still be loading it.
+            Map<String, ModelStatusDTO> live = b.status(sv.name, sv.version);
+            ready = live.values().stream().anyMatch(s -> s.state == ModelState.READY);
+            failed = !ready && live.values().stream().allMatch(s -> s.state == ModelState.FAILED);
+        }
+        if (!ready && !failed && !timedOut) {
             return;
         }
+        Removal removal = Removal.none();
         synchronized (this) {
             StoredModel m = models.get(sv.name);
-            if (m == null || m.versions.get(sv.version) != sv || !active) {
-                return; // removed meanwhile
+            if (!active || promotions.get(key(sv.name, sv.version)) != p) {
+                return; // stopping (it resumes at the next start), or decided or removed meanwhile
             }
+            promotions.remove(key(sv.name, sv.version));
+            if (p.timeout != null && !timedOut) {
+                p.timeout.cancel(false);
+            }
+            if (m == null || m.versions.get(sv.version) != sv) {
+                return;
+            }
+            m.pending.remove(sv.version);
             if (failed) {
+                saveModelState(m);
                 LOG.warning(() -> "Model " + sv + " failed to load on every modelhost; version " + m.defaultVersion
                         + " keeps serving");
                 return;
             }
             m.defaultVersion = sv.version;
-            saveModelState(m);
-            retired.stream().filter(m.versions::containsKey).forEach(v -> remove(m, v));
+            p.retired.stream().filter(m.versions::containsKey).forEach(v -> remove(m, v, removal));
+            if (models.get(m.name) == m) {
+                saveModelState(m);
+            }
+            boolean late = timedOut && !ready;
             LOG.info(() -> "Model " + sv.name + " now serves version " + sv.version
-                    + (retired.isEmpty() ? "" : "; retired " + retired));
+                    + (p.retired.isEmpty() ? "" : "; retired " + p.retired)
+                    + (late ? " (no modelhost reported it READY within " + swapTimeoutSeconds + " s)" : ""));
         }
+        withdraw(removal);
+    }
+
+    private static String key(String name, int version) {
+        return name + ":" + version;
     }
 
     // ---- FileInstall ---------------------------------------------------------------------------------------
@@ -384,19 +536,20 @@ public class ModelRepositoryImpl implements ModelRepository, ArtifactInstaller {
     }
 
     @Override
-    public synchronized int undeploySource(String source) {
-        if (!active) {
-            return 0;
+    public int undeploySource(String source) {
+        Removal removal = Removal.none();
+        synchronized (this) {
+            if (!active) {
+                return 0;
+            }
+            deployedStamps.remove(source);
+            for (StoredModel m : new ArrayList<>(models.values())) {
+                m.versions.values().stream().filter(v -> source.equals(v.metadata.source)).map(v -> v.version)
+                        .toList().forEach(v -> remove(m, v, removal));
+            }
         }
-        deployedStamps.remove(source);
-        int removed = 0;
-        for (StoredModel m : new ArrayList<>(models.values())) {
-            List<Integer> versions = m.versions.values().stream().filter(v -> source.equals(v.metadata.source))
-                    .map(v -> v.version).toList();
-            versions.forEach(v -> remove(m, v));
-            removed += versions.size();
-        }
-        return removed;
+        withdraw(removal);
+        return removal.versions.size();
     }
 
     /** The model folder a deployed file belongs to (its parent holds a sidecar, or held one), or null. */
@@ -531,6 +684,7 @@ public class ModelRepositoryImpl implements ModelRepository, ArtifactInstaller {
                 throw new InvalidInputException("the model file of " + name + " is empty");
             }
             meta.sourceDigest = meta.sha256 + (meta.sourceDigest == null ? "" : meta.sourceDigest);
+            Stored stored;
             synchronized (this) {
                 StoredModel existing = models.get(name);
                 if (replaceSource && existing != null) {
@@ -540,8 +694,15 @@ public class ModelRepositoryImpl implements ModelRepository, ArtifactInstaller {
                         }
                     }
                 }
-                return store(name, staging, meta, makeDefault, replaceSource).toDTO();
+                stored = store(name, staging, meta, makeDefault, replaceSource);
             }
+            // Outside the lock: modelhosts bind the new version (and may close the ones it replaces) meanwhile.
+            publish(stored.version());
+            withdraw(stored.removal());
+            if (stored.promotion() != null) {
+                await(stored.promotion());
+            }
+            return stored.version().toDTO();
         } finally {
             deleteTree(staging);
         }
@@ -558,16 +719,23 @@ public class ModelRepositoryImpl implements ModelRepository, ArtifactInstaller {
     // ---- disk ----------------------------------------------------------------------------------------------
 
     private void load() throws IOException {
+        List<StoredVersion> loaded = new ArrayList<>();
+        List<Promotion> resumed = new ArrayList<>();
         try (Stream<Path> dirs = Files.list(dataDir)) {
             for (Path modelDir : dirs.filter(Files::isDirectory).sorted().toList()) {
                 String name = modelDir.getFileName().toString();
+                if (name.startsWith(DELETED_PREFIX)) {
+                    deleteTree(modelDir); // a removed model whose files were not all deleted
+                    continue;
+                }
                 if (!ModelNames.isValid(name)) {
                     continue;
                 }
                 StoredModel m = new StoredModel(name);
                 Path stateFile = modelDir.resolve(MODEL_FILE);
+                StoredModelState state = null;
                 if (Files.isRegularFile(stateFile)) {
-                    StoredModelState state = mapper.readValue(stateFile.toFile(), StoredModelState.class);
+                    state = mapper.readValue(stateFile.toFile(), StoredModelState.class);
                     m.defaultVersion = state.default_version;
                     m.lastVersion = state.last_version;
                 }
@@ -594,30 +762,41 @@ public class ModelRepositoryImpl implements ModelRepository, ArtifactInstaller {
                     m.defaultVersion = m.versions.lastKey();
                 }
                 m.lastVersion = Math.max(m.lastVersion, m.versions.lastKey());
+                if (state != null && state.pending != null) {
+                    // Promotions the last run left waiting: the modelhosts' reports (or the timeout) decide them.
+                    state.pending.forEach((version, retired) -> {
+                        StoredVersion sv = m.versions.get(version);
+                        if (sv != null && version != m.defaultVersion) {
+                            List<Integer> still = retired.stream().filter(m.versions::containsKey).toList();
+                            m.pending.put(version, still);
+                            Promotion p = new Promotion(sv, still);
+                            promotions.put(key(name, version), p);
+                            resumed.add(p);
+                        }
+                    });
+                }
                 models.put(name, m);
-                m.versions.values().forEach(this::publish);
+                loaded.addAll(m.versions.values());
             }
         }
+        loaded.forEach(this::publish);
+        resumed.forEach(p -> {
+            LOG.info(() -> "Model " + p.version + " still waits to become the default");
+            await(p);
+        });
         LOG.info(() -> "Model repository at " + dataDir + " holds " + models.size() + " model(s)");
     }
 
+    /** Registers a version's {@link ModelArtifact} service, unless it was removed or the repository stopped. */
     private void publish(StoredVersion v) {
-        Hashtable<String, Object> props = new Hashtable<>();
-        props.put(ModelArtifact.MODEL_NAME, v.name);
-        props.put(ModelArtifact.MODEL_VERSION, v.version);
-        props.put(ModelArtifact.ENGINE, v.metadata.engine);
-        v.registration = context.registerService(ModelArtifact.class, v, props);
-    }
-
-    private void unpublish(StoredVersion v) {
-        ServiceRegistrationCloser.close(v.registration);
-        v.registration = null;
+        v.publish(props -> active ? context.registerService(ModelArtifact.class, v, props) : null);
     }
 
     private void saveModelState(StoredModel m) {
         StoredModelState state = new StoredModelState();
         state.default_version = m.defaultVersion;
         state.last_version = m.lastVersion;
+        state.pending = m.pending.isEmpty() ? null : new TreeMap<>(m.pending);
         try {
             Path file = dataDir.resolve(m.name).resolve(MODEL_FILE);
             Path tmp = file.resolveSibling(MODEL_FILE + ".tmp");

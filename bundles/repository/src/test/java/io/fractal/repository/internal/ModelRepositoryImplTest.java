@@ -1,5 +1,6 @@
 package io.fractal.repository.internal;
 
+import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -7,8 +8,11 @@ import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.fractal.api.balancer.LoadBalancer;
 import io.fractal.api.engine.InferenceEngine;
 import io.fractal.api.engine.LoadedModel;
+import io.fractal.api.host.ModelState;
+import io.fractal.api.host.ModelStatusDTO;
 import io.fractal.api.inference.DataType;
 import io.fractal.api.inference.InvalidInputException;
 import io.fractal.api.inference.ModelNotFoundException;
@@ -26,6 +30,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Dictionary;
 import java.util.HashMap;
@@ -51,12 +56,14 @@ class ModelRepositoryImplTest {
     private static final byte[] MODEL_B = "torchscript model B, retrained".getBytes(StandardCharsets.UTF_8);
     /** The sample model folder the distribution ships (model.json + model.pt). */
     private static final Path IRIS_FOLDER = Path.of("../../deploy/iris");
+    private static final Duration WAIT = Duration.ofSeconds(5);
 
     @TempDir
     Path home;
     private Path dataDir;
-    private final List<Registration> registrations = new ArrayList<>();
-    private final List<ModelRepositoryImpl> repositories = new ArrayList<>();
+    private final List<Registration> registrations = new java.util.concurrent.CopyOnWriteArrayList<>();
+    private final List<ModelRepositoryImpl> repositories = new java.util.concurrent.CopyOnWriteArrayList<>();
+    private final List<String> lockViolations = new java.util.concurrent.CopyOnWriteArrayList<>();
     private ModelRepositoryImpl repo;
 
     @BeforeAll
@@ -73,6 +80,7 @@ class ModelRepositoryImplTest {
     @AfterEach
     void stop() {
         repositories.forEach(ModelRepositoryImpl::deactivate);
+        assertEquals(List.of(), lockViolations);
     }
 
     // ---- uploads -------------------------------------------------------------------------------------------
@@ -105,6 +113,8 @@ class ModelRepositoryImplTest {
         assertEquals("iris", r.properties.get(ModelArtifact.MODEL_NAME));
         assertEquals(1, r.properties.get(ModelArtifact.MODEL_VERSION));
         assertEquals("PyTorch", r.properties.get(ModelArtifact.ENGINE));
+        assertEquals(sha256(MODEL_A), r.properties.get(ModelArtifact.SHA256));
+        assertEquals(null, r.properties.get(ModelArtifact.WITHDRAWN));
         ModelArtifact artifact = r.service;
         assertEquals("iris", artifact.name());
         assertEquals(1, artifact.version());
@@ -223,6 +233,7 @@ class ModelRepositoryImplTest {
         assertFalse(Files.exists(dataDir.resolve("iris/2")));
         assertEquals(Set.of("iris:1", "iris:3"), published());
         assertTrue(registration("iris", 2).unregistered);
+        assertTrue(registration("iris", 2).withdrawn, "a deleted version is withdrawn, not merely unregistered");
     }
 
     @Test
@@ -289,6 +300,7 @@ class ModelRepositoryImplTest {
         assertEquals(List.of(2), versions(m));
         assertEquals(2, m.defaultVersion);
         assertTrue(registration("iris", 1).unregistered);
+        assertTrue(registration("iris", 1).withdrawn, "a replaced version is withdrawn");
         assertFalse(Files.exists(dataDir.resolve("iris/1")));
         assertArrayEquals(MODEL_B, read(repo.open("iris", null)));
     }
@@ -364,8 +376,11 @@ class ModelRepositoryImplTest {
         String json = "{\"labels\": [\"a\", \"b\"], \"inputs\": [{\"name\": \"x\", \"datatype\": \"FP64\"}]}";
         repo.deployFrom("bundle:acme/digits", "digits", "model.onnx", in(MODEL_B), in(json));
         List<ModelDTO> before = repo.models();
+        List<Registration> liveBefore = registrations.stream().filter(r -> !r.unregistered).toList();
         repo.deactivate();
-        assertEquals(Set.of(), published(), "deactivate withdraws every version");
+        assertEquals(Set.of(), published(), "deactivate unregisters every version");
+        assertTrue(liveBefore.stream().noneMatch(r -> r.withdrawn),
+                "but withdraws none: modelhosts keep them for the repository's return");
 
         ModelRepositoryImpl restarted = repository();
         List<ModelDTO> after = restarted.models();
@@ -379,6 +394,110 @@ class ModelRepositoryImplTest {
         // It carries on numbering where it stopped, and the same source bytes are still a no-op.
         assertEquals(4, restarted.deploy("iris", "model.pt", in(MODEL_B), null, null, false).version);
         assertEquals(1, restarted.deployFrom("bundle:acme/digits", "digits", "model.onnx", in(MODEL_B), in(json)).version);
+    }
+
+    // ---- promotion: a new default once a modelhost reports it READY ----------------------------------------
+
+    @Test
+    void aReplacingVersionBecomesTheDefaultWhenAModelhostReportsItReady() throws Exception {
+        repo.deployFrom("deploy:iris/", "iris", "model.pt", in(MODEL_A), null);
+        repo.balancer = balancer();
+        ModelVersionDTO v2 = repo.deployFrom("deploy:iris/", "iris", "model.pt", in(MODEL_B), null);
+        assertEquals(2, v2.version);
+        assertEquals(1, repo.model("iris").defaultVersion, "the old version serves until the new one is ready");
+        assertEquals(Set.of("iris:1", "iris:2"), published());
+
+        repo.stateChanged("mh1", status("iris", 2, ModelState.LOADING));
+        repo.stateChanged("mh2", status("iris", 2, ModelState.FAILED));
+        repo.stateChanged("mh3", status("digits", 1, ModelState.READY)); // another model: nothing to do with it
+        assertEquals(1, repo.model("iris").defaultVersion);
+        repo.stateChanged("mh1", status("iris", 2, ModelState.READY));
+        await().atMost(WAIT).until(() -> repo.model("iris").defaultVersion == 2);
+        await().atMost(WAIT).until(() -> registration("iris", 1).unregistered);
+        assertTrue(registration("iris", 1).withdrawn);
+        assertEquals(List.of(2), versions(repo.model("iris")));
+        assertEquals(List.of(), balancerCalls, "a READY report needs no look at the balancer");
+    }
+
+    @Test
+    void aVersionThatFailsOnEveryModelhostLeavesTheOldOneServing() throws Exception {
+        repo.deployFrom("deploy:iris/", "iris", "model.pt", in(MODEL_A), null);
+        repo.balancer = balancer();
+        repo.deployFrom("deploy:iris/", "iris", "model.pt", in(MODEL_B), null);
+        balancerView.put("mh1", status("iris", 2, ModelState.FAILED));
+        balancerView.put("mh2", status("iris", 2, ModelState.LOADING));
+        repo.stateChanged("mh1", status("iris", 2, ModelState.FAILED));
+        // mh2 has not reported yet, but the balancer sees it loading: no verdict.
+        await().atMost(WAIT).until(() -> balancerCalls.size() == 1);
+        assertEquals(1, repo.model("iris").defaultVersion);
+
+        balancerView.put("mh2", status("iris", 2, ModelState.FAILED));
+        repo.stateChanged("mh2", status("iris", 2, ModelState.FAILED));
+        await().atMost(WAIT).until(() -> balancerCalls.size() == 2);
+        await().atMost(WAIT).until(() -> !Files.readString(dataDir.resolve("iris/model.json")).contains("pending"));
+        assertEquals(1, repo.model("iris").defaultVersion);
+        assertEquals(List.of(1, 2), versions(repo.model("iris")), "the failed version stays, to be looked at");
+        repo.stateChanged("mh1", status("iris", 2, ModelState.READY)); // decided: too late
+        assertEquals(1, repo.model("iris").defaultVersion);
+        assertFalse(registration("iris", 1).unregistered);
+    }
+
+    @Test
+    void withoutAnyReportTheVersionIsPromotedAfterTheSwapTimeout() throws Exception {
+        ModelRepositoryImpl r = new ModelRepositoryImpl(bundleContext(), config(Map.of("swap_timeout_seconds", 1)));
+        repositories.add(r);
+        r.deploy("iris", "model.pt", in(MODEL_A), null, null, true);
+        r.balancer = balancer();
+        r.deploy("iris", "model.pt", in(MODEL_B), null, null, true);
+        assertEquals(1, r.model("iris").defaultVersion);
+        await().atMost(WAIT).until(() -> r.model("iris").defaultVersion == 2);
+        assertEquals(List.of(1, 2), versions(r.model("iris")), "an upload retires nothing");
+    }
+
+    @Test
+    void aPromotionInProgressResumesAfterARestart() throws Exception {
+        repo.deployFrom("bundle:acme/iris", "iris", "model.pt", in(MODEL_A), null);
+        repo.balancer = balancer();
+        repo.deployFrom("bundle:acme/iris", "iris", "model.pt", in(MODEL_B), null);
+        repo.stateChanged("mh1", status("iris", 2, ModelState.LOADING));
+        repo.deactivate(); // an update of the repository bundle, while version 2 loads
+        assertTrue(registrations.stream().noneMatch(r -> r.withdrawn));
+
+        ModelRepositoryImpl restarted = repository();
+        restarted.balancer = balancer();
+        assertEquals(1, restarted.model("iris").defaultVersion);
+        assertEquals(Set.of("iris:1", "iris:2"), published());
+        // The modelhosts tell the new repository what they hold as soon as it listens.
+        restarted.stateChanged("mh1", status("iris", 2, ModelState.READY));
+        await().atMost(WAIT).until(() -> restarted.model("iris").defaultVersion == 2);
+        assertEquals(List.of(2), versions(restarted.model("iris")));
+        assertEquals(Set.of("iris:2"), published());
+        assertTrue(registration("iris", 1).withdrawn);
+        // The same bytes from the same source again are still a no-op.
+        assertEquals(2, restarted.deployFrom("bundle:acme/iris", "iris", "model.pt", in(MODEL_B), null).version);
+    }
+
+    @Test
+    void deletingAWaitingVersionEndsItsPromotion() throws Exception {
+        repo.deploy("iris", "model.pt", in(MODEL_A), null, null, true);
+        repo.balancer = balancer();
+        repo.deploy("iris", "model.pt", in(MODEL_B), null, null, true);
+        repo.delete("iris", 2);
+        repo.stateChanged("mh1", status("iris", 2, ModelState.READY));
+        assertEquals(1, repo.model("iris").defaultVersion);
+        assertFalse(Files.readString(dataDir.resolve("iris/model.json")).contains("pending"));
+    }
+
+    @Test
+    void aModelDeletedAndDeployedAgainStartsAfresh() throws Exception {
+        deploy("iris", MODEL_A, null, true);
+        deploy("iris", MODEL_B, null, true);
+        repo.delete("iris", null);
+        assertEquals(1, deploy("iris", MODEL_B, null, true).version);
+        assertArrayEquals(MODEL_B, read(repo.open("iris", 1)));
+        try (Stream<Path> left = Files.list(dataDir)) {
+            assertEquals(List.of("iris"), left.map(f -> f.getFileName().toString()).toList(), "nothing left over");
+        }
     }
 
     // ---- FileInstall ---------------------------------------------------------------------------------------
@@ -482,6 +601,32 @@ class ModelRepositoryImplTest {
 
     // ---- helpers -------------------------------------------------------------------------------------------
 
+    /** What the fake balancer answers to status(), and the calls it had. */
+    private final Map<String, ModelStatusDTO> balancerView = new java.util.concurrent.ConcurrentHashMap<>();
+    private final List<String> balancerCalls = new java.util.concurrent.CopyOnWriteArrayList<>();
+
+    private LoadBalancer balancer() {
+        return (LoadBalancer) Proxy.newProxyInstance(getClass().getClassLoader(), new Class<?>[] {LoadBalancer.class},
+                (proxy, method, args) -> switch (method.getName()) {
+                    case "status" -> {
+                        balancerCalls.add(args[0] + ":" + args[1]);
+                        yield new HashMap<>(balancerView);
+                    }
+                    case "hashCode" -> System.identityHashCode(proxy);
+                    case "equals" -> proxy == args[0];
+                    case "toString" -> "LoadBalancer";
+                    default -> throw new UnsupportedOperationException(method.getName());
+                });
+    }
+
+    private static ModelStatusDTO status(String model, int version, ModelState state) {
+        ModelStatusDTO s = new ModelStatusDTO();
+        s.model = model;
+        s.version = version;
+        s.state = state;
+        return s;
+    }
+
     private ModelVersionDTO deploy(String name, byte[] bytes, String description, boolean makeDefault)
             throws IOException {
         return repo.deploy(name, "model.pt", in(bytes), null, description, makeDefault);
@@ -542,14 +687,30 @@ class ModelRepositoryImplTest {
     /** One service registration the repository made. */
     static final class Registration {
         final ModelArtifact service;
-        final Map<String, Object> properties = new HashMap<>();
+        final Map<String, Object> properties = new java.util.concurrent.ConcurrentHashMap<>();
         volatile boolean unregistered;
+        /** Whether {@link ModelArtifact#WITHDRAWN} was set on it before it was unregistered. */
+        volatile boolean withdrawn;
 
         Registration(ModelArtifact service, Dictionary<String, ?> props) {
             this.service = service;
+            update(props);
+        }
+
+        void update(Dictionary<String, ?> props) {
+            properties.clear();
             for (java.util.Enumeration<String> keys = props.keys(); keys.hasMoreElements();) {
                 String k = keys.nextElement();
                 properties.put(k, props.get(k));
+            }
+        }
+    }
+
+    /** Fails the test if a service is registered or unregistered under a repository's lock. */
+    private void assertNoRepositoryLockHeld(String what) {
+        for (ModelRepositoryImpl r : repositories) {
+            if (Thread.holdsLock(r)) {
+                lockViolations.add(what + " under the repository's lock");
             }
         }
     }
@@ -561,6 +722,7 @@ class ModelRepositoryImplTest {
                     case "getProperty" -> "fractal.home".equals(args[0]) ? home.toString() : null;
                     case "registerService" -> {
                         assertSame(ModelArtifact.class, args[0]);
+                        assertNoRepositoryLockHeld("registerService");
                         @SuppressWarnings("unchecked")
                         Dictionary<String, ?> props = (Dictionary<String, ?>) args[2];
                         Registration r = new Registration((ModelArtifact) args[1], props);
@@ -574,14 +736,26 @@ class ModelRepositoryImplTest {
                 });
     }
 
-    private static ServiceRegistration<?> registration(Registration r) {
+    private ServiceRegistration<?> registration(Registration r) {
         return (ServiceRegistration<?>) Proxy.newProxyInstance(ModelRepositoryImplTest.class.getClassLoader(),
                 new Class<?>[] {ServiceRegistration.class}, (proxy, method, args) -> switch (method.getName()) {
                     case "unregister" -> {
+                        assertNoRepositoryLockHeld("unregister");
                         if (r.unregistered) {
                             throw new IllegalStateException("already unregistered");
                         }
+                        r.withdrawn = Boolean.TRUE.equals(r.properties.get(ModelArtifact.WITHDRAWN));
                         r.unregistered = true;
+                        yield null;
+                    }
+                    case "setProperties" -> {
+                        assertNoRepositoryLockHeld("setProperties");
+                        if (r.unregistered) {
+                            throw new IllegalStateException("already unregistered");
+                        }
+                        @SuppressWarnings("unchecked")
+                        Dictionary<String, ?> props = (Dictionary<String, ?>) args[0];
+                        r.update(props);
                         yield null;
                     }
                     case "hashCode" -> System.identityHashCode(proxy);
