@@ -17,6 +17,7 @@ import io.fractal.api.rest.Doc;
 import io.fractal.api.rest.RestWhiteboard;
 import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.GET;
+import jakarta.ws.rs.HeaderParam;
 import jakarta.ws.rs.POST;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.PathParam;
@@ -34,32 +35,66 @@ import java.util.concurrent.ConcurrentHashMap;
 import org.osgi.framework.BundleContext;
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
+import org.osgi.service.component.annotations.Modified;
 import org.osgi.service.component.annotations.Reference;
 import org.osgi.service.component.annotations.ReferenceCardinality;
 import org.osgi.service.component.annotations.ReferencePolicy;
 import org.osgi.service.component.annotations.ReferencePolicyOption;
 
-/** The KServe v2 Open Inference Protocol over REST. */
-@Component(service = Object.class, property = RestWhiteboard.RESOURCE + "=true")
+/**
+ * The KServe v2 Open Inference Protocol over REST. The repository and the balancer are dynamic references: the
+ * resource stays registered while their bundles are updated, and a request that needs one while it is away waits
+ * for it (the inferrer's {@code grace.ms}).
+ */
+@Component(service = Object.class, property = RestWhiteboard.RESOURCE + "=true",
+        configurationPid = InferrerConfiguration.PID)
 @Path("/v2")
 @Produces(MediaType.APPLICATION_JSON)
 public class KServeResource {
 
+    private final DynamicService<ModelRepository> repository;
+    private final DynamicService<LoadBalancer> balancer;
     private final Serving serving;
-    private final ModelRepository repository;
     private final String version;
     private final Map<String, String> platforms = new ConcurrentHashMap<>();
+    private volatile InferrerConfiguration config;
 
     @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
             policyOption = ReferencePolicyOption.GREEDY)
     private volatile FractalMetrics metrics;
 
     @Activate
-    public KServeResource(@Reference ModelRepository repository, @Reference LoadBalancer balancer,
-            BundleContext context) {
-        this.repository = repository;
-        this.serving = new Serving(repository, balancer, () -> metrics);
+    public KServeResource(InferrerConfiguration config, BundleContext context) {
+        this.config = config;
+        this.repository = new DynamicService<>("the model repository", () -> this.config.grace_ms());
+        this.balancer = new DynamicService<>("the balancer", () -> this.config.grace_ms());
+        this.serving = new Serving(repository, balancer, () -> metrics, () -> this.config);
         this.version = context.getBundle().getVersion().toString();
+    }
+
+    @Modified
+    void modified(InferrerConfiguration newConfig) {
+        this.config = newConfig;
+    }
+
+    @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
+            policyOption = ReferencePolicyOption.GREEDY)
+    void bindRepository(ModelRepository r) {
+        repository.bind(r);
+    }
+
+    void unbindRepository(ModelRepository r) {
+        repository.unbind(r);
+    }
+
+    @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
+            policyOption = ReferencePolicyOption.GREEDY)
+    void bindBalancer(LoadBalancer b) {
+        balancer.bind(b);
+    }
+
+    void unbindBalancer(LoadBalancer b) {
+        balancer.unbind(b);
     }
 
     @Reference(cardinality = ReferenceCardinality.MULTIPLE, policy = ReferencePolicy.DYNAMIC,
@@ -95,7 +130,7 @@ public class KServeResource {
             + "200 means true, 4xx false)")
     public Response ready() {
         boolean ready = true;
-        for (ModelDTO m : repository.models()) {
+        for (ModelDTO m : repository.call(ModelRepository::models)) {
             ready &= isReady(m.name, m.defaultVersion);
         }
         return Response.status(ready ? 200 : 400).entity(Map.of("ready", ready)).build();
@@ -105,36 +140,39 @@ public class KServeResource {
     @Path("models/{model}")
     @Doc("v2 model metadata (default version)")
     public Map<String, Object> model(@PathParam("model") String model) {
-        return metadata(repository.resolve(model, null));
+        return metadata(repository.call(r -> r.resolve(model, null)));
     }
 
     @GET
     @Path("models/{model}/versions/{version}")
     @Doc("v2 model metadata of a version")
     public Map<String, Object> model(@PathParam("model") String model, @PathParam("version") String version) {
-        return metadata(repository.resolve(model, ModelRef.version(version)));
+        Integer v = ModelRef.version(version);
+        return metadata(repository.call(r -> r.resolve(model, v)));
     }
 
     @GET
     @Path("models/{model}/ready")
     @Doc("v2 model readiness: 200 {\"ready\": true} when ready, 400 {\"ready\": false} when not")
     public Response modelReady(@PathParam("model") String model) {
-        return readiness(repository.resolve(model, null));
+        return readiness(repository.call(r -> r.resolve(model, null)));
     }
 
     @GET
     @Path("models/{model}/versions/{version}/ready")
     @Doc("v2 readiness of a model version")
     public Response modelReady(@PathParam("model") String model, @PathParam("version") String version) {
-        return readiness(repository.resolve(model, ModelRef.version(version)));
+        Integer v = ModelRef.version(version);
+        return readiness(repository.call(r -> r.resolve(model, v)));
     }
 
     @POST
     @Path("models/{model}/infer")
     @Consumes(MediaType.APPLICATION_JSON)
     @Doc("v2 inference on the default version: {\"inputs\": [{\"name\", \"shape\", \"datatype\", \"data\"}]}")
-    public CompletionStage<Map<String, Object>> infer(@PathParam("model") String model, JsonNode body) {
-        return infer(new ModelRef(model, null), body);
+    public CompletionStage<Map<String, Object>> infer(@PathParam("model") String model,
+            @HeaderParam(Serving.TIMEOUT_HEADER) String timeout, JsonNode body) {
+        return infer(new ModelRef(model, null), timeout, body);
     }
 
     @POST
@@ -142,11 +180,12 @@ public class KServeResource {
     @Consumes(MediaType.APPLICATION_JSON)
     @Doc("v2 inference on a version")
     public CompletionStage<Map<String, Object>> infer(@PathParam("model") String model,
-            @PathParam("version") String version, JsonNode body) {
-        return infer(new ModelRef(model, ModelRef.version(version)), body);
+            @PathParam("version") String version, @HeaderParam(Serving.TIMEOUT_HEADER) String timeout,
+            JsonNode body) {
+        return infer(new ModelRef(model, ModelRef.version(version)), timeout, body);
     }
 
-    private CompletionStage<Map<String, Object>> infer(ModelRef ref, JsonNode body) {
+    private CompletionStage<Map<String, Object>> infer(ModelRef ref, String timeout, JsonNode body) {
         if (body == null || !body.isObject()) {
             throw new InvalidInputException("expected a JSON object with 'inputs'");
         }
@@ -172,7 +211,8 @@ public class KServeResource {
             }
         }
         String id = body.hasNonNull("id") ? body.get("id").asText() : null;
-        return serving.infer(ref, id, signature -> tensors, wanted).thenApply(served -> {
+        long timeoutMillis = serving.timeoutMillis(timeout, timeoutMicros(body));
+        return serving.infer(ref, id, signature -> tensors, wanted, timeoutMillis).thenApply(served -> {
             List<Tensor> result = served.response().outputs();
             Set<String> missing = new HashSet<>(wanted);
             result.forEach(t -> missing.remove(t.name()));
@@ -198,6 +238,25 @@ public class KServeResource {
             out.put("outputs", outs);
             return out;
         });
+    }
+
+    /** The request's {@code parameters.timeout} (microseconds, as Triton has it), or null. */
+    static Long timeoutMicros(JsonNode body) {
+        JsonNode parameters = body.get("parameters");
+        if (parameters == null || parameters.isNull()) {
+            return null;
+        }
+        if (!parameters.isObject()) {
+            throw new InvalidInputException("'parameters' must be an object");
+        }
+        JsonNode timeout = parameters.get("timeout");
+        if (timeout == null || timeout.isNull()) {
+            return null;
+        }
+        if (!timeout.isIntegralNumber() || !timeout.canConvertToLong() || timeout.asLong() < 0) {
+            throw new InvalidInputException("'parameters.timeout' must be a non-negative integer (microseconds)");
+        }
+        return timeout.asLong();
     }
 
     private static Tensor tensor(JsonNode input, String field) {
@@ -247,7 +306,7 @@ public class KServeResource {
         ModelSignature signature = serving.signature(v);
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("name", v.name);
-        ModelDTO model = repository.model(v.name);
+        ModelDTO model = repository.call(r -> r.model(v.name));
         m.put("versions", model.versions.stream().map(x -> Integer.toString(x.version)).toList());
         m.put("platform", platforms.getOrDefault(v.engine, v.engine));
         m.put("inputs", signature.inputs());
@@ -261,7 +320,7 @@ public class KServeResource {
     }
 
     private boolean isReady(String model, int version) {
-        for (ModelStatusDTO s : serving.balancer().status(model, version).values()) {
+        for (ModelStatusDTO s : balancer.call(b -> b.status(model, version)).values()) {
             if (s.state == ModelState.READY) {
                 return true;
             }

@@ -25,21 +25,57 @@ import java.util.Locale;
 import java.util.Map;
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
+import org.osgi.service.component.annotations.Modified;
 import org.osgi.service.component.annotations.Reference;
+import org.osgi.service.component.annotations.ReferenceCardinality;
+import org.osgi.service.component.annotations.ReferencePolicy;
+import org.osgi.service.component.annotations.ReferencePolicyOption;
 
-/** The modelhosts and the balancer: list, add, remove, drain; the balancing strategy. */
-@Component(service = Object.class, property = RestWhiteboard.RESOURCE + "=true")
+/**
+ * The modelhosts and the balancer: list, add, remove, drain; the balancing strategy. The balancer and the
+ * modelhost administration are dynamic references: the resource stays registered while their bundles are
+ * updated, and a call waits for them meanwhile (the inferrer's {@code grace.ms}).
+ */
+@Component(service = Object.class, property = RestWhiteboard.RESOURCE + "=true",
+        configurationPid = InferrerConfiguration.PID)
 @Path("/api/v1")
 @Produces(MediaType.APPLICATION_JSON)
 public class ModelHostsResource {
 
-    private final LoadBalancer balancer;
-    private final ModelHostAdmin admin;
+    private final DynamicService<LoadBalancer> balancer;
+    private final DynamicService<ModelHostAdmin> admin;
+    private volatile InferrerConfiguration config;
 
     @Activate
-    public ModelHostsResource(@Reference LoadBalancer balancer, @Reference ModelHostAdmin admin) {
-        this.balancer = balancer;
-        this.admin = admin;
+    public ModelHostsResource(InferrerConfiguration config) {
+        this.config = config;
+        this.balancer = new DynamicService<>("the balancer", () -> this.config.grace_ms());
+        this.admin = new DynamicService<>("the modelhost administration", () -> this.config.grace_ms());
+    }
+
+    @Modified
+    void modified(InferrerConfiguration newConfig) {
+        this.config = newConfig;
+    }
+
+    @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
+            policyOption = ReferencePolicyOption.GREEDY)
+    void bindBalancer(LoadBalancer b) {
+        balancer.bind(b);
+    }
+
+    void unbindBalancer(LoadBalancer b) {
+        balancer.unbind(b);
+    }
+
+    @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
+            policyOption = ReferencePolicyOption.GREEDY)
+    void bindAdmin(ModelHostAdmin a) {
+        admin.bind(a);
+    }
+
+    void unbindAdmin(ModelHostAdmin a) {
+        admin.unbind(a);
     }
 
     @GET
@@ -47,8 +83,9 @@ public class ModelHostsResource {
     @Doc("Lists the live modelhosts: id, state, workers, queue, models and counters")
     public Map<String, Object> list() {
         Map<String, Object> out = new LinkedHashMap<>();
-        out.put("strategy", balancer.describe().strategy);
-        out.put("modelhosts", balancer.modelHosts());
+        LoadBalancer lb = balancer.await();
+        out.put("strategy", lb.describe().strategy);
+        out.put("modelhosts", lb.modelHosts());
         return out;
     }
 
@@ -66,14 +103,14 @@ public class ModelHostsResource {
         c.workers = integer(body, "workers");
         c.queueCapacity = integer(body, "queue_capacity");
         c.models = text(body, "models");
-        return Response.status(201).entity(admin.create(c)).build();
+        return Response.status(201).entity(admin.await().create(c)).build();
     }
 
     @DELETE
     @Path("modelhosts/{id}")
     @Doc("Removes a modelhost: it takes no new requests, finishes its queued and running ones, then goes")
     public Map<String, Object> remove(@PathParam("id") String id) {
-        if (!admin.remove(id)) {
+        if (!admin.call(a -> a.remove(id))) {
             throw new ModelNotFoundException("no modelhost '" + id + "' is configured");
         }
         return Map.of("removed", id);
@@ -83,7 +120,7 @@ public class ModelHostsResource {
     @Path("modelhosts/{id}/drain")
     @Doc("Drains a modelhost: no new requests; it finishes the rest and idles until removed or resumed")
     public Map<String, Object> drain(@PathParam("id") String id) {
-        if (!admin.drain(id)) {
+        if (!admin.call(a -> a.drain(id))) {
             throw new ModelNotFoundException("no live modelhost '" + id + "'");
         }
         return Map.of("draining", id);
@@ -93,7 +130,7 @@ public class ModelHostsResource {
     @Path("modelhosts/{id}/resume")
     @Doc("Lets a drained modelhost take requests again")
     public Map<String, Object> resume(@PathParam("id") String id) {
-        if (!admin.resume(id)) {
+        if (!admin.call(a -> a.resume(id))) {
             throw new ModelNotFoundException("no live modelhost '" + id + "'");
         }
         return Map.of("resumed", id);
@@ -103,7 +140,7 @@ public class ModelHostsResource {
     @Path("balancer")
     @Doc("The balancer: strategy, decisions, retries, ejections, and each modelhost as it sees it")
     public Object balancer() {
-        return balancer.describe();
+        return balancer.call(LoadBalancer::describe);
     }
 
     @PUT
@@ -115,12 +152,16 @@ public class ModelHostsResource {
         if (s == null) {
             throw new InvalidInputException("expected {\"strategy\": ...}, one of " + Arrays.toString(Strategy.values()));
         }
+        Strategy strategy;
         try {
-            balancer.setStrategy(Strategy.valueOf(s.toUpperCase(Locale.ROOT).replace('-', '_')));
+            strategy = Strategy.valueOf(s.toUpperCase(Locale.ROOT).replace('-', '_'));
         } catch (IllegalArgumentException e) {
             throw new InvalidInputException("unknown strategy '" + s + "', one of " + Arrays.toString(Strategy.values()));
         }
-        return balancer.describe();
+        return balancer.call(b -> {
+            b.setStrategy(strategy);
+            return b.describe();
+        });
     }
 
     private static String text(JsonNode body, String field) {

@@ -17,6 +17,7 @@ import io.fractal.api.rest.RestWhiteboard;
 import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.DELETE;
 import jakarta.ws.rs.GET;
+import jakarta.ws.rs.HeaderParam;
 import jakarta.ws.rs.POST;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.PathParam;
@@ -39,35 +40,72 @@ import org.glassfish.jersey.media.multipart.FormDataBodyPart;
 import org.glassfish.jersey.media.multipart.FormDataMultiPart;
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
+import org.osgi.service.component.annotations.Modified;
 import org.osgi.service.component.annotations.Reference;
 import org.osgi.service.component.annotations.ReferenceCardinality;
 import org.osgi.service.component.annotations.ReferencePolicy;
 import org.osgi.service.component.annotations.ReferencePolicyOption;
+import org.osgi.service.metatype.annotations.Designate;
 
-/** The v1 API: model management and predictions, as the seed system's users knew it. */
-@Component(service = Object.class, property = RestWhiteboard.RESOURCE + "=true")
+/**
+ * The v1 API: model management and predictions, as the seed system's users knew it. The repository and the
+ * balancer are dynamic references: the resource stays registered while their bundles are updated, and a request
+ * that needs one while it is away waits for it (the inferrer's {@code grace.ms}).
+ */
+@Component(service = Object.class, property = RestWhiteboard.RESOURCE + "=true",
+        configurationPid = InferrerConfiguration.PID)
+@Designate(ocd = InferrerConfiguration.class)
 @Path("/api/v1/models")
 @Produces(MediaType.APPLICATION_JSON)
 public class ModelsResource {
 
+    private final DynamicService<ModelRepository> repository;
+    private final DynamicService<LoadBalancer> balancer;
     private final Serving serving;
-    private final ModelRepository repository;
+    private volatile InferrerConfiguration config;
 
     @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
             policyOption = ReferencePolicyOption.GREEDY)
     private volatile FractalMetrics metrics;
 
     @Activate
-    public ModelsResource(@Reference ModelRepository repository, @Reference LoadBalancer balancer) {
-        this.repository = repository;
-        this.serving = new Serving(repository, balancer, () -> metrics);
+    public ModelsResource(InferrerConfiguration config) {
+        this.config = config;
+        this.repository = new DynamicService<>("the model repository", () -> this.config.grace_ms());
+        this.balancer = new DynamicService<>("the balancer", () -> this.config.grace_ms());
+        this.serving = new Serving(repository, balancer, () -> metrics, () -> this.config);
+    }
+
+    @Modified
+    void modified(InferrerConfiguration newConfig) {
+        this.config = newConfig;
+    }
+
+    @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
+            policyOption = ReferencePolicyOption.GREEDY)
+    void bindRepository(ModelRepository r) {
+        repository.bind(r);
+    }
+
+    void unbindRepository(ModelRepository r) {
+        repository.unbind(r);
+    }
+
+    @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
+            policyOption = ReferencePolicyOption.GREEDY)
+    void bindBalancer(LoadBalancer b) {
+        balancer.bind(b);
+    }
+
+    void unbindBalancer(LoadBalancer b) {
+        balancer.unbind(b);
     }
 
     @GET
     @Doc("Lists the models with their versions and default version")
     public Map<String, Object> list() {
         List<Object> models = new ArrayList<>();
-        for (ModelDTO m : repository.models()) {
+        for (ModelDTO m : repository.call(ModelRepository::models)) {
             models.add(model(m));
         }
         return Map.of("models", models);
@@ -77,7 +115,8 @@ public class ModelsResource {
     @Path("{model}")
     @Doc("One model: engine, versions, inputs and outputs, and its state on each modelhost")
     public Map<String, Object> get(@PathParam("model") String model) {
-        return model(repository.model(ModelRef.parse(model).name()));
+        String name = ModelRef.parse(model).name();
+        return model(repository.call(r -> r.model(name)));
     }
 
     @GET
@@ -101,7 +140,8 @@ public class ModelsResource {
         FormDataBodyPart metadata = form.getField("metadata");
         try (InputStream in = file.getValueAs(InputStream.class);
                 InputStream json = metadata == null ? null : metadata.getValueAs(InputStream.class)) {
-            ModelVersionDTO v = repository.deploy(model, fileName == null ? model : fileName, in, json,
+            // not repeated on another repository instance: the upload's streams are read once
+            ModelVersionDTO v = repository.await().deploy(model, fileName == null ? model : fileName, in, json,
                     text(form, "engine"), text(form, "model_description"),
                     !"false".equalsIgnoreCase(text(form, "make_default")));
             return Response.status(201).entity(version(v)).build();
@@ -120,8 +160,8 @@ public class ModelsResource {
             throw new InvalidInputException("say what the raw body is: query parameter 'file_name' (e.g. model.pt) "
                     + "or 'engine'");
         }
-        ModelVersionDTO v = repository.deploy(model, fileName == null ? model : fileName, body, engine, description,
-                !"false".equalsIgnoreCase(makeDefault));
+        ModelVersionDTO v = repository.await().deploy(model, fileName == null ? model : fileName, body, engine,
+                description, !"false".equalsIgnoreCase(makeDefault));
         return Response.status(201).entity(version(v)).build();
     }
 
@@ -134,7 +174,11 @@ public class ModelsResource {
         if (v == null || !v.canConvertToInt() || v.asInt() < 1) {
             throw new InvalidInputException("expected {\"default\": N} with a version number N");
         }
-        repository.setDefaultVersion(ModelRef.parse(model).name(), v.asInt());
+        String name = ModelRef.parse(model).name();
+        repository.call(r -> {
+            r.setDefaultVersion(name, v.asInt());
+            return null;
+        });
         return get(model);
     }
 
@@ -148,7 +192,10 @@ public class ModelsResource {
             throw new InvalidInputException("expected {\"model_description\": \"...\"}");
         }
         ModelRef ref = ModelRef.parse(model);
-        repository.setDescription(ref.name(), ref.version(), d.textValue());
+        repository.call(r -> {
+            r.setDescription(ref.name(), ref.version(), d.textValue());
+            return null;
+        });
         return get(ref.name());
     }
 
@@ -160,9 +207,10 @@ public class ModelsResource {
             throws IOException {
         ModelRef ref = ModelRef.parse(model);
         Integer v = version != null ? ModelRef.version(version) : ref.version();
-        ModelVersionDTO dto = repository.resolve(ref.name(), v);
-        String fileName = repository.fileName(ref.name(), dto.version);
-        InputStream in = repository.open(ref.name(), dto.version);
+        ModelRepository r = repository.await();
+        ModelVersionDTO dto = r.resolve(ref.name(), v);
+        String fileName = r.fileName(ref.name(), dto.version);
+        InputStream in = r.open(ref.name(), dto.version);
         StreamingOutput body = out -> {
             try (in) {
                 in.transferTo(out);
@@ -178,7 +226,10 @@ public class ModelsResource {
     @Doc("Deletes a model with all its versions, or one version as {model}:{version}")
     public Map<String, Object> delete(@PathParam("model") String model) {
         ModelRef ref = ModelRef.parse(model);
-        repository.delete(ref.name(), ref.version());
+        repository.call(r -> {
+            r.delete(ref.name(), ref.version());
+            return null;
+        });
         Map<String, Object> out = new LinkedHashMap<>();
         out.put("deleted", ref.name());
         if (ref.version() != null) {
@@ -191,35 +242,38 @@ public class ModelsResource {
     @Path("{model}/prediction")
     @Consumes(MediaType.APPLICATION_JSON)
     @Doc("Predicts: {\"values\": [...]} with one observation or a list of them; {model}:{version} picks a version")
-    public CompletionStage<Map<String, Object>> predict(@PathParam("model") String model, JsonNode body) {
+    public CompletionStage<Map<String, Object>> predict(@PathParam("model") String model,
+            @HeaderParam(Serving.TIMEOUT_HEADER) String timeout, JsonNode body) {
         if (body == null || !body.isObject() || !body.has("values")) {
             throw new InvalidInputException("expected a JSON object {\"values\": [...]}");
         }
         JsonNode values = body.get("values");
         ModelRef ref = ModelRef.parse(model);
+        long timeoutMillis = serving.timeoutMillis(timeout, null);
         boolean[] single = new boolean[1];
-        return serving.infer(ref, null, signature -> inputs(values, signature, single), Set.of()).thenApply(served -> {
-            Map<String, Object> out = new LinkedHashMap<>();
-            out.put("model", served.response().model());
-            out.put("version", served.response().version());
-            out.put("modelhost", served.response().modelhost());
-            List<Tensor> outputs = served.response().outputs();
-            int drop = single[0] ? 1 : 0;
-            Tensor first = outputs.get(0);
-            out.put("values", TensorCodec.nestedJson(first, drop));
-            Object labels = labels(first, served.signature().labels(), single[0]);
-            if (labels != null) {
-                out.put("labels", labels);
-            }
-            if (outputs.size() > 1) {
-                Map<String, Object> all = new LinkedHashMap<>();
-                for (Tensor t : outputs) {
-                    all.put(t.name(), TensorCodec.nestedJson(t, drop));
-                }
-                out.put("outputs", all);
-            }
-            return out;
-        });
+        return serving.infer(ref, null, signature -> inputs(values, signature, single), Set.of(), timeoutMillis)
+                .thenApply(served -> {
+                    Map<String, Object> out = new LinkedHashMap<>();
+                    out.put("model", served.response().model());
+                    out.put("version", served.response().version());
+                    out.put("modelhost", served.response().modelhost());
+                    List<Tensor> outputs = served.response().outputs();
+                    int drop = single[0] ? 1 : 0;
+                    Tensor first = outputs.get(0);
+                    out.put("values", TensorCodec.nestedJson(first, drop));
+                    Object labels = labels(first, served.signature().labels(), single[0]);
+                    if (labels != null) {
+                        out.put("labels", labels);
+                    }
+                    if (outputs.size() > 1) {
+                        Map<String, Object> all = new LinkedHashMap<>();
+                        for (Tensor t : outputs) {
+                            all.put(t.name(), TensorCodec.nestedJson(t, drop));
+                        }
+                        out.put("outputs", all);
+                    }
+                    return out;
+                });
     }
 
     /**
@@ -311,13 +365,14 @@ public class ModelsResource {
         out.put("sha256", v.sha256);
         out.put("size", v.size);
         out.put("created", Instant.ofEpochMilli(v.created).toString());
-        ModelSignature signature = serving.signature(v);
+        LoadBalancer lb = balancer.await();
+        ModelSignature signature = serving.signature(v, lb);
         out.put("inputs", signature.inputs());
         out.put("outputs", signature.outputs());
         out.put("labels", signature.labels());
         Map<String, String> states = new LinkedHashMap<>();
         Map<String, String> failures = new LinkedHashMap<>();
-        for (Map.Entry<String, ModelStatusDTO> e : serving.balancer().status(v.name, v.version).entrySet()) {
+        for (Map.Entry<String, ModelStatusDTO> e : balancer.call(b -> b.status(v.name, v.version)).entrySet()) {
             states.put(e.getKey(), e.getValue().state.name());
             if (e.getValue().reason != null) {
                 failures.put(e.getKey(), e.getValue().reason);

@@ -3,6 +3,7 @@ package io.fractal.inferrer.internal;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.fractal.api.balancer.LoadBalancer;
 import io.fractal.api.host.EchoDTO;
+import io.fractal.api.inference.CapacityExceededException;
 import io.fractal.api.inference.InvalidInputException;
 import io.fractal.api.rest.Doc;
 import io.fractal.api.rest.RestWhiteboard;
@@ -19,25 +20,51 @@ import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.TimeUnit;
 import org.osgi.framework.BundleContext;
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
+import org.osgi.service.component.annotations.Modified;
 import org.osgi.service.component.annotations.Reference;
+import org.osgi.service.component.annotations.ReferenceCardinality;
+import org.osgi.service.component.annotations.ReferencePolicy;
+import org.osgi.service.component.annotations.ReferencePolicyOption;
 
-/** The calls the seed system had: the welcome, and the balancer test. */
-@Component(service = Object.class, property = RestWhiteboard.RESOURCE + "=true")
+/**
+ * The calls the seed system had: the welcome, and the balancer test. The balancer is a dynamic reference: the
+ * resource stays registered while its bundle is updated, and a test call waits for it meanwhile.
+ */
+@Component(service = Object.class, property = RestWhiteboard.RESOURCE + "=true",
+        configurationPid = InferrerConfiguration.PID)
 @Path("/")
 @Produces(MediaType.APPLICATION_JSON)
 public class SeedResource {
 
     static final String NAME = "Fractal ML Server";
-    private final LoadBalancer balancer;
+    private final DynamicService<LoadBalancer> balancer;
     private final String version;
+    private volatile InferrerConfiguration config;
 
     @Activate
-    public SeedResource(@Reference LoadBalancer balancer, BundleContext context) {
-        this.balancer = balancer;
+    public SeedResource(InferrerConfiguration config, BundleContext context) {
+        this.config = config;
+        this.balancer = new DynamicService<>("the balancer", () -> this.config.grace_ms());
         this.version = context.getBundle().getVersion().toString();
+    }
+
+    @Modified
+    void modified(InferrerConfiguration newConfig) {
+        this.config = newConfig;
+    }
+
+    @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
+            policyOption = ReferencePolicyOption.GREEDY)
+    void bindBalancer(LoadBalancer b) {
+        balancer.bind(b);
+    }
+
+    void unbindBalancer(LoadBalancer b) {
+        balancer.unbind(b);
     }
 
     @GET
@@ -62,9 +89,14 @@ public class SeedResource {
         if (!data.isArray()) {
             throw new InvalidInputException("'data' must be an array");
         }
+        return balancer.whenAvailable().thenCompose(lb -> echoes(lb, data))
+                .orTimeout(Math.max(1, config.request_timeout_ms()), TimeUnit.MILLISECONDS);
+    }
+
+    private CompletableFuture<Map<String, Object>> echoes(LoadBalancer lb, JsonNode data) {
         List<CompletableFuture<EchoDTO>> futures = new ArrayList<>();
         for (JsonNode element : data) {
-            futures.add(balancer.echo(element));
+            futures.add(balancer.callAsync(lb, b -> b.echo(element), e -> e instanceof CapacityExceededException));
         }
         return CompletableFuture.allOf(futures.toArray(CompletableFuture[]::new)).thenApply(done -> {
             List<Map<String, Object>> results = new ArrayList<>();

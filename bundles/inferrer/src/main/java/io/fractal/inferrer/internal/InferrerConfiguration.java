@@ -1,0 +1,25 @@
+package io.fractal.inferrer.internal;
+
+import org.osgi.service.metatype.annotations.AttributeDefinition;
+import org.osgi.service.metatype.annotations.ObjectClassDefinition;
+
+/**
+ * How long the REST API waits: for a service that is briefly away (the repository, the balancer or the modelhost
+ * administration being updated), and for an answer to a prediction. Every resource of the bundle reads it.
+ */
+@ObjectClassDefinition(name = "Fractal inferrer", description = "How long the REST API waits for services and "
+        + "predictions.")
+@interface InferrerConfiguration {
+
+    String PID = "io.fractal.inferrer";
+
+    @AttributeDefinition(description = "Milliseconds a request waits for the model repository, the balancer or "
+            + "the modelhost administration while it is away (its bundle is being updated), before it answers 503 "
+            + "with Retry-After.")
+    long grace_ms() default 5000;
+
+    @AttributeDefinition(description = "Milliseconds a prediction may take in all (waiting included) before it "
+            + "answers 504. A client may ask for less: header X-Request-Timeout-Ms (v1 and v2), or the v2 request's "
+            + "parameters.timeout (microseconds, as Triton).")
+    long request_timeout_ms() default 30000;
+}

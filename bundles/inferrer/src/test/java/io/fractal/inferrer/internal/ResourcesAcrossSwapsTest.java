@@ -1,0 +1,141 @@
+package io.fractal.inferrer.internal;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.fractal.api.host.ModelHostAdmin;
+import io.fractal.api.host.ModelHostConfigDTO;
+import io.fractal.api.inference.CapacityExceededException;
+import io.fractal.api.inference.InvalidInputException;
+import java.lang.reflect.Proxy;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The REST resources as Declarative Services keeps them: one instance each, registered all along, while the
+ * repository, the balancer and the modelhost administration are updated under them.
+ */
+class ResourcesAcrossSwapsTest {
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private final InferrerConfiguration config = Fakes.config(Map.of("grace_ms", 5000L));
+
+    @Test
+    void theV1ResourceServesAcrossRepositoryAndBalancerUpdates() throws Exception {
+        ModelsResource resource = new ModelsResource(config);
+        Fakes.Repository repository = new Fakes.Repository().with("iris", 1, 1);
+        resource.bindRepository(repository);
+        Fakes.Balancer first = new Fakes.Balancer("first");
+        resource.bindBalancer(first);
+        assertEquals("first", predictV1(resource, null).get(1, TimeUnit.SECONDS).get("modelhost"));
+
+        // the balancer bundle is updated: a prediction waits for the new balancer instead of failing
+        resource.unbindBalancer(first);
+        CompletableFuture<Map<String, Object>> waiting = predictV1(resource, null);
+        assertThrows(TimeoutException.class, () -> waiting.get(100, TimeUnit.MILLISECONDS));
+        resource.bindBalancer(new Fakes.Balancer("second"));
+        Map<String, Object> answer = waiting.get(2, TimeUnit.SECONDS);
+        assertEquals("second", answer.get("modelhost"));
+        assertEquals("[1.0,5.1]", answer.get("values").toString());
+
+        // the repository bundle is updated: a listing waits for the new repository
+        resource.unbindRepository(repository);
+        CompletableFuture<Map<String, Object>> listing = CompletableFuture.supplyAsync(resource::list);
+        assertThrows(TimeoutException.class, () -> listing.get(100, TimeUnit.MILLISECONDS));
+        resource.bindRepository(new Fakes.Repository().with("iris", 1, 1).with("wine", 2, 2));
+        assertEquals(2, ((List<?>) listing.get(2, TimeUnit.SECONDS).get("models")).size());
+    }
+
+    @Test
+    void theV1PredictionTakesTheClientsShorterDeadline() throws Exception {
+        ModelsResource resource = new ModelsResource(config);
+        resource.bindRepository(new Fakes.Repository().with("iris", 1, 1));
+        resource.bindBalancer(Fakes.Balancer.silent("silent"));
+        long start = System.nanoTime();
+        ExecutionException e = assertThrows(ExecutionException.class,
+                () -> predictV1(resource, "150").get(5, TimeUnit.SECONDS));
+        assertInstanceOf(TimeoutException.class, e.getCause());
+        assertTrue(System.nanoTime() - start < TimeUnit.SECONDS.toNanos(3));
+        assertThrows(InvalidInputException.class, () -> predictV1(resource, "later"));
+    }
+
+    @Test
+    void theV2ResourceWaitsForItsServicesAndTakesTritonsTimeout() throws Exception {
+        KServeResource resource = new KServeResource(config, Fakes.context());
+        assertEquals(Map.of("live", true), resource.live());
+        CompletableFuture<Map<String, Object>> waiting = predictV2(resource, null, null);
+        assertThrows(TimeoutException.class, () -> waiting.get(100, TimeUnit.MILLISECONDS));
+        resource.bindRepository(new Fakes.Repository().with("iris", 1, 1));
+        resource.bindBalancer(new Fakes.Balancer("b"));
+        Map<String, Object> answer = waiting.get(2, TimeUnit.SECONDS);
+        assertEquals("iris", answer.get("model_name"));
+        assertEquals(200, resource.modelReady("iris").getStatus());
+
+        resource.bindBalancer(Fakes.Balancer.silent("silent"));
+        long start = System.nanoTime();
+        ExecutionException e = assertThrows(ExecutionException.class,
+                () -> predictV2(resource, null, 150_000L).get(5, TimeUnit.SECONDS));
+        assertInstanceOf(TimeoutException.class, e.getCause());
+        assertTrue(System.nanoTime() - start < TimeUnit.SECONDS.toNanos(3));
+        e = assertThrows(ExecutionException.class, () -> predictV2(resource, "100", null).get(5, TimeUnit.SECONDS));
+        assertInstanceOf(TimeoutException.class, e.getCause());
+        assertThrows(InvalidInputException.class, () -> KServeResource.timeoutMicros(
+                JSON.readTree("{\"parameters\": {\"timeout\": \"soon\"}}")));
+        assertNull(KServeResource.timeoutMicros(JSON.readTree("{\"parameters\": {\"priority\": 1}}")));
+    }
+
+    @Test
+    void theSeedAndModelhostResourcesWaitForTheirServices() throws Exception {
+        SeedResource seed = new SeedResource(config, Fakes.context());
+        assertEquals("1.2.3", seed.welcome().get("version"));
+        CompletableFuture<Map<String, Object>> echo = seed.sendToModelHost(JSON.readTree("{\"data\": [1, 2]}"))
+                .toCompletableFuture();
+        assertThrows(TimeoutException.class, () -> echo.get(100, TimeUnit.MILLISECONDS));
+        seed.bindBalancer(new Fakes.Balancer("b"));
+        assertEquals(Map.of("b", 2), echo.get(2, TimeUnit.SECONDS).get("spread"));
+
+        ModelHostsResource hosts = new ModelHostsResource(Fakes.config(Map.of("grace_ms", 100L)));
+        hosts.bindBalancer(new Fakes.Balancer("b"));
+        CapacityExceededException away = assertThrows(CapacityExceededException.class, () -> hosts.drain("mh1"));
+        assertTrue(away.getMessage().startsWith("the modelhost administration is not available"), away.getMessage());
+        hosts.bindAdmin(admin());
+        assertEquals(Map.of("draining", "mh1"), hosts.drain("mh1"));
+        assertFalse(hosts.list().isEmpty());
+    }
+
+    private static CompletableFuture<Map<String, Object>> predictV1(ModelsResource resource, String timeout)
+            throws Exception {
+        JsonNode body = JSON.readTree("{\"values\": [5.1, 3.5, 1.4, 0.2]}");
+        return resource.predict("iris", timeout, body).toCompletableFuture();
+    }
+
+    private static CompletableFuture<Map<String, Object>> predictV2(KServeResource resource, String timeout,
+            Long micros) throws Exception {
+        String parameters = micros == null ? "" : ", \"parameters\": {\"timeout\": " + micros + "}";
+        JsonNode body = JSON.readTree("{\"inputs\": [{\"name\": \"input\", \"shape\": [1, 4], \"datatype\": "
+                + "\"FP32\", \"data\": [5.1, 3.5, 1.4, 0.2]}]" + parameters + "}");
+        return resource.infer("iris", timeout, body).toCompletableFuture();
+    }
+
+    private static ModelHostAdmin admin() {
+        return (ModelHostAdmin) Proxy.newProxyInstance(ResourcesAcrossSwapsTest.class.getClassLoader(),
+                new Class<?>[] {ModelHostAdmin.class}, (proxy, method, args) -> switch (method.getName()) {
+                    case "drain", "resume", "remove" -> true;
+                    case "create" -> (ModelHostConfigDTO) args[0];
+                    case "hashCode" -> System.identityHashCode(proxy);
+                    case "equals" -> proxy == args[0];
+                    default -> throw new UnsupportedOperationException(method.getName());
+                });
+    }
+}
