@@ -22,6 +22,10 @@ import java.util.function.Predicate;
  *
  * <p>A service that is being deactivated may still answer the requests that took it just before it was unbound,
  * or refuse them; {@link #call(Function)} and {@link #callAsync} then ask its successor once.
+ *
+ * <p>When the component itself is deactivated (its own bundle is updated), {@link #retain} keeps the last service
+ * for the requests that still reach the old instance: they finish on it instead of waiting for a successor that
+ * will never be bound to a deactivated component.
  */
 final class DynamicService<T> {
 
@@ -29,6 +33,8 @@ final class DynamicService<T> {
     private final LongSupplier graceMillis;
     private final Object lock = new Object();
     private volatile T current;
+    /** The component is deactivated: unbinding no longer clears the service. Guarded by {@link #lock}. */
+    private boolean retained;
     /** Requests waiting for the service; guarded by {@link #lock}. */
     private final List<CompletableFuture<T>> waiting = new ArrayList<>();
 
@@ -56,9 +62,19 @@ final class DynamicService<T> {
 
     void unbind(T service) {
         synchronized (lock) {
-            if (current == service) {
+            if (current == service && !retained) {
                 current = null;
             }
+        }
+    }
+
+    /**
+     * The component is being deactivated: the service bound now stays in use for the requests this instance still
+     * gets (DS unbinds it right after); what the requests need is still registered, only this component goes.
+     */
+    void retain() {
+        synchronized (lock) {
+            retained = true;
         }
     }
 

@@ -35,6 +35,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import org.osgi.framework.BundleContext;
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
+import org.osgi.service.component.annotations.Deactivate;
 import org.osgi.service.component.annotations.Modified;
 import org.osgi.service.component.annotations.Reference;
 import org.osgi.service.component.annotations.ReferenceCardinality;
@@ -75,6 +76,16 @@ public class KServeResource {
     @Modified
     void modified(InferrerConfiguration newConfig) {
         this.config = newConfig;
+    }
+
+    /**
+     * This component goes (its bundle is updated or stops) while the services it uses stay: the requests that still
+     * reach it finish with them rather than wait for services DS will not bind to it any more.
+     */
+    @Deactivate
+    void deactivate() {
+        repository.retain();
+        balancer.retain();
     }
 
     @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,

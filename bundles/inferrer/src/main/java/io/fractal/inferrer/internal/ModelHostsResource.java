@@ -25,6 +25,7 @@ import java.util.Locale;
 import java.util.Map;
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
+import org.osgi.service.component.annotations.Deactivate;
 import org.osgi.service.component.annotations.Modified;
 import org.osgi.service.component.annotations.Reference;
 import org.osgi.service.component.annotations.ReferenceCardinality;
@@ -56,6 +57,16 @@ public class ModelHostsResource {
     @Modified
     void modified(InferrerConfiguration newConfig) {
         this.config = newConfig;
+    }
+
+    /**
+     * This component goes (its bundle is updated or stops) while the services it uses stay: the requests that still
+     * reach it finish with them rather than wait for services DS will not bind to it any more.
+     */
+    @Deactivate
+    void deactivate() {
+        balancer.retain();
+        admin.retain();
     }
 
     @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,

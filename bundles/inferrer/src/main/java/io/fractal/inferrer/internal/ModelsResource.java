@@ -40,6 +40,7 @@ import org.glassfish.jersey.media.multipart.FormDataBodyPart;
 import org.glassfish.jersey.media.multipart.FormDataMultiPart;
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
+import org.osgi.service.component.annotations.Deactivate;
 import org.osgi.service.component.annotations.Modified;
 import org.osgi.service.component.annotations.Reference;
 import org.osgi.service.component.annotations.ReferenceCardinality;
@@ -79,6 +80,16 @@ public class ModelsResource {
     @Modified
     void modified(InferrerConfiguration newConfig) {
         this.config = newConfig;
+    }
+
+    /**
+     * This component goes (its bundle is updated or stops) while the services it uses stay: the requests that still
+     * reach it finish with them rather than wait for services DS will not bind to it any more.
+     */
+    @Deactivate
+    void deactivate() {
+        repository.retain();
+        balancer.retain();
     }
 
     @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,

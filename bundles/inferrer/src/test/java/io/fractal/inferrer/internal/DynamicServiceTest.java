@@ -63,6 +63,15 @@ class DynamicServiceTest {
     }
 
     @Test
+    void aDeactivatedComponentKeepsItsLastServiceForTheRequestsThatStillReachIt() {
+        service.bind("a");
+        service.retain();
+        service.unbind("a"); // DS unbinds after deactivation
+        assertEquals("a", service.current());
+        assertEquals("a", service.await());
+    }
+
+    @Test
     void aCallThatFailsOnAnInstanceThatWentAwayIsMadeAgainOnItsSuccessor() {
         service.bind("old");
         AtomicInteger calls = new AtomicInteger();

@@ -58,6 +58,24 @@ class ResourcesAcrossSwapsTest {
     }
 
     @Test
+    void requestsReachingAnInstanceBeingDeactivatedFinishOnItsServices() throws Exception {
+        ModelsResource resource = new ModelsResource(config);
+        Fakes.Repository repository = new Fakes.Repository().with("iris", 1, 1);
+        Fakes.Balancer balancer = new Fakes.Balancer("b");
+        resource.bindRepository(repository);
+        resource.bindBalancer(balancer);
+        // the inferrer bundle is updated: DS deactivates the old instance, then unbinds its references, while the
+        // REST layer may still hand it a request or two
+        resource.deactivate();
+        resource.unbindBalancer(balancer);
+        resource.unbindRepository(repository);
+        long start = System.nanoTime();
+        assertEquals("b", predictV1(resource, null).get(1, TimeUnit.SECONDS).get("modelhost"));
+        assertEquals(1, ((List<?>) resource.list().get("models")).size());
+        assertTrue(System.nanoTime() - start < TimeUnit.SECONDS.toNanos(1), "it waited for a service");
+    }
+
+    @Test
     void theV1PredictionTakesTheClientsShorterDeadline() throws Exception {
         ModelsResource resource = new ModelsResource(config);
         resource.bindRepository(new Fakes.Repository().with("iris", 1, 1));
