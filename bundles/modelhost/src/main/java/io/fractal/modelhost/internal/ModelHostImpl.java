@@ -35,6 +35,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.logging.Level;
 import java.util.logging.Logger;
+import org.osgi.service.component.ComponentServiceObjects;
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
 import org.osgi.service.component.annotations.ConfigurationPolicy;
@@ -79,7 +80,7 @@ public class ModelHostImpl implements ModelHost {
     private final ExecutorService events;
     private final Map<String, HostedModel> models = new ConcurrentHashMap<>();
     private final Map<String, InferenceEngine> engines = new ConcurrentHashMap<>();
-    private final List<ModelStateListener> listeners = new CopyOnWriteArrayList<>();
+    private final List<Listener> listeners = new CopyOnWriteArrayList<>();
     private final AtomicInteger inFlight = new AtomicInteger();
     private final AtomicLong served = new AtomicLong();
     private final AtomicLong failed = new AtomicLong();
@@ -146,9 +147,15 @@ public class ModelHostImpl implements ModelHost {
         }
     }
 
-    @Reference(cardinality = ReferenceCardinality.MULTIPLE, policy = ReferencePolicy.DYNAMIC,
-            policyOption = ReferencePolicyOption.GREEDY)
-    void bindStateListener(ModelStateListener listener) {
+    /**
+     * A listener is bound by its service objects, and its service got on the events thread at its first event, never
+     * while Declarative Services binds: a listener whose component needs the balancer, which needs this modelhost,
+     * would otherwise make a cycle while this modelhost activates.
+     */
+    @Reference(service = ModelStateListener.class, cardinality = ReferenceCardinality.MULTIPLE,
+            policy = ReferencePolicy.DYNAMIC, policyOption = ReferencePolicyOption.GREEDY)
+    void bindStateListener(ComponentServiceObjects<ModelStateListener> objects) {
+        Listener listener = new Listener(objects);
         listeners.add(listener);
         // It hears the current state of every version first, in line with the changes that follow.
         for (HostedModel m : models.values()) {
@@ -156,8 +163,46 @@ public class ModelHostImpl implements ModelHost {
         }
     }
 
-    void unbindStateListener(ModelStateListener listener) {
-        listeners.remove(listener);
+    void unbindStateListener(ComponentServiceObjects<ModelStateListener> objects) {
+        for (Listener l : listeners) {
+            if (l.objects.getServiceReference().equals(objects.getServiceReference())) {
+                listeners.remove(l);
+                try {
+                    events.execute(l::release); // after the events already queued, which now skip it
+                } catch (RejectedExecutionException stopped) {
+                    l.release();
+                }
+            }
+        }
+    }
+
+    /** A bound listener; its service is got, used and released on the events thread only. */
+    private static final class Listener {
+        final ComponentServiceObjects<ModelStateListener> objects;
+        private ModelStateListener service;
+
+        Listener(ComponentServiceObjects<ModelStateListener> objects) {
+            this.objects = objects;
+        }
+
+        ModelStateListener service() {
+            if (service == null) {
+                service = objects.getService();
+            }
+            return service;
+        }
+
+        void release() {
+            ModelStateListener s = service;
+            service = null;
+            if (s != null) {
+                try {
+                    objects.ungetService(s);
+                } catch (RuntimeException alreadyGone) {
+                    // its bundle stopped
+                }
+            }
+        }
     }
 
     @Reference(cardinality = ReferenceCardinality.MULTIPLE, policy = ReferencePolicy.DYNAMIC,
@@ -350,15 +395,18 @@ public class ModelHostImpl implements ModelHost {
         }
     }
 
-    private void tell(List<ModelStateListener> to, ModelStatusDTO status) {
+    private void tell(List<Listener> to, ModelStatusDTO status) {
         try {
             events.execute(() -> {
-                for (ModelStateListener l : to) {
+                for (Listener l : to) {
                     if (!listeners.contains(l)) {
                         continue; // unbound meanwhile
                     }
                     try {
-                        l.stateChanged(id, status);
+                        ModelStateListener service = l.service();
+                        if (service != null) {
+                            service.stateChanged(id, status);
+                        }
                     } catch (RuntimeException e) {
                         LOG.log(Level.WARNING, "Modelhost " + id + ": a model state listener failed: " + e, e);
                     }
@@ -576,7 +624,14 @@ public class ModelHostImpl implements ModelHost {
         awaitClosed(open, "modelhost " + id + " stopping");
         models.clear();
         awaitTermination(loader, System.nanoTime() + TimeUnit.SECONDS.toNanos(config.drain_timeout_seconds()));
-        events.shutdown(); // the listeners still hear that the models went
+        for (Listener l : listeners) {
+            try {
+                events.execute(l::release); // once they heard that the models went
+            } catch (RejectedExecutionException stopped) {
+                l.release();
+            }
+        }
+        events.shutdown();
         awaitTermination(events, System.nanoTime() + TimeUnit.SECONDS.toNanos(2));
         FractalMetrics m = metrics;
         if (m != null) {

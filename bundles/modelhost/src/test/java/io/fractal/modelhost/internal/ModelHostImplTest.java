@@ -39,6 +39,8 @@ import java.util.logging.Logger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.osgi.framework.ServiceReference;
+import org.osgi.service.component.ComponentServiceObjects;
 
 class ModelHostImplTest {
 
@@ -499,12 +501,12 @@ class ModelHostImplTest {
     void listenersHearEachStateChangeInOrderAndTheCurrentStatesWhenTheyJoin() throws Exception {
         ModelHostImpl host = readyHost(Map.of("id", "mh5"), "iris", 1);
         Recorder late = new Recorder();
-        host.bindStateListener(late);
+        host.bindStateListener(objects(late));
         await().atMost(WAIT).until(() -> late.events.contains("mh5 iris:1 READY"));
 
         Recorder failing = new Recorder();
         failing.failure = new IllegalStateException("a listener's bug");
-        host.bindStateListener(failing);
+        host.bindStateListener(objects(failing));
         FakeEngine engine = engines.get(0);
         engine.loadGate = new CountDownLatch(1);
         bind(host, "iris", 2);
@@ -518,17 +520,18 @@ class ModelHostImplTest {
         assertEquals(late.events, failing.events, "a listener that throws still hears everything");
         assertTrue(late.threads.stream().allMatch(t -> t.equals("fractal-mh5-events")), late.threads.toString());
 
-        host.unbindStateListener(late);
+        host.unbindStateListener(objects(late));
         withdraw(host, "iris", 2);
         await().atMost(WAIT).until(() -> failing.events.contains("mh5 iris:2 DRAINING"));
         assertFalse(late.events.contains("mh5 iris:2 DRAINING"), "an unbound listener hears no more");
+        await().atMost(WAIT).until(() -> uses.get(late).get() == 0); // its service was released
     }
 
     @Test
     void listenersHearAFailedLoadWithItsReason() {
         ModelHostImpl host = host(Map.of("id", "mh6"));
         Recorder listener = new Recorder();
-        host.bindStateListener(listener);
+        host.bindStateListener(objects(listener));
         FakeEngine engine = engine();
         engine.loadFailure = "not a model";
         host.bindEngine(engine);
@@ -591,13 +594,14 @@ class ModelHostImplTest {
         host.bindMetrics(metrics);
         assertTrue(metrics.gauges.contains("fractal_modelhost_queued"));
         Recorder listener = new Recorder();
-        host.bindStateListener(listener);
+        host.bindStateListener(objects(listener));
         infer(host, "iris", 1, 1f);
         assertFalse(threads("fractal-mh8-").isEmpty());
         host.deactivate();
         await().atMost(WAIT).until(() -> threads("fractal-mh8-").isEmpty());
         assertEquals(List.of("modelhost=mh8"), metrics.removed);
         await().atMost(WAIT).until(() -> listener.events.contains("mh8 iris:1 DRAINING"));
+        assertEquals(0, uses.get(listener).get(), "the listener's service was released");
     }
 
     @Test
@@ -611,6 +615,40 @@ class ModelHostImplTest {
         assertEquals(List.of("modelhost=mh9"), first.removed);
         assertEquals(List.of(), second.removed);
         assertTrue(second.gauges.contains("fractal_modelhost_inflight"));
+    }
+
+    /** The service objects Declarative Services hands over for a listener: one per listener, counting its uses. */
+    private final Map<ModelStateListener, ComponentServiceObjects<ModelStateListener>> objects = new HashMap<>();
+    private final Map<ModelStateListener, java.util.concurrent.atomic.AtomicInteger> uses = new HashMap<>();
+
+    @SuppressWarnings("unchecked")
+    private ComponentServiceObjects<ModelStateListener> objects(ModelStateListener listener) {
+        java.util.concurrent.atomic.AtomicInteger inUse = uses.computeIfAbsent(listener,
+                l -> new java.util.concurrent.atomic.AtomicInteger());
+        ServiceReference<ModelStateListener> ref = (ServiceReference<ModelStateListener>) Proxy.newProxyInstance(
+                getClass().getClassLoader(), new Class<?>[] {ServiceReference.class},
+                (proxy, method, args) -> switch (method.getName()) {
+                    case "hashCode" -> System.identityHashCode(proxy);
+                    case "equals" -> proxy == args[0];
+                    default -> "ServiceReference[" + listener + "]";
+                });
+        return objects.computeIfAbsent(listener, l -> new ComponentServiceObjects<>() {
+            @Override
+            public ModelStateListener getService() {
+                inUse.incrementAndGet();
+                return l;
+            }
+
+            @Override
+            public void ungetService(ModelStateListener service) {
+                inUse.decrementAndGet();
+            }
+
+            @Override
+            public ServiceReference<ModelStateListener> getServiceReference() {
+                return ref;
+            }
+        });
     }
 
     /** A listener that records "host model:version STATE", and the threads it was called on. */
