@@ -89,11 +89,7 @@ public class LoadBalancerImpl implements LoadBalancer {
     private final Map<String, EjectionStore.Ejection> savedEjections;
     private final List<HostEntry> hosts = new CopyOnWriteArrayList<>();
     private final ScheduledExecutorService waiter = Executors.newSingleThreadScheduledExecutor(
-            r -> {
-                Thread t = new Thread(r, "fractal-balancer-wait");
-                t.setDaemon(true);
-                return t;
-            });
+            r -> newThread(r, "fractal-balancer-wait"));
     /** The requests waiting for a host, woken when one binds. */
     private final Set<Wake> waiting = ConcurrentHashMap.newKeySet();
     /** Every request this instance has taken and not answered yet (waiting, or sent to a host). */
@@ -131,6 +127,22 @@ public class LoadBalancerImpl implements LoadBalancer {
                     + savedEjections.keySet());
         }
         modified(config);
+    }
+
+    /**
+     * A daemon thread that holds neither the caller's access control context nor its context class loader: on
+     * Java 17 a thread keeps the protection domains of the stack that created it, and the thread is started by the
+     * first request that waits, on a stack of other bundles (REST, inferrer) whose old revisions it would otherwise
+     * keep from being collected after their updates.
+     */
+    @SuppressWarnings("removal")
+    private static Thread newThread(Runnable r, String name) {
+        Thread t = java.security.AccessController.doPrivileged(
+                (java.security.PrivilegedAction<Thread>) () -> new Thread(r, name),
+                new java.security.AccessControlContext(new java.security.ProtectionDomain[0]));
+        t.setDaemon(true);
+        t.setContextClassLoader(LoadBalancerImpl.class.getClassLoader());
+        return t;
     }
 
     private static Path dataFile(BundleContext context) {

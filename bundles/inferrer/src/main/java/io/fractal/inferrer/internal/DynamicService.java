@@ -6,7 +6,6 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
-import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
 import java.util.function.LongSupplier;
 import java.util.function.Predicate;
@@ -31,6 +30,7 @@ final class DynamicService<T> {
 
     private final String name;
     private final LongSupplier graceMillis;
+    private final Deadlines deadlines;
     private final Object lock = new Object();
     private volatile T current;
     /** The component is deactivated: unbinding no longer clears the service. Guarded by {@link #lock}. */
@@ -41,10 +41,12 @@ final class DynamicService<T> {
     /**
      * @param name what the service is, for the 503 message ("the model repository")
      * @param graceMillis how long a request waits for the service when it is away
+     * @param deadlines the component's timer, which ends the wait
      */
-    DynamicService(String name, LongSupplier graceMillis) {
+    DynamicService(String name, LongSupplier graceMillis, Deadlines deadlines) {
         this.name = name;
         this.graceMillis = graceMillis;
+        this.deadlines = deadlines;
     }
 
     void bind(T service) {
@@ -106,19 +108,14 @@ final class DynamicService<T> {
             waiting.add(arrival);
         }
         long grace = Math.max(0, graceMillis.getAsLong());
-        CompletableFuture<T> bounded = new CompletableFuture<>();
-        arrival.orTimeout(grace, TimeUnit.MILLISECONDS).whenComplete((service, error) -> {
-            if (error == null) {
-                bounded.complete(service);
-                return;
+        deadlines.bound(arrival, grace, () -> absent(grace)).whenComplete((service, error) -> {
+            if (error != null) {
+                synchronized (lock) {
+                    waiting.remove(arrival);
+                }
             }
-            synchronized (lock) {
-                waiting.remove(arrival);
-            }
-            // off the JDK's single timer thread, which must not run (and write) the requests' answers
-            CompletableFuture.runAsync(() -> bounded.completeExceptionally(absent(grace)));
         });
-        return bounded;
+        return arrival;
     }
 
     /** The service, waiting for it up to the grace (blocking the calling thread); 503 after. */

@@ -67,9 +67,10 @@ public class KServeResource {
     @Activate
     public KServeResource(InferrerConfiguration config, BundleContext context) {
         this.config = config;
-        this.repository = new DynamicService<>("the model repository", () -> this.config.grace_ms());
-        this.balancer = new DynamicService<>("the balancer", () -> this.config.grace_ms());
-        this.serving = new Serving(repository, balancer, () -> metrics, () -> this.config);
+        Deadlines deadlines = new Deadlines("fractal-inferrer-v2-deadlines");
+        this.repository = new DynamicService<>("the model repository", () -> this.config.grace_ms(), deadlines);
+        this.balancer = new DynamicService<>("the balancer", () -> this.config.grace_ms(), deadlines);
+        this.serving = new Serving(repository, balancer, () -> metrics, () -> this.config, deadlines);
         this.version = context.getBundle().getVersion().toString();
     }
 

@@ -50,8 +50,9 @@ public class ModelHostsResource {
     @Activate
     public ModelHostsResource(InferrerConfiguration config) {
         this.config = config;
-        this.balancer = new DynamicService<>("the balancer", () -> this.config.grace_ms());
-        this.admin = new DynamicService<>("the modelhost administration", () -> this.config.grace_ms());
+        Deadlines deadlines = new Deadlines("fractal-inferrer-modelhosts-deadlines");
+        this.balancer = new DynamicService<>("the balancer", () -> this.config.grace_ms(), deadlines);
+        this.admin = new DynamicService<>("the modelhost administration", () -> this.config.grace_ms(), deadlines);
     }
 
     @Modified

@@ -72,9 +72,10 @@ public class ModelsResource {
     @Activate
     public ModelsResource(InferrerConfiguration config) {
         this.config = config;
-        this.repository = new DynamicService<>("the model repository", () -> this.config.grace_ms());
-        this.balancer = new DynamicService<>("the balancer", () -> this.config.grace_ms());
-        this.serving = new Serving(repository, balancer, () -> metrics, () -> this.config);
+        Deadlines deadlines = new Deadlines("fractal-inferrer-v1-deadlines");
+        this.repository = new DynamicService<>("the model repository", () -> this.config.grace_ms(), deadlines);
+        this.balancer = new DynamicService<>("the balancer", () -> this.config.grace_ms(), deadlines);
+        this.serving = new Serving(repository, balancer, () -> metrics, () -> this.config, deadlines);
     }
 
     @Modified

@@ -20,7 +20,7 @@ import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
-import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import org.osgi.framework.BundleContext;
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
@@ -42,6 +42,7 @@ import org.osgi.service.component.annotations.ReferencePolicyOption;
 public class SeedResource {
 
     static final String NAME = "Fractal ML Server";
+    private final Deadlines deadlines = new Deadlines("fractal-inferrer-seed-deadlines");
     private final DynamicService<LoadBalancer> balancer;
     private final String version;
     private volatile InferrerConfiguration config;
@@ -49,7 +50,7 @@ public class SeedResource {
     @Activate
     public SeedResource(InferrerConfiguration config, BundleContext context) {
         this.config = config;
-        this.balancer = new DynamicService<>("the balancer", () -> this.config.grace_ms());
+        this.balancer = new DynamicService<>("the balancer", () -> this.config.grace_ms(), deadlines);
         this.version = context.getBundle().getVersion().toString();
     }
 
@@ -99,8 +100,8 @@ public class SeedResource {
         if (!data.isArray()) {
             throw new InvalidInputException("'data' must be an array");
         }
-        return balancer.whenAvailable().thenCompose(lb -> echoes(lb, data))
-                .orTimeout(Math.max(1, config.request_timeout_ms()), TimeUnit.MILLISECONDS);
+        return deadlines.bound(balancer.whenAvailable().thenCompose(lb -> echoes(lb, data)),
+                Math.max(1, config.request_timeout_ms()), TimeoutException::new);
     }
 
     private CompletableFuture<Map<String, Object>> echoes(LoadBalancer lb, JsonNode data) {

@@ -19,7 +19,6 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.function.Function;
 import java.util.function.Supplier;
@@ -44,14 +43,16 @@ final class Serving {
     private final DynamicService<LoadBalancer> balancer;
     private final Supplier<FractalMetrics> metrics;
     private final Supplier<InferrerConfiguration> config;
+    private final Deadlines deadlines;
     private final Map<String, ModelSignature> loaded = new ConcurrentHashMap<>();
 
     Serving(DynamicService<ModelRepository> repository, DynamicService<LoadBalancer> balancer,
-            Supplier<FractalMetrics> metrics, Supplier<InferrerConfiguration> config) {
+            Supplier<FractalMetrics> metrics, Supplier<InferrerConfiguration> config, Deadlines deadlines) {
         this.repository = repository;
         this.balancer = balancer;
         this.metrics = metrics;
         this.config = config;
+        this.deadlines = deadlines;
     }
 
     DynamicService<ModelRepository> repository() {
@@ -156,17 +157,10 @@ final class Serving {
     CompletableFuture<Served> infer(ModelRef ref, String id, Function<ModelSignature, List<Tensor>> inputs,
             Set<String> outputs, long timeoutMillis) {
         Call call = new Call(ref, id, inputs, outputs, System.nanoTime());
-        CompletableFuture<Served> result = call.result;
-        CompletableFuture<Served> answer = new CompletableFuture<>();
-        result.orTimeout(timeoutMillis, TimeUnit.MILLISECONDS).whenComplete((served, error) -> {
+        CompletableFuture<Served> result = deadlines.bound(call.result, timeoutMillis, TimeoutException::new);
+        result.whenComplete((served, error) -> {
             if (error instanceof TimeoutException) {
                 call.abandon(); // the client has its answer: a request still waiting in the balancer stops there
-                // off the JDK's single timer thread, which must not write responses
-                CompletableFuture.runAsync(() -> answer.completeExceptionally(error));
-            } else if (error != null) {
-                answer.completeExceptionally(error);
-            } else {
-                answer.complete(served);
             }
         });
         ModelRepository repo = repository.current();
@@ -187,7 +181,7 @@ final class Serving {
                 return null;
             });
         }
-        return answer;
+        return result;
     }
 
     /** One prediction on its way. */

@@ -18,7 +18,8 @@ import org.junit.jupiter.api.Test;
 
 class DynamicServiceTest {
 
-    private final DynamicService<String> service = new DynamicService<>("the thing", () -> 5000);
+    private final Deadlines deadlines = new Deadlines("test-deadlines");
+    private final DynamicService<String> service = new DynamicService<>("the thing", () -> 5000, deadlines);
 
     @Test
     void aBoundServiceIsThereAtOnce() throws Exception {
@@ -41,7 +42,8 @@ class DynamicServiceTest {
 
     @Test
     void afterTheGraceAWaitingRequestIsRefusedWith503() {
-        DynamicService<String> shortGrace = new DynamicService<>("the model repository", () -> 100);
+        DynamicService<String> shortGrace = new DynamicService<>("the model repository", () -> 100,
+                deadlines);
         long start = System.nanoTime();
         ExecutionException e = assertThrows(ExecutionException.class,
                 () -> shortGrace.whenAvailable().get(5, TimeUnit.SECONDS));

@@ -31,11 +31,12 @@ class ServingTest {
 
     private volatile InferrerConfiguration config = Fakes.config(Map.of("grace_ms", 5000L));
     private volatile FractalMetrics metrics;
+    private final Deadlines deadlines = new Deadlines("test-deadlines");
     private final DynamicService<ModelRepository> repository = new DynamicService<>("the model repository",
-            () -> config.grace_ms());
+            () -> config.grace_ms(), deadlines);
     private final DynamicService<LoadBalancer> balancer = new DynamicService<>("the balancer",
-            () -> config.grace_ms());
-    private final Serving serving = new Serving(repository, balancer, () -> metrics, () -> config);
+            () -> config.grace_ms(), deadlines);
+    private final Serving serving = new Serving(repository, balancer, () -> metrics, () -> config, deadlines);
     private final Fakes.Repository repo = new Fakes.Repository().with("iris", 2, 1);
 
     // ---- services that come and go -------------------------------------------------------------------------

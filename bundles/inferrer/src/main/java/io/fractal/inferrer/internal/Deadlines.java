@@ -1,0 +1,66 @@
+package io.fractal.inferrer.internal;
+
+import java.security.AccessControlContext;
+import java.security.AccessController;
+import java.security.PrivilegedAction;
+import java.security.ProtectionDomain;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ForkJoinPool;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
+
+/**
+ * Time limits for one component's futures, kept on a timer thread of its own that ends after a second without
+ * work, so nothing of an old bundle revision outlives its last request.
+ *
+ * <p>Not {@code CompletableFuture.orTimeout}: on Java 17 the JDK's one shared timer thread keeps, for the life of
+ * the JVM, the access control context of the stack that happened to start it, and with it the class loaders of
+ * every bundle on that stack (this one, Jersey's, the REST layer's): an update could never free them. For the same
+ * reason this timer's thread is created with an empty access control context.
+ */
+final class Deadlines {
+
+    private final ScheduledThreadPoolExecutor timer;
+
+    Deadlines(String threadName) {
+        timer = new ScheduledThreadPoolExecutor(1, r -> newThread(r, threadName));
+        timer.setRemoveOnCancelPolicy(true);
+        timer.setKeepAliveTime(1, TimeUnit.SECONDS);
+        timer.allowCoreThreadTimeOut(true);
+    }
+
+    /**
+     * Fails {@code future} with what {@code failure} gives once {@code millis} have passed, unless it completed
+     * first. The failure completes the future off the timer thread (its dependents may write a response).
+     *
+     * @return {@code future}
+     */
+    <T> CompletableFuture<T> bound(CompletableFuture<T> future, long millis, Supplier<? extends Throwable> failure) {
+        if (future.isDone()) {
+            return future;
+        }
+        ScheduledFuture<?> task;
+        try {
+            task = timer.schedule(() -> ForkJoinPool.commonPool().execute(
+                    () -> future.completeExceptionally(failure.get())), Math.max(0, millis), TimeUnit.MILLISECONDS);
+        } catch (RejectedExecutionException e) {
+            future.completeExceptionally(failure.get()); // never shut down, but never leave a future unbounded
+            return future;
+        }
+        future.whenComplete((value, error) -> task.cancel(false));
+        return future;
+    }
+
+    /** A daemon thread that holds neither the caller's access control context nor its context class loader. */
+    @SuppressWarnings("removal")
+    private static Thread newThread(Runnable r, String name) {
+        Thread t = AccessController.doPrivileged((PrivilegedAction<Thread>) () -> new Thread(r, name),
+                new AccessControlContext(new ProtectionDomain[0]));
+        t.setDaemon(true);
+        t.setContextClassLoader(Deadlines.class.getClassLoader());
+        return t;
+    }
+}
