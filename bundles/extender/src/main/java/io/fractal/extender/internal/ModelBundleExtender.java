@@ -95,11 +95,7 @@ public class ModelBundleExtender {
     private final BundleContext context;
     private final ModelRepository repository;
     private final BundleTracker<TrackedBundle> tracker;
-    private final ExecutorService worker = Executors.newSingleThreadExecutor(r -> {
-        Thread t = new Thread(r, "fractal-model-extender");
-        t.setDaemon(true);
-        return t;
-    });
+    private final ExecutorService worker = Executors.newSingleThreadExecutor(r -> newThread(r, "fractal-model-extender"));
     /** The models deployed from each bundle (by bundle id), as its last deployed revision named them; worker only. */
     private final Map<Long, Set<String>> deployed = new HashMap<>();
     private final Map<InferenceEngine, Set<String>> engineTypes = new ConcurrentHashMap<>();
@@ -151,6 +147,21 @@ public class ModelBundleExtender {
 
     void unbindEngine(InferenceEngine engine) {
         engineTypes.remove(engine);
+    }
+
+    /**
+     * A daemon thread that holds neither its creator's access control context nor its context class loader: a thread
+     * keeps the protection domains of the stack that created it (here the framework's event thread, with whatever
+     * bundle caused the event on it), which would keep that bundle's old revision from being collected.
+     */
+    @SuppressWarnings("removal")
+    private static Thread newThread(Runnable r, String name) {
+        Thread t = java.security.AccessController.doPrivileged(
+                (java.security.PrivilegedAction<Thread>) () -> new Thread(r, name),
+                new java.security.AccessControlContext(new java.security.ProtectionDomain[0]));
+        t.setDaemon(true);
+        t.setContextClassLoader(ModelBundleExtender.class.getClassLoader());
+        return t;
     }
 
     static String source(String symbolicName, String model) {

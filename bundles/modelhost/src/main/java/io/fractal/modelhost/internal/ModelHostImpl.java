@@ -117,11 +117,7 @@ public class ModelHostImpl implements ModelHost {
     /** Threads named {@code fractal-<id>-<role><n>} ({@code <n>} only for roles ending in '-'). */
     private ThreadFactory threads(String role) {
         AtomicInteger n = new AtomicInteger();
-        return r -> {
-            Thread t = new Thread(r, "fractal-" + id + "-" + role + (role.endsWith("-") ? n.getAndIncrement() : ""));
-            t.setDaemon(true);
-            return t;
-        };
+        return r -> Threads.newThread(r, "fractal-" + id + "-" + role + (role.endsWith("-") ? n.getAndIncrement() : ""));
     }
 
     // ---- references ----------------------------------------------------------------------------------------

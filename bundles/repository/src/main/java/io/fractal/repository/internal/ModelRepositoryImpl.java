@@ -99,11 +99,8 @@ public class ModelRepositoryImpl implements ModelRepository, ArtifactInstaller, 
     /** The versions waiting to become their model's default, by {@code name:version}. */
     private final Map<String, Promotion> promotions = new ConcurrentHashMap<>();
     private volatile boolean active = true;
-    private final ScheduledExecutorService background = Executors.newSingleThreadScheduledExecutor(r -> {
-        Thread t = new Thread(r, "fractal-repository");
-        t.setDaemon(true);
-        return t;
-    });
+    private final ScheduledExecutorService background = Executors.newSingleThreadScheduledExecutor(
+            r -> newThread(r, "fractal-repository"));
 
     /** Whether anything serves: without a balancer a new default applies at once. */
     @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
@@ -493,6 +490,21 @@ public class ModelRepositoryImpl implements ModelRepository, ArtifactInstaller, 
 
     private static String key(String name, int version) {
         return name + ":" + version;
+    }
+
+    /**
+     * A daemon thread that holds neither its creator's access control context nor its context class loader: a thread
+     * keeps the protection domains of the stack that created it, which would keep a caller's old revision (the REST
+     * resource that deployed a model, say) from being collected after its update.
+     */
+    @SuppressWarnings("removal")
+    private static Thread newThread(Runnable r, String name) {
+        Thread t = java.security.AccessController.doPrivileged(
+                (java.security.PrivilegedAction<Thread>) () -> new Thread(r, name),
+                new java.security.AccessControlContext(new java.security.ProtectionDomain[0]));
+        t.setDaemon(true);
+        t.setContextClassLoader(ModelRepositoryImpl.class.getClassLoader());
+        return t;
     }
 
     // ---- FileInstall ---------------------------------------------------------------------------------------

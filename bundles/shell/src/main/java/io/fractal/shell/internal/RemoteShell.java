@@ -13,7 +13,11 @@ import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
+import java.security.AccessControlContext;
+import java.security.AccessController;
 import java.security.MessageDigest;
+import java.security.PrivilegedAction;
+import java.security.ProtectionDomain;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -82,8 +86,7 @@ public class RemoteShell {
             LOG.info(() -> "Remote shell: " + config.host() + ":" + config.port() + " is taken (" + taken.getMessage()
                     + "); trying again for up to " + BIND_RETRY_MILLIS / 1000 + " s");
         }
-        listener = new Thread(this::listen, "fractal-remote-shell");
-        listener.setDaemon(true);
+        listener = newThread(this::listen, "fractal-remote-shell");
         listener.start();
         if (server != null) {
             logListening();
@@ -140,9 +143,7 @@ public class RemoteShell {
                 if (closing) {
                     session.closeIfIdle(); // deactivated while it accepted: the session sees it and ends
                 }
-                Thread t = new Thread(session, "fractal-remote-shell-" + sessionCount.incrementAndGet());
-                t.setDaemon(true);
-                t.start();
+                newThread(session, "fractal-remote-shell-" + sessionCount.incrementAndGet()).start();
             } catch (IOException e) {
                 if (!closing && !s.isClosed()) {
                     LOG.log(Level.WARNING, "Remote shell: " + e.getMessage());
@@ -193,6 +194,20 @@ public class RemoteShell {
         } catch (Exception e) {
             out.println("error: " + (e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage()));
         }
+    }
+
+    /**
+     * A daemon thread that holds neither its creator's access control context nor its context class loader: a thread
+     * keeps the protection domains of the stack that created it, and the new revision's listener is created on the
+     * old revision's session thread (the one running the update), whose class loader it would otherwise keep alive.
+     */
+    @SuppressWarnings("removal")
+    private static Thread newThread(Runnable r, String name) {
+        Thread t = AccessController.doPrivileged((PrivilegedAction<Thread>) () -> new Thread(r, name),
+                new AccessControlContext(new ProtectionDomain[0]));
+        t.setDaemon(true);
+        t.setContextClassLoader(RemoteShell.class.getClassLoader());
+        return t;
     }
 
     private static void closeQuietly(Closeable c) {
