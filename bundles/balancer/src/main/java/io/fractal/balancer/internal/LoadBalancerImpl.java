@@ -33,9 +33,8 @@ import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutionException;
-import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
-import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
@@ -88,7 +87,8 @@ public class LoadBalancerImpl implements LoadBalancer {
     /** Ejections the previous instance saved, applied to each modelhost as it binds (then removed from here). */
     private final Map<String, EjectionStore.Ejection> savedEjections;
     private final List<HostEntry> hosts = new CopyOnWriteArrayList<>();
-    private final ScheduledExecutorService waiter = Executors.newSingleThreadScheduledExecutor(
+    /** Runs the waiting requests' next looks; its one thread lives as long as this instance. */
+    private final ScheduledThreadPoolExecutor waiter = new ScheduledThreadPoolExecutor(1,
             r -> newThread(r, "fractal-balancer-wait"));
     /** The requests waiting for a host, woken when one binds. */
     private final Set<Wake> waiting = ConcurrentHashMap.newKeySet();
@@ -120,6 +120,7 @@ public class LoadBalancerImpl implements LoadBalancer {
     /** With the file the ejections are kept in across bundle updates (null: nowhere). */
     LoadBalancerImpl(ConfigurationAdmin configAdmin, BalancerConfiguration config, Path ejectionsFile) {
         this.configAdmin = configAdmin;
+        this.waiter.prestartAllCoreThreads(); // one thread for the life of the instance, not started by a request
         this.ejectionStore = new EjectionStore(ejectionsFile);
         this.savedEjections = new ConcurrentHashMap<>(ejectionStore.load(System.currentTimeMillis()));
         if (!savedEjections.isEmpty()) {
@@ -131,9 +132,9 @@ public class LoadBalancerImpl implements LoadBalancer {
 
     /**
      * A daemon thread that holds neither the caller's access control context nor its context class loader: on
-     * Java 17 a thread keeps the protection domains of the stack that created it, and the thread is started by the
-     * first request that waits, on a stack of other bundles (REST, inferrer) whose old revisions it would otherwise
-     * keep from being collected after their updates.
+     * Java 17 a thread keeps the protection domains of the stack that created it, which may hold frames of other
+     * bundles (the one whose start activated the balancer), whose old revisions it would then keep from being
+     * collected after their updates.
      */
     @SuppressWarnings("removal")
     private static Thread newThread(Runnable r, String name) {

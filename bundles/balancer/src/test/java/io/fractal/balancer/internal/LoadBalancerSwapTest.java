@@ -113,6 +113,22 @@ class LoadBalancerSwapTest {
         assertTrue(System.nanoTime() - start < TimeUnit.SECONDS.toNanos(1));
     }
 
+    @Test
+    void anInstanceHasOneWaitThreadForItsLifeAndNoneAfterIt() {
+        balancers.forEach(LoadBalancerImpl::deactivate);
+        // earlier tests' instances are deactivated: their threads end
+        org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(5)).until(() -> waitThreads() == 0);
+        LoadBalancerImpl lb = balancer(Map.of());
+        assertEquals(1, waitThreads()); // started with the instance, not by the first request that waits
+        lb.deactivate();
+        org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(5)).until(() -> waitThreads() == 0);
+    }
+
+    private static long waitThreads() {
+        return Thread.getAllStackTraces().keySet().stream()
+                .filter(t -> t.isAlive() && t.getName().equals("fractal-balancer-wait")).count();
+    }
+
     // ---- ejections across an update -----------------------------------------------------------------------
 
     @Test
