@@ -150,9 +150,10 @@ public class ModelBundleExtender {
     }
 
     /**
-     * A daemon thread that holds neither its creator's access control context nor its context class loader: a thread
-     * keeps the protection domains of the stack that created it (here the framework's event thread, with whatever
-     * bundle caused the event on it), which would keep that bundle's old revision from being collected.
+     * A daemon thread that holds neither its creator's access control context nor its creator's context class
+     * loader: a thread keeps the protection domains of the stack that created it (here the framework's event thread,
+     * with whatever bundle caused the event on it), which would keep that bundle's old revision from being
+     * collected. Its context class loader is the system one, as the framework's own threads have.
      */
     @SuppressWarnings("removal")
     private static Thread newThread(Runnable r, String name) {
@@ -160,7 +161,7 @@ public class ModelBundleExtender {
                 (java.security.PrivilegedAction<Thread>) () -> new Thread(r, name),
                 new java.security.AccessControlContext(new java.security.ProtectionDomain[0]));
         t.setDaemon(true);
-        t.setContextClassLoader(ModelBundleExtender.class.getClassLoader());
+        t.setContextClassLoader(ClassLoader.getSystemClassLoader()); // as a framework thread has
         return t;
     }
 

@@ -493,9 +493,10 @@ public class ModelRepositoryImpl implements ModelRepository, ArtifactInstaller, 
     }
 
     /**
-     * A daemon thread that holds neither its creator's access control context nor its context class loader: a thread
-     * keeps the protection domains of the stack that created it, which would keep a caller's old revision (the REST
-     * resource that deployed a model, say) from being collected after its update.
+     * A daemon thread that holds neither its creator's access control context nor its creator's context class
+     * loader: a thread keeps the protection domains of the stack that created it, which would keep a caller's old
+     * revision (the REST resource that deployed a model, say) from being collected after its update. Its context
+     * class loader is the system one, as the framework's own threads have.
      */
     @SuppressWarnings("removal")
     private static Thread newThread(Runnable r, String name) {
@@ -503,7 +504,7 @@ public class ModelRepositoryImpl implements ModelRepository, ArtifactInstaller, 
                 (java.security.PrivilegedAction<Thread>) () -> new Thread(r, name),
                 new java.security.AccessControlContext(new java.security.ProtectionDomain[0]));
         t.setDaemon(true);
-        t.setContextClassLoader(ModelRepositoryImpl.class.getClassLoader());
+        t.setContextClassLoader(ClassLoader.getSystemClassLoader()); // as a framework thread has
         return t;
     }
 

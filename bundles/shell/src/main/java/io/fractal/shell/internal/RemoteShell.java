@@ -197,16 +197,19 @@ public class RemoteShell {
     }
 
     /**
-     * A daemon thread that holds neither its creator's access control context nor its context class loader: a thread
-     * keeps the protection domains of the stack that created it, and the new revision's listener is created on the
-     * old revision's session thread (the one running the update), whose class loader it would otherwise keep alive.
+     * A daemon thread that holds neither its creator's access control context nor its creator's context class
+     * loader: a thread keeps the protection domains of the stack that created it, and the new revision's listener is
+     * created on the old revision's session thread (the one running the update), whose class loader it would keep
+     * alive. Its context class loader is the system one, as the framework's own threads have: never this bundle's,
+     * which the update that a session thread runs disposes of (the framework then parses the new revision's component
+     * descriptors on that very thread, through its context class loader).
      */
     @SuppressWarnings("removal")
     private static Thread newThread(Runnable r, String name) {
         Thread t = AccessController.doPrivileged((PrivilegedAction<Thread>) () -> new Thread(r, name),
                 new AccessControlContext(new ProtectionDomain[0]));
         t.setDaemon(true);
-        t.setContextClassLoader(RemoteShell.class.getClassLoader());
+        t.setContextClassLoader(ClassLoader.getSystemClassLoader()); // as a framework thread has
         return t;
     }
 

@@ -72,6 +72,10 @@ class RemoteShellTest {
                 return "ran " + line;
             }
             // What Felix does on this thread: stop the bundle (deactivate), install and start the new revision.
+            // The framework then reads the new revision through this thread's context class loader: the system one,
+            // never the shell bundle's own, which the update disposes of.
+            seen.add("system class loader as context=" + (Thread.currentThread().getContextClassLoader()
+                    == ClassLoader.getSystemClassLoader()));
             current[0].deactivate();
             seen.add("interrupted=" + Thread.currentThread().isInterrupted());
             current[0] = shell(next -> "new revision ran " + next);
@@ -83,7 +87,8 @@ class RemoteShellTest {
         Socket updating = connect();
 
         assertEquals("", send(updating, "update 42"), "the update is answered");
-        assertEquals(List.of("interrupted=false", "new revision activated"), seen,
+        assertEquals(List.of("system class loader as context=true", "interrupted=false", "new revision activated"),
+                seen,
                 "the session running the update was neither interrupted nor waited for");
         assertEquals(-1, updating.getInputStream().read(), "then its session closes");
         assertEquals(-1, idle.getInputStream().read(), "an idle session was closed at once");
