@@ -95,17 +95,25 @@ public class RemoteShell {
 
     /**
      * Closes the listening socket and the idle sessions at once; a session running a command (possibly the
-     * {@code update} of this very bundle, on this very thread) closes after answering it. Waits for nothing.
+     * {@code update} of this very bundle, on this very thread) closes after answering it. Waits for no session, only
+     * for the listener thread to let go of the port.
      */
     @Deactivate
     void deactivate() {
         closing = true;
         closeQuietly(server);
-        if (listener != null) {
-            listener.interrupt(); // ends a pause between bind attempts; the listener runs no command
-        }
         for (Session s : List.copyOf(sessions)) {
             s.closeIfIdle();
+        }
+        if (listener != null && listener != Thread.currentThread()) {
+            // The listener runs no command, so it can be waited for: the port is released only once it has left
+            // accept(), and the new revision binds it right after this returns.
+            listener.interrupt(); // ends a pause between bind attempts
+            try {
+                listener.join(TimeUnit.SECONDS.toMillis(2));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
         }
     }
 
