@@ -4,6 +4,7 @@ import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.type.TypeFactory;
 import io.fractal.api.balancer.LoadBalancer;
 import io.fractal.api.engine.InferenceEngine;
 import io.fractal.api.host.ModelState;
@@ -91,7 +92,12 @@ public class ModelRepositoryImpl implements ModelRepository, ArtifactInstaller, 
     private final BundleContext context;
     private final Path dataDir;
     private final long swapTimeoutSeconds;
-    private final ObjectMapper mapper = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+    /**
+     * With a type cache of its own: Jackson's shared default one would keep this bundle's classes (and so its old
+     * revision) after an update.
+     */
+    private final ObjectMapper mapper = new ObjectMapper().setTypeFactory(TypeFactory.createDefaultInstance())
+            .enable(SerializationFeature.INDENT_OUTPUT);
     private final Map<String, StoredModel> models = new TreeMap<>();
     private final Map<InferenceEngine, Map<String, String>> engineTypes = new ConcurrentHashMap<>();
     /** The size and time of what each deploy/ source was when last deployed. */
