@@ -1,5 +1,6 @@
 package io.fractal.http.internal;
 
+import io.fractal.api.concurrent.IsolatedThreads;
 import io.fractal.api.rest.HttpApplication;
 import java.io.IOException;
 import java.util.Map;
@@ -8,6 +9,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.logging.Logger;
 import org.glassfish.grizzly.http.server.HttpHandler;
+import org.glassfish.grizzly.http.server.HttpHandlerRegistration;
 import org.glassfish.grizzly.http.server.HttpServer;
 import org.glassfish.grizzly.http.server.NetworkListener;
 import org.glassfish.grizzly.http.server.ServerConfiguration;
@@ -36,11 +38,8 @@ public class HttpListener {
     private static final long RETRY_SECONDS = 2;
 
     private final DelegatingHandler handler;
-    private final ScheduledExecutorService retries = Executors.newSingleThreadScheduledExecutor(r -> {
-        Thread t = new Thread(r, "fractal-http-listen");
-        t.setDaemon(true);
-        return t;
-    });
+    private final ScheduledExecutorService retries = Executors.newSingleThreadScheduledExecutor(
+            IsolatedThreads.factory("fractal-http-listen"));
     private volatile HttpListenerConfiguration config;
     private HttpServer server;
     private int failedAttempts;
@@ -102,16 +101,28 @@ public class HttpListener {
         HttpListenerConfiguration c = config;
         HttpServer s = new HttpServer();
         NetworkListener listener = new NetworkListener("fractal", c.host(), c.port());
+        listener.getTransport().getWorkerThreadPoolConfig().setThreadFactory(IsolatedThreads.factory("fractal-http"));
         listener.registerAddOn(new IgnoreUpgrades());
         s.addListener(listener);
         ServerConfiguration sc = s.getServerConfiguration();
-        sc.addHttpHandler(handler, "/");
+        sc.addHttpHandler(handler, HttpHandlerRegistration.ROOT); // alone at the root: no handler chain in between
         sc.setPassTraceRequest(true);
         sc.setMaxPostSize(-1); // the application limits bodies, and answers in JSON
         sc.setDefaultErrorPageGenerator(new JsonErrorPages());
         sc.setDefaultQueryEncoding(java.nio.charset.StandardCharsets.UTF_8);
         try {
-            s.start();
+            // Grizzly's timer threads come from no factory of ours: started here, they keep no caller's revision.
+            IOException failed = IsolatedThreads.run(() -> {
+                try {
+                    s.start();
+                    return null;
+                } catch (IOException e) {
+                    return e;
+                }
+            });
+            if (failed != null) {
+                throw failed;
+            }
             server = s;
             LOG.info(() -> "REST API listening on http://" + c.host() + ":" + c.port() + "/");
         } catch (IOException e) {

@@ -14,6 +14,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import org.glassfish.grizzly.http.server.HttpHandler;
+import org.glassfish.grizzly.http.server.HttpHandlerRegistration;
 import org.glassfish.grizzly.http.server.HttpServer;
 import org.glassfish.grizzly.http.server.NetworkListener;
 import org.glassfish.grizzly.http.server.Request;
@@ -38,7 +39,7 @@ class DelegatingHandlerTest {
         }
         server = new HttpServer();
         server.addListener(new NetworkListener("test", "127.0.0.1", port));
-        server.getServerConfiguration().addHttpHandler(handler, "/");
+        server.getServerConfiguration().addHttpHandler(handler, HttpHandlerRegistration.ROOT);
         server.start();
         base = URI.create("http://127.0.0.1:" + port + "/");
     }

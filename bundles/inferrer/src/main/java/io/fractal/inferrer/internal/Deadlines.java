@@ -13,8 +13,10 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 
 /**
- * Time limits for one component's futures, kept on a timer thread of its own that ends after a second without
- * work, so nothing of an old bundle revision outlives its last request.
+ * Time limits for one component's futures, kept on a timer thread of its own. The thread lives while the component
+ * is active (a thread that ended after each idle moment would be created again for every few requests: measured, it
+ * tripled the CPU a prediction costs); {@link #retire} ends it once the deadlines of the requests that may still
+ * reach the deactivated component have passed, so nothing of an old bundle revision outlives its last request.
  *
  * <p>Not {@code CompletableFuture.orTimeout}: on Java 17 the JDK's one shared timer thread keeps, for the life of
  * the JVM, the access control context of the stack that happened to start it, and with it the class loaders of
@@ -28,8 +30,19 @@ final class Deadlines {
     Deadlines(String threadName) {
         timer = new ScheduledThreadPoolExecutor(1, r -> newThread(r, threadName));
         timer.setRemoveOnCancelPolicy(true);
-        timer.setKeepAliveTime(1, TimeUnit.SECONDS);
-        timer.allowCoreThreadTimeOut(true);
+    }
+
+    /**
+     * The component is deactivated: requests may still reach it for a moment (they finish on the services it
+     * kept), so the timer takes deadlines for {@code graceMillis} more, then stops; the deadlines it holds then
+     * still fire, and its thread ends with the last of them.
+     */
+    void retire(long graceMillis) {
+        try {
+            timer.schedule(timer::shutdown, Math.max(0, graceMillis), TimeUnit.MILLISECONDS);
+        } catch (RejectedExecutionException e) {
+            // already retired
+        }
     }
 
     /**
@@ -47,7 +60,8 @@ final class Deadlines {
             task = timer.schedule(() -> ForkJoinPool.commonPool().execute(
                     () -> future.completeExceptionally(failure.get())), Math.max(0, millis), TimeUnit.MILLISECONDS);
         } catch (RejectedExecutionException e) {
-            future.completeExceptionally(failure.get()); // never shut down, but never leave a future unbounded
+            // retired long ago: nothing should still call this component, but never leave a future unbounded
+            future.completeExceptionally(failure.get());
             return future;
         }
         future.whenComplete((value, error) -> task.cancel(false));
@@ -60,7 +74,7 @@ final class Deadlines {
         Thread t = AccessController.doPrivileged((PrivilegedAction<Thread>) () -> new Thread(r, name),
                 new AccessControlContext(new ProtectionDomain[0]));
         t.setDaemon(true);
-        t.setContextClassLoader(Deadlines.class.getClassLoader());
+        t.setContextClassLoader(ClassLoader.getSystemClassLoader());
         return t;
     }
 }

@@ -53,6 +53,7 @@ import org.osgi.service.component.annotations.ReferencePolicyOption;
 @Produces(MediaType.APPLICATION_JSON)
 public class KServeResource {
 
+    private final Deadlines deadlines;
     private final DynamicService<ModelRepository> repository;
     private final DynamicService<LoadBalancer> balancer;
     private final Serving serving;
@@ -67,7 +68,7 @@ public class KServeResource {
     @Activate
     public KServeResource(InferrerConfiguration config, BundleContext context) {
         this.config = config;
-        Deadlines deadlines = new Deadlines("fractal-inferrer-v2-deadlines");
+        this.deadlines = new Deadlines("fractal-inferrer-v2-deadlines");
         this.repository = new DynamicService<>("the model repository", () -> this.config.grace_ms(), deadlines);
         this.balancer = new DynamicService<>("the balancer", () -> this.config.grace_ms(), deadlines);
         this.serving = new Serving(repository, balancer, () -> metrics, () -> this.config, deadlines);
@@ -85,6 +86,7 @@ public class KServeResource {
      */
     @Deactivate
     void deactivate() {
+        deadlines.retire(config.request_timeout_ms());
         repository.retain();
         balancer.retain();
     }

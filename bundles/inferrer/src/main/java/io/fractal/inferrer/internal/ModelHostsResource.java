@@ -43,6 +43,7 @@ import org.osgi.service.component.annotations.ReferencePolicyOption;
 @Produces(MediaType.APPLICATION_JSON)
 public class ModelHostsResource {
 
+    private final Deadlines deadlines;
     private final DynamicService<LoadBalancer> balancer;
     private final DynamicService<ModelHostAdmin> admin;
     private volatile InferrerConfiguration config;
@@ -50,7 +51,7 @@ public class ModelHostsResource {
     @Activate
     public ModelHostsResource(InferrerConfiguration config) {
         this.config = config;
-        Deadlines deadlines = new Deadlines("fractal-inferrer-modelhosts-deadlines");
+        this.deadlines = new Deadlines("fractal-inferrer-modelhosts-deadlines");
         this.balancer = new DynamicService<>("the balancer", () -> this.config.grace_ms(), deadlines);
         this.admin = new DynamicService<>("the modelhost administration", () -> this.config.grace_ms(), deadlines);
     }
@@ -66,6 +67,7 @@ public class ModelHostsResource {
      */
     @Deactivate
     void deactivate() {
+        deadlines.retire(config.request_timeout_ms());
         balancer.retain();
         admin.retain();
     }

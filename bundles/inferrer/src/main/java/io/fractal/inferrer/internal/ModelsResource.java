@@ -60,6 +60,7 @@ import org.osgi.service.metatype.annotations.Designate;
 @Produces(MediaType.APPLICATION_JSON)
 public class ModelsResource {
 
+    private final Deadlines deadlines;
     private final DynamicService<ModelRepository> repository;
     private final DynamicService<LoadBalancer> balancer;
     private final Serving serving;
@@ -72,7 +73,7 @@ public class ModelsResource {
     @Activate
     public ModelsResource(InferrerConfiguration config) {
         this.config = config;
-        Deadlines deadlines = new Deadlines("fractal-inferrer-v1-deadlines");
+        this.deadlines = new Deadlines("fractal-inferrer-v1-deadlines");
         this.repository = new DynamicService<>("the model repository", () -> this.config.grace_ms(), deadlines);
         this.balancer = new DynamicService<>("the balancer", () -> this.config.grace_ms(), deadlines);
         this.serving = new Serving(repository, balancer, () -> metrics, () -> this.config, deadlines);
@@ -89,6 +90,7 @@ public class ModelsResource {
      */
     @Deactivate
     void deactivate() {
+        deadlines.retire(config.request_timeout_ms());
         repository.retain();
         balancer.retain();
     }

@@ -65,6 +65,7 @@ public class SeedResource {
      */
     @Deactivate
     void deactivate() {
+        deadlines.retire(config.request_timeout_ms());
         balancer.retain();
     }
 

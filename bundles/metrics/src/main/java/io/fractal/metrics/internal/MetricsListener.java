@@ -1,6 +1,7 @@
 package io.fractal.metrics.internal;
 
 import com.sun.net.httpserver.HttpServer;
+import io.fractal.api.concurrent.IsolatedThreads;
 import io.prometheus.client.exporter.common.TextFormat;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -8,7 +9,6 @@ import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.logging.Logger;
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
@@ -52,12 +52,7 @@ public class MetricsListener {
         });
         // Its own threads, stopped with the component (HttpServer.stop leaves a given executor running, which would
         // keep this revision's class loader alive after an update); two, so one slow scraper does not block another.
-        AtomicInteger n = new AtomicInteger();
-        executor = Executors.newFixedThreadPool(2, r -> {
-            Thread t = new Thread(r, "fractal-metrics-listener-" + n.incrementAndGet());
-            t.setDaemon(true);
-            return t;
-        });
+        executor = Executors.newFixedThreadPool(2, IsolatedThreads.factory("fractal-metrics-listener"));
         server.setExecutor(executor);
         server.start();
         LOG.info(() -> "Metrics listening on http://" + config.host() + ":" + config.port() + "/metrics");

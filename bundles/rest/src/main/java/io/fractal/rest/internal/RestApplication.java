@@ -1,5 +1,6 @@
 package io.fractal.rest.internal;
 
+import io.fractal.api.concurrent.IsolatedThreads;
 import io.fractal.api.metrics.FractalMetrics;
 import io.fractal.api.rest.HttpApplication;
 import io.fractal.api.rest.RestWhiteboard;
@@ -55,11 +56,8 @@ public class RestApplication implements Generation.Successor {
     /** Root paths of resources that left, and until when ({@link System#nanoTime()}) requests wait for them. */
     private final Map<String, Long> departed = new ConcurrentHashMap<>();
     private final AtomicBoolean reloadPending = new AtomicBoolean();
-    private final ScheduledExecutorService reloader = Executors.newSingleThreadScheduledExecutor(r -> {
-        Thread t = new Thread(r, "fractal-rest-reload");
-        t.setDaemon(true);
-        return t;
-    });
+    private final ScheduledExecutorService reloader = Executors.newSingleThreadScheduledExecutor(
+            IsolatedThreads.factory("fractal-rest-reload"));
     private final Object generations = new Object();
     private volatile RestConfiguration config;
     private volatile Generation current;

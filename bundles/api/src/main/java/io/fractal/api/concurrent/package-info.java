@@ -1,0 +1,7 @@
+/** What every bundle's threads need so that an update of one bundle leaves no other revision behind. */
+@Export
+@Version("1.0.0")
+package io.fractal.api.concurrent;
+
+import org.osgi.annotation.bundle.Export;
+import org.osgi.annotation.versioning.Version;
