@@ -9,8 +9,11 @@ package io.fractal.api.rest;
  * registered wait for one for a bounded time.
  *
  * <p>A handler may decline a request it has not started to answer, so that the listener passes it to the handler
- * registered now: it sets the request attribute {@link #REDISPATCH} and returns (used while a resource is being
- * replaced: the old application holds the request until the new one is there).
+ * registered now (used while a resource is being replaced: the old application holds the request until the new
+ * one is there). The listener puts a {@code java.util.concurrent.atomic.AtomicBoolean} under the request attribute
+ * {@link #REDISPATCH}; the handler sets it to true, in the thread that called it, and returns without touching the
+ * response. (The listener cannot look at the request once the handler returned: an asynchronous answer may have
+ * completed and recycled it for another connection by then.)
  */
 public final class HttpApplication {
 
@@ -20,7 +23,7 @@ public final class HttpApplication {
     /** The filter the listener tracks. */
     public static final String FILTER = "(" + APPLICATION + "=true)";
 
-    /** Request attribute: set (to {@code Boolean.TRUE}) by a handler that declines a request it did not answer. */
+    /** Request attribute: an {@code AtomicBoolean} a handler sets to decline a request it did not answer. */
     public static final String REDISPATCH = "fractal.http.redispatch";
 
     private HttpApplication() {

@@ -4,6 +4,7 @@ import io.fractal.api.rest.HttpApplication;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.logging.Logger;
 import org.glassfish.grizzly.http.server.HttpHandler;
@@ -95,11 +96,14 @@ final class DelegatingHandler extends HttpHandler {
                 return;
             }
             serving.set(d);
+            // Once the handler returns, the request may already have been answered on another thread and recycled
+            // for another connection: it must not be touched again. A handler that declines says so through this
+            // holder, in this thread, before it returns.
+            AtomicBoolean declined = new AtomicBoolean();
+            request.setAttribute(HttpApplication.REDISPATCH, declined);
             d.handler.service(request, response);
-            if (Boolean.TRUE.equals(request.getAttribute(HttpApplication.REDISPATCH)) && attempt < MAX_REDISPATCH
-                    && !response.isCommitted() && !response.isSuspended() && serving.compareAndSet(d, null)) {
-                // declined without answering: the handler registered now takes it
-                request.removeAttribute(HttpApplication.REDISPATCH);
+            if (declined.get() && attempt < MAX_REDISPATCH && serving.compareAndSet(d, null)) {
+                // declined without answering: the request is still ours; the handler registered now takes it
                 d.release();
                 continue;
             }

@@ -138,12 +138,85 @@ class DelegatingHandlerTest {
             @Override
             public void service(Request request, Response response) {
                 handler.add(named("successor", null), 2, 11);
-                request.setAttribute(HttpApplication.REDISPATCH, Boolean.TRUE);
+                ((java.util.concurrent.atomic.AtomicBoolean) request.getAttribute(HttpApplication.REDISPATCH)).set(true);
             }
         };
         handler.add(declining, 1, 10);
         assertEquals("successor", get("x").get(5, TimeUnit.SECONDS).body());
         assertEquals(0, handler.remove(declining, 1, TimeUnit.SECONDS), "the declined request was released");
+    }
+
+    /**
+     * Answers completed on another thread at once race with the listener's own thread returning from the handler:
+     * the listener must not touch a request after that (it may already serve another connection).
+     */
+    @Test
+    void asynchronousAnswersRacingTheHandlersReturnAreNeverLostOrMixed() throws Exception {
+        java.util.concurrent.ExecutorService async = java.util.concurrent.Executors.newFixedThreadPool(2);
+        // Grizzly reports a request touched after it was recycled as a warning (GRIZZLY0029) and may close or mix up
+        // the connection: count its warnings.
+        java.util.logging.Logger grizzly = java.util.logging.Logger.getLogger("org.glassfish.grizzly");
+        java.util.concurrent.atomic.AtomicInteger warnings = new java.util.concurrent.atomic.AtomicInteger();
+        java.util.logging.Handler counter = new java.util.logging.Handler() {
+            @Override
+            public void publish(java.util.logging.LogRecord record) {
+                if (record.getLevel().intValue() >= java.util.logging.Level.WARNING.intValue()) {
+                    warnings.incrementAndGet();
+                }
+            }
+
+            @Override
+            public void flush() {
+            }
+
+            @Override
+            public void close() {
+            }
+        };
+        grizzly.addHandler(counter);
+        try {
+            handler.add(new HttpHandler() {
+                @Override
+                public void service(Request request, Response response) {
+                    String path = request.getRequestURI();
+                    response.suspend();
+                    async.execute(() -> {
+                        try {
+                            response.getWriter().write(path);
+                        } catch (java.io.IOException e) {
+                            throw new java.io.UncheckedIOException(e);
+                        } finally {
+                            response.resume();
+                        }
+                    });
+                }
+            }, 0, 1);
+            java.util.List<CompletableFuture<Void>> clients = new java.util.ArrayList<>();
+            java.util.concurrent.atomic.AtomicInteger wrong = new java.util.concurrent.atomic.AtomicInteger();
+            for (int c = 0; c < 8; c++) {
+                int client = c;
+                clients.add(CompletableFuture.runAsync(() -> {
+                    for (int i = 0; i < 500; i++) {
+                        String path = "/c" + client + "/r" + i;
+                        try {
+                            HttpResponse<String> r = get(path.substring(1)).get(10, TimeUnit.SECONDS);
+                            if (r.statusCode() != 200 || !path.equals(r.body())) {
+                                wrong.incrementAndGet();
+                            }
+                        } catch (Exception e) {
+                            wrong.incrementAndGet();
+                        }
+                    }
+                }));
+            }
+            CompletableFuture.allOf(clients.toArray(CompletableFuture[]::new)).get(120, TimeUnit.SECONDS);
+            assertEquals(0, wrong.get(), "answers lost, failed or mixed up among 4000");
+            assertEquals(0, warnings.get(), "Grizzly warnings (a request touched after it was recycled)");
+            await(() -> handler.inFlight() == 0);
+        } finally {
+            grizzly.removeHandler(counter);
+            async.shutdownNow();
+        }
     }
 
     private static void await(java.util.function.BooleanSupplier condition) throws InterruptedException {

@@ -3,6 +3,7 @@ package io.fractal.rest.internal;
 import io.fractal.api.rest.HttpApplication;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.glassfish.grizzly.http.server.HttpHandler;
 import org.glassfish.grizzly.http.server.Request;
 import org.glassfish.grizzly.http.server.Response;
@@ -48,8 +49,10 @@ final class Generation extends HttpHandler {
         if (!holding.isEmpty()) {
             String root = paths.longestMatch(request.getRequestURI());
             Long deadline = root == null ? null : holding.get(root);
-            if (deadline != null && System.nanoTime() < deadline && successor.awaitNewer(number, deadline)) {
-                request.setAttribute(HttpApplication.REDISPATCH, Boolean.TRUE);
+            if (deadline != null && System.nanoTime() < deadline
+                    && request.getAttribute(HttpApplication.REDISPATCH) instanceof AtomicBoolean declined
+                    && successor.awaitNewer(number, deadline)) {
+                declined.set(true);
                 return;
             }
         }
