@@ -1,5 +1,6 @@
 package io.fractal.balancer.internal;
 
+import io.fractal.api.concurrent.IsolatedThreads;
 import io.fractal.api.balancer.BalancerDTO;
 import io.fractal.api.balancer.LoadBalancer;
 import io.fractal.api.balancer.Strategy;
@@ -89,7 +90,7 @@ public class LoadBalancerImpl implements LoadBalancer {
     private final List<HostEntry> hosts = new CopyOnWriteArrayList<>();
     /** Runs the waiting requests' next looks; its one thread lives as long as this instance. */
     private final ScheduledThreadPoolExecutor waiter = new ScheduledThreadPoolExecutor(1,
-            r -> newThread(r, "fractal-balancer-wait"));
+            r -> IsolatedThreads.newThread(r, "fractal-balancer-wait"));
     /** The requests waiting for a host, woken when one binds. */
     private final Set<Wake> waiting = ConcurrentHashMap.newKeySet();
     /** Every request this instance has taken and not answered yet (waiting, or sent to a host). */
@@ -130,21 +131,6 @@ public class LoadBalancerImpl implements LoadBalancer {
         modified(config);
     }
 
-    /**
-     * A daemon thread that holds neither the caller's access control context nor its context class loader: on
-     * Java 17 a thread keeps the protection domains of the stack that created it, which may hold frames of other
-     * bundles (the one whose start activated the balancer), whose old revisions it would then keep from being
-     * collected after their updates.
-     */
-    @SuppressWarnings("removal")
-    private static Thread newThread(Runnable r, String name) {
-        Thread t = java.security.AccessController.doPrivileged(
-                (java.security.PrivilegedAction<Thread>) () -> new Thread(r, name),
-                new java.security.AccessControlContext(new java.security.ProtectionDomain[0]));
-        t.setDaemon(true);
-        t.setContextClassLoader(LoadBalancerImpl.class.getClassLoader());
-        return t;
-    }
 
     private static Path dataFile(BundleContext context) {
         File f = context.getDataFile(EjectionStore.FILE_NAME);

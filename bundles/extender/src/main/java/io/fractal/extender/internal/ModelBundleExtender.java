@@ -1,5 +1,6 @@
 package io.fractal.extender.internal;
 
+import io.fractal.api.concurrent.IsolatedThreads;
 import io.fractal.api.engine.InferenceEngine;
 import io.fractal.api.repository.ModelRepository;
 import io.fractal.api.repository.ModelVersionDTO;
@@ -95,7 +96,7 @@ public class ModelBundleExtender {
     private final BundleContext context;
     private final ModelRepository repository;
     private final BundleTracker<TrackedBundle> tracker;
-    private final ExecutorService worker = Executors.newSingleThreadExecutor(r -> newThread(r, "fractal-model-extender"));
+    private final ExecutorService worker = Executors.newSingleThreadExecutor(r -> IsolatedThreads.newThread(r, "fractal-model-extender"));
     /** The models deployed from each bundle (by bundle id), as its last deployed revision named them; worker only. */
     private final Map<Long, Set<String>> deployed = new HashMap<>();
     private final Map<InferenceEngine, Set<String>> engineTypes = new ConcurrentHashMap<>();
@@ -149,21 +150,6 @@ public class ModelBundleExtender {
         engineTypes.remove(engine);
     }
 
-    /**
-     * A daemon thread that holds neither its creator's access control context nor its creator's context class
-     * loader: a thread keeps the protection domains of the stack that created it (here the framework's event thread,
-     * with whatever bundle caused the event on it), which would keep that bundle's old revision from being
-     * collected. Its context class loader is the system one, as the framework's own threads have.
-     */
-    @SuppressWarnings("removal")
-    private static Thread newThread(Runnable r, String name) {
-        Thread t = java.security.AccessController.doPrivileged(
-                (java.security.PrivilegedAction<Thread>) () -> new Thread(r, name),
-                new java.security.AccessControlContext(new java.security.ProtectionDomain[0]));
-        t.setDaemon(true);
-        t.setContextClassLoader(ClassLoader.getSystemClassLoader()); // as a framework thread has
-        return t;
-    }
 
     static String source(String symbolicName, String model) {
         return SOURCE_PREFIX + symbolicName + "/" + model;

@@ -1,9 +1,6 @@
 package io.fractal.inferrer.internal;
 
-import java.security.AccessControlContext;
-import java.security.AccessController;
-import java.security.PrivilegedAction;
-import java.security.ProtectionDomain;
+import io.fractal.api.concurrent.IsolatedThreads;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ForkJoinPool;
 import java.util.concurrent.RejectedExecutionException;
@@ -28,7 +25,7 @@ final class Deadlines {
     private final ScheduledThreadPoolExecutor timer;
 
     Deadlines(String threadName) {
-        timer = new ScheduledThreadPoolExecutor(1, r -> newThread(r, threadName));
+        timer = new ScheduledThreadPoolExecutor(1, r -> IsolatedThreads.newThread(r, threadName));
         timer.setRemoveOnCancelPolicy(true);
     }
 
@@ -68,13 +65,4 @@ final class Deadlines {
         return future;
     }
 
-    /** A daemon thread that holds neither the caller's access control context nor its context class loader. */
-    @SuppressWarnings("removal")
-    private static Thread newThread(Runnable r, String name) {
-        Thread t = AccessController.doPrivileged((PrivilegedAction<Thread>) () -> new Thread(r, name),
-                new AccessControlContext(new ProtectionDomain[0]));
-        t.setDaemon(true);
-        t.setContextClassLoader(ClassLoader.getSystemClassLoader());
-        return t;
-    }
 }

@@ -1,5 +1,6 @@
 package io.fractal.modelhost.internal;
 
+import io.fractal.api.concurrent.IsolatedThreads;
 import io.fractal.api.engine.InferenceEngine;
 import io.fractal.api.engine.ModelLoadException;
 import io.fractal.api.host.EchoDTO;
@@ -117,7 +118,7 @@ public class ModelHostImpl implements ModelHost {
     /** Threads named {@code fractal-<id>-<role><n>} ({@code <n>} only for roles ending in '-'). */
     private ThreadFactory threads(String role) {
         AtomicInteger n = new AtomicInteger();
-        return r -> Threads.newThread(r, "fractal-" + id + "-" + role + (role.endsWith("-") ? n.getAndIncrement() : ""));
+        return r -> IsolatedThreads.newThread(r, "fractal-" + id + "-" + role + (role.endsWith("-") ? n.getAndIncrement() : ""));
     }
 
     // ---- references ----------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 package io.fractal.repository.internal;
 
+import io.fractal.api.concurrent.IsolatedThreads;
 import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -106,7 +107,7 @@ public class ModelRepositoryImpl implements ModelRepository, ArtifactInstaller, 
     private final Map<String, Promotion> promotions = new ConcurrentHashMap<>();
     private volatile boolean active = true;
     private final ScheduledExecutorService background = Executors.newSingleThreadScheduledExecutor(
-            r -> newThread(r, "fractal-repository"));
+            r -> IsolatedThreads.newThread(r, "fractal-repository"));
 
     /** Whether anything serves: without a balancer a new default applies at once. */
     @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
@@ -498,21 +499,6 @@ public class ModelRepositoryImpl implements ModelRepository, ArtifactInstaller, 
         return name + ":" + version;
     }
 
-    /**
-     * A daemon thread that holds neither its creator's access control context nor its creator's context class
-     * loader: a thread keeps the protection domains of the stack that created it, which would keep a caller's old
-     * revision (the REST resource that deployed a model, say) from being collected after its update. Its context
-     * class loader is the system one, as the framework's own threads have.
-     */
-    @SuppressWarnings("removal")
-    private static Thread newThread(Runnable r, String name) {
-        Thread t = java.security.AccessController.doPrivileged(
-                (java.security.PrivilegedAction<Thread>) () -> new Thread(r, name),
-                new java.security.AccessControlContext(new java.security.ProtectionDomain[0]));
-        t.setDaemon(true);
-        t.setContextClassLoader(ClassLoader.getSystemClassLoader()); // as a framework thread has
-        return t;
-    }
 
     // ---- FileInstall ---------------------------------------------------------------------------------------
 

@@ -1,5 +1,6 @@
 package io.fractal.shell.internal;
 
+import io.fractal.api.concurrent.IsolatedThreads;
 import java.io.BufferedReader;
 import java.io.Closeable;
 import java.io.IOException;
@@ -13,11 +14,7 @@ import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
-import java.security.AccessControlContext;
-import java.security.AccessController;
 import java.security.MessageDigest;
-import java.security.PrivilegedAction;
-import java.security.ProtectionDomain;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -86,7 +83,7 @@ public class RemoteShell {
             LOG.info(() -> "Remote shell: " + config.host() + ":" + config.port() + " is taken (" + taken.getMessage()
                     + "); trying again for up to " + BIND_RETRY_MILLIS / 1000 + " s");
         }
-        listener = newThread(this::listen, "fractal-remote-shell");
+        listener = IsolatedThreads.newThread(this::listen, "fractal-remote-shell");
         listener.start();
         if (server != null) {
             logListening();
@@ -151,7 +148,7 @@ public class RemoteShell {
                 if (closing) {
                     session.closeIfIdle(); // deactivated while it accepted: the session sees it and ends
                 }
-                newThread(session, "fractal-remote-shell-" + sessionCount.incrementAndGet()).start();
+                IsolatedThreads.newThread(session, "fractal-remote-shell-" + sessionCount.incrementAndGet()).start();
             } catch (IOException e) {
                 if (!closing && !s.isClosed()) {
                     LOG.log(Level.WARNING, "Remote shell: " + e.getMessage());
@@ -204,22 +201,6 @@ public class RemoteShell {
         }
     }
 
-    /**
-     * A daemon thread that holds neither its creator's access control context nor its creator's context class
-     * loader: a thread keeps the protection domains of the stack that created it, and the new revision's listener is
-     * created on the old revision's session thread (the one running the update), whose class loader it would keep
-     * alive. Its context class loader is the system one, as the framework's own threads have: never this bundle's,
-     * which the update that a session thread runs disposes of (the framework then parses the new revision's component
-     * descriptors on that very thread, through its context class loader).
-     */
-    @SuppressWarnings("removal")
-    private static Thread newThread(Runnable r, String name) {
-        Thread t = AccessController.doPrivileged((PrivilegedAction<Thread>) () -> new Thread(r, name),
-                new AccessControlContext(new ProtectionDomain[0]));
-        t.setDaemon(true);
-        t.setContextClassLoader(ClassLoader.getSystemClassLoader()); // as a framework thread has
-        return t;
-    }
 
     private static void closeQuietly(Closeable c) {
         if (c == null) {
