@@ -42,9 +42,10 @@ BG_WRK=""       # the wrk of the RSS cycles, stopped on exit
 WRK_PID=""      # the wrk of the current run
 on_exit() {
   local rc=$?
-  for p in $BG_WRK $WRK_PID; do kill "$p" 2>/dev/null || true; done
+  set +e   # (exit "$rc") below must not end this handler
+  for p in $BG_WRK $WRK_PID; do kill "$p" 2>/dev/null; done
   (exit "$rc")
-  cleanup
+  cleanup   # lib.sh's: stops the server, removes the run's folder (kept after a failure); reads $? as the status
 }
 
 make_server                     # the sample models iris and digits, modelhosts mh1 and mh2 (2 workers each)
