@@ -27,6 +27,7 @@ final class DelegatingHandler extends HttpHandler {
     private final List<Delegate> delegates = new ArrayList<>();
     private volatile Delegate current;
     private volatile long holdNanos;
+    private volatile boolean closing;
 
     DelegatingHandler(long holdMillis) {
         super("fractal");
@@ -35,6 +36,11 @@ final class DelegatingHandler extends HttpHandler {
 
     void setHoldMillis(long holdMillis) {
         this.holdNanos = TimeUnit.MILLISECONDS.toNanos(Math.max(0, holdMillis));
+    }
+
+    /** While the listener closes, answers say {@code Connection: close}: clients do not send more on them. */
+    void setClosing(boolean closing) {
+        this.closing = closing;
     }
 
     void add(HttpHandler handler, int ranking, long serviceId) {
@@ -80,6 +86,9 @@ final class DelegatingHandler extends HttpHandler {
     @Override
     public void service(Request request, Response response) throws Exception {
         long deadline = System.nanoTime() + holdNanos;
+        if (closing) {
+            response.setHeader("Connection", "close");
+        }
         // Registered before the handler runs: an asynchronous answer may complete before service() returns.
         AtomicReference<Delegate> serving = new AtomicReference<>();
         request.addAfterServiceListener(r -> {

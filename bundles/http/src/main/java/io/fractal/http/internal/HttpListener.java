@@ -83,10 +83,12 @@ public class HttpListener {
             }
             LOG.info(() -> "REST API moving from " + old.host() + ":" + old.port() + " to " + newConfig.host() + ":"
                     + newConfig.port());
-            if (previous != null) {
-                previous.shutdown(newConfig.drain_ms(), TimeUnit.MILLISECONDS);
-            }
-            retries.execute(this::listen);
+            retries.execute(() -> {
+                listen();
+                if (previous != null) {
+                    close(previous, newConfig.drain_ms());
+                }
+            });
         }
     }
 
@@ -146,13 +148,29 @@ public class HttpListener {
         }
         retries.shutdownNow();
         if (s != null) {
-            try {
-                s.shutdown(config.drain_ms(), TimeUnit.MILLISECONDS).get(config.drain_ms() + 1000,
-                        TimeUnit.MILLISECONDS);
-            } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
-                s.shutdownNow();
-            }
+            close(s, config.drain_ms());
         }
         LOG.info("REST API listener stopped");
+    }
+
+    /**
+     * Closes a listener without losing a request: it stops accepting connections at once, answers what arrives on
+     * the open ones as usual but with {@code Connection: close}, and shuts down once nothing is in flight (or after
+     * the drain time). Grizzly's own graceful shutdown would answer those requests 503, and leaves a thread behind.
+     */
+    private void close(HttpServer s, long drainMillis) {
+        s.getListeners().forEach(l -> l.getTransport().unbindAll());
+        handler.setClosing(true);
+        try {
+            long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(drainMillis);
+            while (handler.inFlight() > 0 && System.nanoTime() < deadline) {
+                Thread.sleep(5);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } finally {
+            s.shutdownNow();
+            handler.setClosing(false);
+        }
     }
 }

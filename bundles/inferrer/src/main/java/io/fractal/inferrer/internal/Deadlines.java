@@ -22,6 +22,12 @@ import java.util.function.Supplier;
  */
 final class Deadlines {
 
+    /**
+     * How long a deactivated component still takes deadlines: requests reach it only until the REST application
+     * has been rebuilt without it, a fraction of this. The deadlines it took still fire after that.
+     */
+    static final long RETIRE_AFTER_MS = 2000;
+
     private final ScheduledThreadPoolExecutor timer;
 
     Deadlines(String threadName) {
@@ -32,7 +38,7 @@ final class Deadlines {
     /**
      * The component is deactivated: requests may still reach it for a moment (they finish on the services it
      * kept), so the timer takes deadlines for {@code graceMillis} more, then stops; the deadlines it holds then
-     * still fire, and its thread ends with the last of them.
+     * still fire (those of requests answered meanwhile were removed), and its thread ends with the last of them.
      */
     void retire(long graceMillis) {
         try {

@@ -86,7 +86,7 @@ public class KServeResource {
      */
     @Deactivate
     void deactivate() {
-        deadlines.retire(config.request_timeout_ms());
+        deadlines.retire(Deadlines.RETIRE_AFTER_MS);
         repository.retain();
         balancer.retain();
     }

@@ -67,7 +67,7 @@ public class ModelHostsResource {
      */
     @Deactivate
     void deactivate() {
-        deadlines.retire(config.request_timeout_ms());
+        deadlines.retire(Deadlines.RETIRE_AFTER_MS);
         balancer.retain();
         admin.retain();
     }

@@ -66,8 +66,6 @@ public class ModelsResource {
     private final Serving serving;
     private volatile InferrerConfiguration config;
 
-    @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
-            policyOption = ReferencePolicyOption.GREEDY)
     private volatile FractalMetrics metrics;
 
     @Activate
@@ -88,9 +86,38 @@ public class ModelsResource {
      * This component goes (its bundle is updated or stops) while the services it uses stay: the requests that still
      * reach it finish with them rather than wait for services DS will not bind to it any more.
      */
+    /**
+     * A new metrics service (its bundle updated) starts empty: the request series of every version come back at
+     * once, with zero counts, rather than at each one's next request. (v1 and v2 record the same series.)
+     */
+    @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
+            policyOption = ReferencePolicyOption.GREEDY)
+    void bindMetrics(FractalMetrics m) {
+        metrics = m;
+        ModelRepository r = repository.current();
+        if (r == null) {
+            return;
+        }
+        try {
+            for (ModelDTO model : r.models()) {
+                for (ModelVersionDTO v : model.versions) {
+                    m.timer("fractal_request_seconds", "model", v.name, "version", Integer.toString(v.version));
+                }
+            }
+        } catch (RuntimeException e) {
+            // the repository or the metrics went meanwhile: the series come back with the next request
+        }
+    }
+
+    void unbindMetrics(FractalMetrics m) {
+        if (metrics == m) {
+            metrics = null;
+        }
+    }
+
     @Deactivate
     void deactivate() {
-        deadlines.retire(config.request_timeout_ms());
+        deadlines.retire(Deadlines.RETIRE_AFTER_MS);
         repository.retain();
         balancer.retain();
     }

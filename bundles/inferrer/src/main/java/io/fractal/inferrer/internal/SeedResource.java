@@ -65,7 +65,7 @@ public class SeedResource {
      */
     @Deactivate
     void deactivate() {
-        deadlines.retire(config.request_timeout_ms());
+        deadlines.retire(Deadlines.RETIRE_AFTER_MS);
         balancer.retain();
     }
 

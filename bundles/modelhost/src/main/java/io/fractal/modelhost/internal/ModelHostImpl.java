@@ -130,6 +130,19 @@ public class ModelHostImpl implements ModelHost {
         m.gauge("fractal_modelhost_inflight", inFlight::get, "modelhost", id);
         m.gauge("fractal_modelhost_queued", () -> workers.getQueue().size(), "modelhost", id);
         m.gauge("fractal_modelhost_queue_capacity", () -> config.queue_capacity(), "modelhost", id);
+        // A new metrics service (its bundle updated) starts empty: the per-model series of what this host holds
+        // come back at once, with zero counts, rather than at the next load or request.
+        for (HostedModel hm : models.values()) {
+            ModelArtifact a = hm.artifact();
+            String version = Integer.toString(a.version());
+            try {
+                m.timer("fractal_model_load_seconds", "model", a.name(), "modelhost", id);
+                m.timer("fractal_queue_seconds", "model", a.name(), "version", version, "modelhost", id);
+                m.timer("fractal_inference_seconds", "model", a.name(), "version", version, "modelhost", id);
+            } catch (RuntimeException e) {
+                LOG.log(Level.FINE, "metrics gone while binding", e);
+            }
+        }
     }
 
     /** Takes this host's series out of the registry that goes (a replaced one would otherwise hold this host). */
