@@ -36,6 +36,8 @@ public class HttpListener {
 
     private static final Logger LOG = Logger.getLogger(HttpListener.class.getName());
     private static final long RETRY_SECONDS = 2;
+    /** How long a closing listener waits for requests on connections it accepted last to arrive. */
+    private static final long SETTLE_MS = 25;
 
     private final DelegatingHandler handler;
     private final ScheduledExecutorService retries = Executors.newSingleThreadScheduledExecutor(
@@ -163,6 +165,9 @@ public class HttpListener {
         handler.setClosing(true);
         try {
             long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(drainMillis);
+            // Connections accepted just before the socket closed may not have been read yet: give them a moment
+            // to become requests in flight, then wait for those.
+            Thread.sleep(Math.min(SETTLE_MS, drainMillis));
             while (handler.inFlight() > 0 && System.nanoTime() < deadline) {
                 Thread.sleep(5);
             }
