@@ -15,7 +15,6 @@ import io.fractal.api.repository.ModelRepository;
 import io.fractal.api.repository.ModelVersionDTO;
 import io.fractal.api.rest.Doc;
 import io.fractal.api.rest.RestWhiteboard;
-import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.GET;
 import jakarta.ws.rs.HeaderParam;
 import jakarta.ws.rs.POST;
@@ -24,7 +23,8 @@ import jakarta.ws.rs.PathParam;
 import jakarta.ws.rs.Produces;
 import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
-import java.util.ArrayList;
+import java.io.IOException;
+import java.io.InputStream;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -52,6 +52,9 @@ import org.osgi.service.component.annotations.ReferencePolicyOption;
 @Path("/v2")
 @Produces(MediaType.APPLICATION_JSON)
 public class KServeResource {
+
+    /** The protocol extensions implemented, as {@code GET /v2} lists them. */
+    static final List<String> EXTENSIONS = List.of("binary_tensor_data", "model_configuration");
 
     private final Deadlines deadlines;
     private final DynamicService<ModelRepository> repository;
@@ -127,7 +130,7 @@ public class KServeResource {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("name", SeedResource.NAME);
         m.put("version", version);
-        m.put("extensions", List.of());
+        m.put("extensions", EXTENSIONS);
         return m;
     }
 
@@ -166,6 +169,22 @@ public class KServeResource {
     }
 
     @GET
+    @Path("models/{model}/config")
+    @Doc("v2 model configuration (Triton's model configuration extension) of the default version: name, platform, "
+            + "backend, max_batch_size (0: the server does not batch), input and output with data_type and dims")
+    public Map<String, Object> config(@PathParam("model") String model) {
+        return configuration(repository.call(r -> r.resolve(model, null)));
+    }
+
+    @GET
+    @Path("models/{model}/versions/{version}/config")
+    @Doc("v2 model configuration of a version")
+    public Map<String, Object> config(@PathParam("model") String model, @PathParam("version") String version) {
+        Integer v = ModelRef.version(version);
+        return configuration(repository.call(r -> r.resolve(model, v)));
+    }
+
+    @GET
     @Path("models/{model}/ready")
     @Doc("v2 model readiness: 200 {\"ready\": true} when ready, 400 {\"ready\": false} when not")
     public Response modelReady(@PathParam("model") String model) {
@@ -182,75 +201,39 @@ public class KServeResource {
 
     @POST
     @Path("models/{model}/infer")
-    @Consumes(MediaType.APPLICATION_JSON)
-    @Doc("v2 inference on the default version: {\"inputs\": [{\"name\", \"shape\", \"datatype\", \"data\"}]}")
-    public CompletionStage<Map<String, Object>> infer(@PathParam("model") String model,
-            @HeaderParam(Serving.TIMEOUT_HEADER) String timeout, JsonNode body) {
-        return infer(new ModelRef(model, null), timeout, body);
+    @Produces({MediaType.APPLICATION_JSON, MediaType.APPLICATION_OCTET_STREAM})
+    @Doc("v2 inference on the default version: {\"inputs\": [{\"name\", \"shape\", \"datatype\", \"data\"}]}, "
+            + "whatever the Content-Type; binary tensors after the JSON with header Inference-Header-Content-Length "
+            + "(inputs' parameters.binary_data_size; outputs' parameters.binary_data or the request's "
+            + "parameters.binary_data_output), or the raw data of a single-input model with that header 0")
+    public CompletionStage<Response> infer(@PathParam("model") String model,
+            @HeaderParam(Serving.TIMEOUT_HEADER) String timeout,
+            @HeaderParam(KServeCodec.HEADER_LENGTH) String headerLength, InputStream body) throws IOException {
+        return infer(new ModelRef(model, null), timeout, KServeCodec.parse(Bodies.bytes(body), headerLength));
     }
 
     @POST
     @Path("models/{model}/versions/{version}/infer")
-    @Consumes(MediaType.APPLICATION_JSON)
-    @Doc("v2 inference on a version")
-    public CompletionStage<Map<String, Object>> infer(@PathParam("model") String model,
+    @Produces({MediaType.APPLICATION_JSON, MediaType.APPLICATION_OCTET_STREAM})
+    @Doc("v2 inference on a version (as .../infer)")
+    public CompletionStage<Response> infer(@PathParam("model") String model,
             @PathParam("version") String version, @HeaderParam(Serving.TIMEOUT_HEADER) String timeout,
-            JsonNode body) {
-        return infer(new ModelRef(model, ModelRef.version(version)), timeout, body);
+            @HeaderParam(KServeCodec.HEADER_LENGTH) String headerLength, InputStream body) throws IOException {
+        ModelRef ref = new ModelRef(model, ModelRef.version(version));
+        return infer(ref, timeout, KServeCodec.parse(Bodies.bytes(body), headerLength));
     }
 
-    private CompletionStage<Map<String, Object>> infer(ModelRef ref, String timeout, JsonNode body) {
-        if (body == null || !body.isObject()) {
-            throw new InvalidInputException("expected a JSON object with 'inputs'");
-        }
-        JsonNode inputs = body.get("inputs");
-        if (inputs == null || !inputs.isArray() || inputs.isEmpty()) {
-            throw new InvalidInputException("'inputs' must be a non-empty array of tensors");
-        }
-        List<Tensor> tensors = new ArrayList<>();
-        for (int i = 0; i < inputs.size(); i++) {
-            tensors.add(tensor(inputs.get(i), "inputs[" + i + "]"));
-        }
-        Set<String> wanted = new HashSet<>();
-        JsonNode outputs = body.get("outputs");
-        if (outputs != null) {
-            if (!outputs.isArray()) {
-                throw new InvalidInputException("'outputs' must be an array of {\"name\": ...}");
-            }
-            for (JsonNode o : outputs) {
-                if (!o.hasNonNull("name") || !o.get("name").isTextual()) {
-                    throw new InvalidInputException("each of 'outputs' needs a 'name'");
-                }
-                wanted.add(o.get("name").textValue());
-            }
-        }
-        String id = body.hasNonNull("id") ? body.get("id").asText() : null;
-        long timeoutMillis = serving.timeoutMillis(timeout, timeoutMicros(body));
-        return serving.infer(ref, id, signature -> tensors, wanted, timeoutMillis).thenApply(served -> {
-            List<Tensor> result = served.response().outputs();
+    private CompletionStage<Response> infer(ModelRef ref, String timeout, KServeCodec.Request request) {
+        Set<String> wanted = request.outputs().keySet();
+        long timeoutMillis = serving.timeoutMillis(timeout, request.timeoutMicros());
+        return serving.infer(ref, request.id(), request::inputs, wanted, timeoutMillis).thenApply(served -> {
             Set<String> missing = new HashSet<>(wanted);
-            result.forEach(t -> missing.remove(t.name()));
+            served.response().outputs().forEach(t -> missing.remove(t.name()));
             if (!missing.isEmpty()) {
                 throw new InvalidInputException("unknown output(s) " + missing + "; the model's outputs are "
                         + served.signature().outputs().stream().map(s -> s.name()).toList());
             }
-            Map<String, Object> out = new LinkedHashMap<>();
-            out.put("model_name", served.response().model());
-            out.put("model_version", Integer.toString(served.response().version()));
-            if (id != null) {
-                out.put("id", id);
-            }
-            List<Object> outs = new ArrayList<>();
-            for (Tensor t : result) {
-                Map<String, Object> o = new LinkedHashMap<>();
-                o.put("name", t.name());
-                o.put("datatype", t.datatype().name());
-                o.put("shape", t.shape());
-                o.put("data", TensorCodec.flatJson(t));
-                outs.add(o);
-            }
-            out.put("outputs", outs);
-            return out;
+            return KServeCodec.response(request, served.response());
         });
     }
 
@@ -273,49 +256,6 @@ public class KServeResource {
         return timeout.asLong();
     }
 
-    private static Tensor tensor(JsonNode input, String field) {
-        if (!input.isObject()) {
-            throw new InvalidInputException("'" + field + "' must be an object with name, shape, datatype, data");
-        }
-        JsonNode name = input.get("name");
-        if (name == null || !name.isTextual() || name.textValue().isEmpty()) {
-            throw new InvalidInputException("'" + field + ".name' is missing");
-        }
-        String label = "inputs '" + name.textValue() + "'";
-        JsonNode shapeNode = input.get("shape");
-        if (shapeNode == null || !shapeNode.isArray()) {
-            throw new InvalidInputException("'" + label + ".shape' must be an array of dimensions");
-        }
-        long[] shape = new long[shapeNode.size()];
-        for (int i = 0; i < shape.length; i++) {
-            JsonNode d = shapeNode.get(i);
-            if (!d.canConvertToLong() || !d.isIntegralNumber() || d.asLong() < 0) {
-                throw new InvalidInputException("'" + label + ".shape' must hold non-negative integers");
-            }
-            shape[i] = d.asLong();
-        }
-        JsonNode datatype = input.get("datatype");
-        if (datatype == null || !datatype.isTextual()) {
-            throw new InvalidInputException("'" + label + ".datatype' is missing");
-        }
-        DataType type;
-        try {
-            type = DataType.parse(datatype.textValue());
-        } catch (IllegalArgumentException e) {
-            throw new InvalidInputException(label + ": " + e.getMessage());
-        }
-        JsonNode data = input.get("data");
-        if (data == null || !(data.isArray() || data.isValueNode()) || data.isNull()) {
-            throw new InvalidInputException("'" + label + ".data' is missing");
-        }
-        Object flat = TensorCodec.flatten(data, type, label + ".data");
-        try {
-            return Tensor.of(name.textValue(), type, shape, flat);
-        } catch (IllegalArgumentException e) {
-            throw new InvalidInputException(label + ": " + e.getMessage());
-        }
-    }
-
     private Map<String, Object> metadata(ModelVersionDTO v) {
         ModelSignature signature = serving.signature(v);
         Map<String, Object> m = new LinkedHashMap<>();
@@ -325,6 +265,20 @@ public class KServeResource {
         m.put("platform", platforms.getOrDefault(v.engine, v.engine));
         m.put("inputs", signature.inputs());
         m.put("outputs", signature.outputs());
+        return m;
+    }
+
+    private Map<String, Object> configuration(ModelVersionDTO v) {
+        ModelSignature signature = serving.signature(v);
+        String platform = platforms.getOrDefault(v.engine, v.engine);
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("name", v.name);
+        m.put("platform", ModelConfig.tritonPlatform(platform));
+        m.put("backend", ModelConfig.tritonBackend(platform));
+        m.put("version_policy", Map.of("specific", Map.of("versions", List.of(v.version))));
+        m.put("max_batch_size", 0);
+        m.put("input", ModelConfig.tensors(signature.inputs()));
+        m.put("output", ModelConfig.tensors(signature.outputs()));
         return m;
     }
 

@@ -9,7 +9,6 @@ import io.fractal.api.inference.InvalidInputException;
 import io.fractal.api.inference.ModelNotFoundException;
 import io.fractal.api.rest.Doc;
 import io.fractal.api.rest.RestWhiteboard;
-import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.DELETE;
 import jakarta.ws.rs.GET;
 import jakarta.ws.rs.POST;
@@ -19,6 +18,8 @@ import jakarta.ws.rs.PathParam;
 import jakarta.ws.rs.Produces;
 import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
+import java.io.IOException;
+import java.io.InputStream;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.Locale;
@@ -105,9 +106,14 @@ public class ModelHostsResource {
 
     @POST
     @Path("modelhosts")
-    @Consumes(MediaType.APPLICATION_JSON)
-    @Doc("Adds a modelhost: {\"id\": \"mh3\", \"workers\": 2, \"queue_capacity\": 64, \"models\": \"*\"}")
-    public Response add(JsonNode body) {
+    @Doc("Adds a modelhost: {\"id\": \"mh3\", \"workers\": 2, \"queue_capacity\": 64, \"models\": \"*\"} (JSON, "
+            + "whatever the Content-Type)")
+    public Response add(InputStream body) throws IOException {
+        return add(Bodies.json(body, "a JSON object {\"id\": ..., \"workers\": ..., \"queue_capacity\": ..., "
+                + "\"models\": ...}"));
+    }
+
+    Response add(JsonNode body) {
         if (body == null || !body.isObject()) {
             throw new InvalidInputException("expected a JSON object {\"id\": ..., \"workers\": ..., "
                     + "\"queue_capacity\": ..., \"models\": ...}");
@@ -159,9 +165,13 @@ public class ModelHostsResource {
 
     @PUT
     @Path("balancer")
-    @Consumes(MediaType.APPLICATION_JSON)
-    @Doc("Switches the strategy live: {\"strategy\": \"ROUND_ROBIN\" | \"LEAST_OUTSTANDING\" | \"POWER_OF_TWO\"}")
-    public Object setStrategy(JsonNode body) {
+    @Doc("Switches the strategy live: {\"strategy\": \"ROUND_ROBIN\" | \"LEAST_OUTSTANDING\" | \"POWER_OF_TWO\"} "
+            + "(JSON, whatever the Content-Type)")
+    public Object setStrategy(InputStream body) throws IOException {
+        return setStrategy(Bodies.json(body, "{\"strategy\": ...}"));
+    }
+
+    Object setStrategy(JsonNode body) {
         String s = body == null ? null : text(body, "strategy");
         if (s == null) {
             throw new InvalidInputException("expected {\"strategy\": ...}, one of " + Arrays.toString(Strategy.values()));

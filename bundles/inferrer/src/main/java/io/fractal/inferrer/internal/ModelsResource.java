@@ -207,10 +207,28 @@ public class ModelsResource {
     }
 
     @POST
+    @Path("{model}")
+    @Doc("Uploads a new version whatever else the Content-Type says (none, or curl's form type of --data-binary): "
+            + "the raw body, as with application/octet-stream, when file_name or engine says what it is")
+    public Response uploadOther(@PathParam("model") String model, @QueryParam("file_name") String fileName,
+            @QueryParam("engine") String engine, @QueryParam("model_description") String description,
+            @QueryParam("make_default") String makeDefault, InputStream body) throws IOException {
+        if (fileName == null && engine == null) {
+            throw new InvalidInputException("POST /api/v1/models/{model} uploads a model: as multipart/form-data "
+                    + "(field 'path', the file) or as the raw body with query parameter 'file_name' (e.g. "
+                    + "?file_name=model.pt) or 'engine'");
+        }
+        return uploadRaw(model, fileName, engine, description, makeDefault, body);
+    }
+
+    @POST
     @Path("{model}/default")
-    @Consumes(MediaType.APPLICATION_JSON)
-    @Doc("Sets the default version: {\"default\": N}")
-    public Map<String, Object> setDefault(@PathParam("model") String model, JsonNode body) {
+    @Doc("Sets the default version: {\"default\": N} (JSON, whatever the Content-Type)")
+    public Map<String, Object> setDefault(@PathParam("model") String model, InputStream body) throws IOException {
+        return setDefault(model, Bodies.json(body, "{\"default\": N}"));
+    }
+
+    Map<String, Object> setDefault(String model, JsonNode body) {
         JsonNode v = body == null ? null : body.get("default");
         if (v == null || !v.canConvertToInt() || v.asInt() < 1) {
             throw new InvalidInputException("expected {\"default\": N} with a version number N");
@@ -225,9 +243,13 @@ public class ModelsResource {
 
     @POST
     @Path("{model}/information")
-    @Consumes(MediaType.APPLICATION_JSON)
-    @Doc("Sets the description of a version (default: the default one): {\"model_description\": \"...\"}")
-    public Map<String, Object> describe(@PathParam("model") String model, JsonNode body) {
+    @Doc("Sets the description of a version (default: the default one): {\"model_description\": \"...\"} (JSON, "
+            + "whatever the Content-Type)")
+    public Map<String, Object> describe(@PathParam("model") String model, InputStream body) throws IOException {
+        return describe(model, Bodies.json(body, "{\"model_description\": \"...\"}"));
+    }
+
+    Map<String, Object> describe(String model, JsonNode body) {
         JsonNode d = body == null ? null : body.get("model_description");
         if (d == null || !d.isTextual()) {
             throw new InvalidInputException("expected {\"model_description\": \"...\"}");
@@ -281,10 +303,14 @@ public class ModelsResource {
 
     @POST
     @Path("{model}/prediction")
-    @Consumes(MediaType.APPLICATION_JSON)
-    @Doc("Predicts: {\"values\": [...]} with one observation or a list of them; {model}:{version} picks a version")
+    @Doc("Predicts: {\"values\": [...]} with one observation or a list of them (JSON, whatever the Content-Type); "
+            + "{model}:{version} picks a version")
     public CompletionStage<Map<String, Object>> predict(@PathParam("model") String model,
-            @HeaderParam(Serving.TIMEOUT_HEADER) String timeout, JsonNode body) {
+            @HeaderParam(Serving.TIMEOUT_HEADER) String timeout, InputStream body) throws IOException {
+        return predict(model, timeout, Bodies.json(body, "a JSON object {\"values\": [...]}"));
+    }
+
+    CompletionStage<Map<String, Object>> predict(String model, String timeout, JsonNode body) {
         if (body == null || !body.isObject() || !body.has("values")) {
             throw new InvalidInputException("expected a JSON object {\"values\": [...]}");
         }

@@ -7,12 +7,13 @@ import io.fractal.api.inference.CapacityExceededException;
 import io.fractal.api.inference.InvalidInputException;
 import io.fractal.api.rest.Doc;
 import io.fractal.api.rest.RestWhiteboard;
-import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.GET;
 import jakarta.ws.rs.POST;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.Produces;
 import jakarta.ws.rs.core.MediaType;
+import java.io.IOException;
+import java.io.InputStream;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -91,9 +92,13 @@ public class SeedResource {
 
     @POST
     @Path("api/test/sendtomodelhost")
-    @Consumes(MediaType.APPLICATION_JSON)
-    @Doc("Balancer test: sends each element of {\"data\": [...]} to a modelhost and shows which one served it")
-    public CompletionStage<Map<String, Object>> sendToModelHost(JsonNode body) {
+    @Doc("Balancer test: sends each element of {\"data\": [...]} to a modelhost and shows which one served it "
+            + "(JSON, whatever the Content-Type)")
+    public CompletionStage<Map<String, Object>> sendToModelHost(InputStream body) throws IOException {
+        return sendToModelHost(Bodies.json(body, "a JSON object {\"data\": [...]}"));
+    }
+
+    CompletionStage<Map<String, Object>> sendToModelHost(JsonNode body) {
         if (body == null || !body.isObject() || !body.has("data")) {
             throw new InvalidInputException("expected a JSON object {\"data\": [...]}");
         }

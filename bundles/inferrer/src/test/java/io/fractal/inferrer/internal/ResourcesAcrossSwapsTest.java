@@ -13,6 +13,8 @@ import io.fractal.api.host.ModelHostAdmin;
 import io.fractal.api.host.ModelHostConfigDTO;
 import io.fractal.api.inference.CapacityExceededException;
 import io.fractal.api.inference.InvalidInputException;
+import java.io.ByteArrayInputStream;
+import java.nio.charset.StandardCharsets;
 import java.lang.reflect.Proxy;
 import java.util.List;
 import java.util.Map;
@@ -138,12 +140,14 @@ class ResourcesAcrossSwapsTest {
         return resource.predict("iris", timeout, body).toCompletableFuture();
     }
 
+    @SuppressWarnings("unchecked")
     private static CompletableFuture<Map<String, Object>> predictV2(KServeResource resource, String timeout,
             Long micros) throws Exception {
         String parameters = micros == null ? "" : ", \"parameters\": {\"timeout\": " + micros + "}";
-        JsonNode body = JSON.readTree("{\"inputs\": [{\"name\": \"input\", \"shape\": [1, 4], \"datatype\": "
-                + "\"FP32\", \"data\": [5.1, 3.5, 1.4, 0.2]}]" + parameters + "}");
-        return resource.infer("iris", timeout, body).toCompletableFuture();
+        byte[] body = ("{\"inputs\": [{\"name\": \"input\", \"shape\": [1, 4], \"datatype\": "
+                + "\"FP32\", \"data\": [5.1, 3.5, 1.4, 0.2]}]" + parameters + "}").getBytes(StandardCharsets.UTF_8);
+        return resource.infer("iris", timeout, null, new ByteArrayInputStream(body)).toCompletableFuture()
+                .thenApply(r -> (Map<String, Object>) r.getEntity());
     }
 
     private static ModelHostAdmin admin() {

@@ -1,0 +1,237 @@
+package io.fractal.inferrer.internal;
+
+import io.fractal.api.inference.DataType;
+import io.fractal.api.inference.InvalidInputException;
+import io.fractal.api.inference.Tensor;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
+
+/**
+ * Tensors in the binary tensor data extension of the v2 protocol: little-endian, row-major, no padding; BOOL one
+ * byte (0 or 1), FP16 IEEE half precision, BYTES each element a 4-byte little-endian length and its bytes (UTF-8 on
+ * the Java side). Every size is checked against the shape before anything is allocated.
+ */
+final class BinaryTensors {
+
+    private BinaryTensors() {
+    }
+
+    /** The bytes one element takes, or -1 for BYTES (variable). */
+    static int elementSize(DataType type) {
+        return switch (type) {
+            case BOOL, UINT8, INT8 -> 1;
+            case INT16, FP16 -> 2;
+            case INT32, FP32 -> 4;
+            case INT64, FP64 -> 8;
+            case BYTES -> -1;
+        };
+    }
+
+    /**
+     * The element count of a shape, as an int: an overflowing product or more elements than an array holds is
+     * bad input.
+     */
+    static int elementCount(long[] shape, String label) {
+        long n = 1;
+        for (long d : shape) {
+            if (d < 0) {
+                throw new InvalidInputException(label + ": negative dimension in shape " + Arrays.toString(shape));
+            }
+            try {
+                n = Math.multiplyExact(n, d);
+            } catch (ArithmeticException e) {
+                throw new InvalidInputException(label + ": shape " + Arrays.toString(shape) + " is too large");
+            }
+        }
+        if (n > Integer.MAX_VALUE - 8) {
+            throw new InvalidInputException(label + ": shape " + Arrays.toString(shape) + " is too large");
+        }
+        return (int) n;
+    }
+
+    /**
+     * Decodes {@code bytes} (exactly the tensor's data, position to limit) as a tensor.
+     *
+     * @throws InvalidInputException when the byte count does not match the shape and datatype
+     */
+    static Tensor decode(String name, DataType type, long[] shape, ByteBuffer bytes, String label) {
+        int n = elementCount(shape, label);
+        ByteBuffer in = bytes.slice().order(ByteOrder.LITTLE_ENDIAN);
+        int size = elementSize(type);
+        if (size > 0 && (long) n * size != in.remaining()) {
+            throw new InvalidInputException(label + ": shape " + Arrays.toString(shape) + " of " + type + " takes "
+                    + (long) n * size + " bytes but binary_data_size is " + in.remaining());
+        }
+        Object data = switch (type) {
+            case BOOL -> {
+                boolean[] out = new boolean[n];
+                for (int i = 0; i < n; i++) {
+                    out[i] = in.get() != 0;
+                }
+                yield out;
+            }
+            case UINT8, INT8 -> {
+                byte[] out = new byte[n];
+                in.get(out);
+                yield out;
+            }
+            case INT16 -> {
+                short[] out = new short[n];
+                in.asShortBuffer().get(out);
+                yield out;
+            }
+            case INT32 -> {
+                int[] out = new int[n];
+                in.asIntBuffer().get(out);
+                yield out;
+            }
+            case INT64 -> {
+                long[] out = new long[n];
+                in.asLongBuffer().get(out);
+                yield out;
+            }
+            case FP16 -> {
+                float[] out = new float[n];
+                for (int i = 0; i < n; i++) {
+                    out[i] = halfToFloat(in.getShort());
+                }
+                yield out;
+            }
+            case FP32 -> {
+                float[] out = new float[n];
+                in.asFloatBuffer().get(out);
+                yield out;
+            }
+            case FP64 -> {
+                double[] out = new double[n];
+                in.asDoubleBuffer().get(out);
+                yield out;
+            }
+            case BYTES -> bytes(in, n, shape, label);
+        };
+        return Tensor.of(name, type, shape, data);
+    }
+
+    private static String[] bytes(ByteBuffer in, int n, long[] shape, String label) {
+        // Each element takes at least its 4-byte length: more elements than that cannot be in the data.
+        if ((long) n * 4 > in.remaining()) {
+            throw new InvalidInputException(label + ": shape " + Arrays.toString(shape) + " has " + n
+                    + " BYTES elements but binary_data_size is only " + in.remaining() + " bytes");
+        }
+        String[] out = new String[n];
+        for (int i = 0; i < n; i++) {
+            if (in.remaining() < 4) {
+                throw new InvalidInputException(label + ": BYTES element " + i + " has no 4-byte length");
+            }
+            long length = in.getInt() & 0xffffffffL;
+            if (length > in.remaining()) {
+                throw new InvalidInputException(label + ": BYTES element " + i + " is " + length
+                        + " bytes long but only " + in.remaining() + " bytes are left");
+            }
+            byte[] b = new byte[(int) length];
+            in.get(b);
+            out[i] = new String(b, StandardCharsets.UTF_8);
+        }
+        if (in.hasRemaining()) {
+            throw new InvalidInputException(label + ": " + in.remaining() + " bytes are left after the " + n
+                    + " BYTES elements of shape " + Arrays.toString(shape));
+        }
+        return out;
+    }
+
+    /** The tensor's data in binary form. */
+    static byte[] encode(Tensor t) {
+        Object data = t.data();
+        int n = t.size();
+        if (t.datatype() == DataType.BYTES) {
+            String[] s = (String[]) data;
+            byte[][] parts = new byte[n][];
+            long total = 0;
+            for (int i = 0; i < n; i++) {
+                parts[i] = s[i] == null ? new byte[0] : s[i].getBytes(StandardCharsets.UTF_8);
+                total += 4 + parts[i].length;
+            }
+            ByteBuffer out = ByteBuffer.allocate(Math.toIntExact(total)).order(ByteOrder.LITTLE_ENDIAN);
+            for (byte[] p : parts) {
+                out.putInt(p.length).put(p);
+            }
+            return out.array();
+        }
+        ByteBuffer out = ByteBuffer.allocate(Math.multiplyExact(n, elementSize(t.datatype())))
+                .order(ByteOrder.LITTLE_ENDIAN);
+        switch (t.datatype()) {
+            case BOOL -> {
+                for (boolean b : (boolean[]) data) {
+                    out.put((byte) (b ? 1 : 0));
+                }
+            }
+            case UINT8, INT8 -> out.put((byte[]) data);
+            case INT16 -> out.asShortBuffer().put((short[]) data);
+            case INT32 -> out.asIntBuffer().put((int[]) data);
+            case INT64 -> out.asLongBuffer().put((long[]) data);
+            case FP16 -> {
+                for (float f : (float[]) data) {
+                    out.putShort(floatToHalf(f));
+                }
+            }
+            case FP32 -> out.asFloatBuffer().put((float[]) data);
+            case FP64 -> out.asDoubleBuffer().put((double[]) data);
+            default -> throw new IllegalStateException(t.datatype().name());
+        }
+        return out.array();
+    }
+
+    /** IEEE 754 half precision to float (exact). */
+    static float halfToFloat(short half) {
+        int h = half & 0xffff;
+        int sign = (h & 0x8000) << 16;
+        int exponent = (h >>> 10) & 0x1f;
+        int mantissa = h & 0x3ff;
+        if (exponent == 0x1f) {
+            return Float.intBitsToFloat(sign | 0x7f800000 | (mantissa << 13));
+        }
+        if (exponent == 0) {
+            // zero or subnormal: mantissa * 2^-24
+            float v = mantissa * 0x1p-24f;
+            return sign == 0 ? v : -v;
+        }
+        return Float.intBitsToFloat(sign | ((exponent + 112) << 23) | (mantissa << 13));
+    }
+
+    /** Float to IEEE 754 half precision, rounding to nearest even; out of range becomes infinity. */
+    static short floatToHalf(float f) {
+        int bits = Float.floatToRawIntBits(f);
+        int sign = (bits >>> 16) & 0x8000;
+        int exponent = (bits >>> 23) & 0xff;
+        int mantissa = bits & 0x7fffff;
+        if (exponent == 0xff) {
+            return (short) (sign | 0x7c00 | (mantissa != 0 ? 0x200 | (mantissa >>> 13) : 0));
+        }
+        int e = exponent - 127 + 15;
+        if (e >= 0x1f) {
+            return (short) (sign | 0x7c00);
+        }
+        if (e <= 0) {
+            if (e < -10) {
+                return (short) sign;
+            }
+            int m = mantissa | 0x800000;
+            int shift = 14 - e;
+            int half = m >>> shift;
+            int rest = m & ((1 << shift) - 1);
+            int midpoint = 1 << (shift - 1);
+            if (rest > midpoint || (rest == midpoint && (half & 1) != 0)) {
+                half++;
+            }
+            return (short) (sign | half);
+        }
+        int half = (e << 10) | (mantissa >>> 13);
+        int rest = mantissa & 0x1fff;
+        if (rest > 0x1000 || (rest == 0x1000 && (half & 1) != 0)) {
+            half++; // may carry into the exponent, up to infinity: still correct
+        }
+        return (short) (sign | half);
+    }
+}
