@@ -38,11 +38,19 @@ final class RequestMetrics implements ContainerRequestFilter, ContainerResponseF
             return;
         }
         String route = route(request);
-        String method = request.getMethod();
+        String method = method(request.getMethod());
         m.counter("fractal_http_requests_total", "method", method, "route", route, "status",
                 Integer.toString(response.getStatus())).inc();
         m.timer("fractal_http_request_seconds", "method", method, "route", route)
                 .record(System.nanoTime() - (Long) start);
+    }
+
+    /** The methods HTTP defines; anything else a client invents is counted as "other", so labels stay bounded. */
+    private static final java.util.Set<String> METHODS = java.util.Set.of("GET", "HEAD", "POST", "PUT", "DELETE",
+            "OPTIONS", "PATCH", "TRACE", "CONNECT");
+
+    static String method(String method) {
+        return method != null && METHODS.contains(method) ? method : "other";
     }
 
     private static String route(ContainerRequestContext request) {
