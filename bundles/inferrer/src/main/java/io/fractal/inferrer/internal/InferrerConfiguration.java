@@ -22,4 +22,8 @@ import org.osgi.service.metatype.annotations.ObjectClassDefinition;
             + "answers 504. A client may ask for less: header X-Request-Timeout-Ms (v1 and v2), or the v2 request's "
             + "parameters.timeout (microseconds, as Triton).")
     long request_timeout_ms() default 30000;
+
+    @AttributeDefinition(description = "Largest request body in bytes once decompressed (v1 predictions and v2 "
+            + "inferences sent with Content-Encoding gzip or deflate); larger ones get 413.")
+    long max_decompressed_bytes() default 256L * 1024 * 1024;
 }

@@ -256,8 +256,16 @@ final class KServeCodec {
         return BinaryTensors.decode(spec.name(), spec.datatype(), shape, raw, label);
     }
 
-    /** The answer: JSON, or JSON followed by the outputs asked for in binary. */
+    /** The answer, uncompressed. */
     static Response response(Request request, InferenceResponse served) {
+        return response(request, served, null);
+    }
+
+    /**
+     * The answer: JSON, or JSON followed by the outputs asked for in binary; compressed with {@code encoding} (gzip
+     * or deflate) unless that is null.
+     */
+    static Response response(Request request, InferenceResponse served, String encoding) {
         Map<String, Object> out = new LinkedHashMap<>();
         out.put("model_name", served.model());
         out.put("model_version", Integer.toString(served.version()));
@@ -281,7 +289,7 @@ final class KServeCodec {
             outs.add(o);
         }
         out.put("outputs", outs);
-        if (binary.isEmpty()) {
+        if (binary.isEmpty() && encoding == null) {
             return Response.ok(out, MediaType.APPLICATION_JSON_TYPE).build();
         }
         byte[] header;
@@ -296,7 +304,16 @@ final class KServeCodec {
         }
         ByteBuffer body = ByteBuffer.allocate(total).put(header);
         binary.forEach(body::put);
-        return Response.ok(body.array(), MediaType.APPLICATION_OCTET_STREAM_TYPE)
-                .header(HEADER_LENGTH, header.length).build();
+        Response.ResponseBuilder response;
+        if (binary.isEmpty()) {
+            response = Response.ok().type(MediaType.APPLICATION_JSON_TYPE);
+        } else {
+            response = Response.ok().type(MediaType.APPLICATION_OCTET_STREAM_TYPE).header(HEADER_LENGTH, header.length);
+        }
+        if (encoding == null) {
+            return response.entity(body.array()).build();
+        }
+        return response.entity(Bodies.compress(body.array(), encoding)).header("Content-Encoding", encoding)
+                .header("Vary", "Accept-Encoding").build();
     }
 }

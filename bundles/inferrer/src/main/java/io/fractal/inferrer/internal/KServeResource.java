@@ -21,6 +21,7 @@ import jakarta.ws.rs.POST;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.PathParam;
 import jakarta.ws.rs.Produces;
+import jakarta.ws.rs.core.HttpHeaders;
 import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
 import java.io.IOException;
@@ -208,8 +209,10 @@ public class KServeResource {
             + "parameters.binary_data_output), or the raw data of a single-input model with that header 0")
     public CompletionStage<Response> infer(@PathParam("model") String model,
             @HeaderParam(Serving.TIMEOUT_HEADER) String timeout,
-            @HeaderParam(KServeCodec.HEADER_LENGTH) String headerLength, InputStream body) throws IOException {
-        return infer(new ModelRef(model, null), timeout, KServeCodec.parse(Bodies.bytes(body), headerLength));
+            @HeaderParam(KServeCodec.HEADER_LENGTH) String headerLength,
+            @HeaderParam(HttpHeaders.CONTENT_ENCODING) String contentEncoding,
+            @HeaderParam(HttpHeaders.ACCEPT_ENCODING) String acceptEncoding, InputStream body) throws IOException {
+        return infer(new ModelRef(model, null), timeout, parse(body, headerLength, contentEncoding), acceptEncoding);
     }
 
     @POST
@@ -218,12 +221,20 @@ public class KServeResource {
     @Doc("v2 inference on a version (as .../infer)")
     public CompletionStage<Response> infer(@PathParam("model") String model,
             @PathParam("version") String version, @HeaderParam(Serving.TIMEOUT_HEADER) String timeout,
-            @HeaderParam(KServeCodec.HEADER_LENGTH) String headerLength, InputStream body) throws IOException {
+            @HeaderParam(KServeCodec.HEADER_LENGTH) String headerLength,
+            @HeaderParam(HttpHeaders.CONTENT_ENCODING) String contentEncoding,
+            @HeaderParam(HttpHeaders.ACCEPT_ENCODING) String acceptEncoding, InputStream body) throws IOException {
         ModelRef ref = new ModelRef(model, ModelRef.version(version));
-        return infer(ref, timeout, KServeCodec.parse(Bodies.bytes(body), headerLength));
+        return infer(ref, timeout, parse(body, headerLength, contentEncoding), acceptEncoding);
     }
 
-    private CompletionStage<Response> infer(ModelRef ref, String timeout, KServeCodec.Request request) {
+    private KServeCodec.Request parse(InputStream body, String headerLength, String contentEncoding)
+            throws IOException {
+        return KServeCodec.parse(Bodies.bytes(body, contentEncoding, config.max_decompressed_bytes()), headerLength);
+    }
+
+    private CompletionStage<Response> infer(ModelRef ref, String timeout, KServeCodec.Request request,
+            String acceptEncoding) {
         Set<String> wanted = request.outputs().keySet();
         long timeoutMillis = serving.timeoutMillis(timeout, request.timeoutMicros());
         return serving.infer(ref, request.id(), request::inputs, wanted, timeoutMillis).thenApply(served -> {
@@ -233,7 +244,7 @@ public class KServeResource {
                 throw new InvalidInputException("unknown output(s) " + missing + "; the model's outputs are "
                         + served.signature().outputs().stream().map(s -> s.name()).toList());
             }
-            return KServeCodec.response(request, served.response());
+            return KServeCodec.response(request, served.response(), Bodies.responseEncoding(acceptEncoding));
         });
     }
 

@@ -23,6 +23,7 @@ import jakarta.ws.rs.Path;
 import jakarta.ws.rs.PathParam;
 import jakarta.ws.rs.Produces;
 import jakarta.ws.rs.QueryParam;
+import jakarta.ws.rs.core.HttpHeaders;
 import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
 import jakarta.ws.rs.core.StreamingOutput;
@@ -306,8 +307,10 @@ public class ModelsResource {
     @Doc("Predicts: {\"values\": [...]} with one observation or a list of them (JSON, whatever the Content-Type); "
             + "{model}:{version} picks a version")
     public CompletionStage<Map<String, Object>> predict(@PathParam("model") String model,
-            @HeaderParam(Serving.TIMEOUT_HEADER) String timeout, InputStream body) throws IOException {
-        return predict(model, timeout, Bodies.json(body, "a JSON object {\"values\": [...]}"));
+            @HeaderParam(Serving.TIMEOUT_HEADER) String timeout,
+            @HeaderParam(HttpHeaders.CONTENT_ENCODING) String contentEncoding, InputStream body) throws IOException {
+        byte[] bytes = Bodies.bytes(body, contentEncoding, config.max_decompressed_bytes());
+        return predict(model, timeout, Bodies.json(bytes, 0, bytes.length, "a JSON object {\"values\": [...]}"));
     }
 
     CompletionStage<Map<String, Object>> predict(String model, String timeout, JsonNode body) {
