@@ -8,7 +8,15 @@ import java.util.Locale;
  */
 public enum DataType {
     BOOL(boolean[].class), UINT8(byte[].class), INT8(byte[].class), INT16(short[].class), INT32(int[].class),
-    INT64(long[].class), FP16(float[].class), FP32(float[].class), FP64(double[].class), BYTES(String[].class);
+    INT64(long[].class), FP16(float[].class), FP32(float[].class), FP64(double[].class), BYTES(String[].class),
+    /** Unsigned 16 bits, stored as their bit pattern in a {@code short[]} (as UINT8 in a {@code byte[]}). @since 1.1 */
+    UINT16(short[].class),
+    /** Unsigned 32 bits, stored as their bit pattern in an {@code int[]}. @since 1.1 */
+    UINT32(int[].class),
+    /** Unsigned 64 bits, stored as their bit pattern in a {@code long[]}. @since 1.1 */
+    UINT64(long[].class),
+    /** bfloat16, held as {@code float} values. @since 1.1 */
+    BF16(float[].class);
 
     private final Class<?> storage;
 
@@ -22,7 +30,7 @@ public enum DataType {
     }
 
     public boolean isFloatingPoint() {
-        return this == FP16 || this == FP32 || this == FP64;
+        return this == FP16 || this == BF16 || this == FP32 || this == FP64;
     }
 
     /**
@@ -40,6 +48,7 @@ public enum DataType {
             case "FLOAT32": case "FLOAT": return FP32;
             case "FLOAT64": case "DOUBLE": return FP64;
             case "FLOAT16": case "HALF": return FP16;
+            case "BFLOAT16": return BF16;
             case "INT": return INT32;
             case "LONG": return INT64;
             case "BOOLEAN": return BOOL;

@@ -95,10 +95,18 @@ public final class Tensor {
             case INT16 -> ((short[]) data)[i];
             case INT32 -> ((int[]) data)[i];
             case INT64 -> ((long[]) data)[i];
-            case FP16, FP32 -> ((float[]) data)[i];
+            case UINT16 -> ((short[]) data)[i] & 0xffff;
+            case UINT32 -> ((int[]) data)[i] & 0xffffffffL;
+            case UINT64 -> unsigned(((long[]) data)[i]);
+            case FP16, BF16, FP32 -> ((float[]) data)[i];
             case FP64 -> ((double[]) data)[i];
             case BYTES -> throw new UnsupportedOperationException("BYTES tensor '" + name + "' is not numeric");
         };
+    }
+
+    private static double unsigned(long bits) {
+        double d = (double) (bits >>> 1) * 2.0;
+        return bits >= 0 ? bits : d + (bits & 1);
     }
 
     /** The elements converted to {@code float}. */

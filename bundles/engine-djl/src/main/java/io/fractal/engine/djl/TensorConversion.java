@@ -27,7 +27,9 @@ final class TensorConversion {
             case INT16 -> manager.create(toInts((short[]) tensor.data()), shape)
                     .toType(ai.djl.ndarray.types.DataType.INT16, false);
             case BOOL -> manager.create((boolean[]) tensor.data(), shape);
-            case BYTES -> throw new InvalidInputException("input '" + tensor.name() + "': BYTES tensors are not supported by this engine");
+            case BF16 -> manager.create((float[]) tensor.data(), shape).toType(ai.djl.ndarray.types.DataType.BFLOAT16, false);
+            case BYTES, UINT16, UINT32, UINT64 -> throw new InvalidInputException("input '" + tensor.name() + "': "
+                    + tensor.datatype() + " tensors are not supported by this engine");
         };
         if (tensor.name() != null) {
             array.setName(tensor.name());

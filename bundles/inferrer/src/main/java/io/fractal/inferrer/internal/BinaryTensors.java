@@ -22,9 +22,9 @@ final class BinaryTensors {
     static int elementSize(DataType type) {
         return switch (type) {
             case BOOL, UINT8, INT8 -> 1;
-            case INT16, FP16 -> 2;
-            case INT32, FP32 -> 4;
-            case INT64, FP64 -> 8;
+            case INT16, UINT16, FP16, BF16 -> 2;
+            case INT32, UINT32, FP32 -> 4;
+            case INT64, UINT64, FP64 -> 8;
             case BYTES -> -1;
         };
     }
@@ -77,17 +77,24 @@ final class BinaryTensors {
                 in.get(out);
                 yield out;
             }
-            case INT16 -> {
+            case INT16, UINT16 -> {
                 short[] out = new short[n];
                 in.asShortBuffer().get(out);
                 yield out;
             }
-            case INT32 -> {
+            case INT32, UINT32 -> {
                 int[] out = new int[n];
                 in.asIntBuffer().get(out);
                 yield out;
             }
-            case INT64 -> {
+            case BF16 -> {
+                float[] out = new float[n];
+                for (int i = 0; i < n; i++) {
+                    out[i] = Float.intBitsToFloat((in.getShort() & 0xffff) << 16);
+                }
+                yield out;
+            }
+            case INT64, UINT64 -> {
                 long[] out = new long[n];
                 in.asLongBuffer().get(out);
                 yield out;
@@ -168,9 +175,14 @@ final class BinaryTensors {
                 }
             }
             case UINT8, INT8 -> out.put((byte[]) data);
-            case INT16 -> out.asShortBuffer().put((short[]) data);
-            case INT32 -> out.asIntBuffer().put((int[]) data);
-            case INT64 -> out.asLongBuffer().put((long[]) data);
+            case INT16, UINT16 -> out.asShortBuffer().put((short[]) data);
+            case INT32, UINT32 -> out.asIntBuffer().put((int[]) data);
+            case INT64, UINT64 -> out.asLongBuffer().put((long[]) data);
+            case BF16 -> {
+                for (float f : (float[]) data) {
+                    out.putShort(floatToBf16(f));
+                }
+            }
             case FP16 -> {
                 for (float f : (float[]) data) {
                     out.putShort(floatToHalf(f));
@@ -181,6 +193,16 @@ final class BinaryTensors {
             default -> throw new IllegalStateException(t.datatype().name());
         }
         return out.array();
+    }
+
+    /** Float to bfloat16 (its upper 16 bits), rounding to nearest even; NaN stays NaN. */
+    static short floatToBf16(float f) {
+        int bits = Float.floatToRawIntBits(f);
+        if (Float.isNaN(f)) {
+            return (short) ((bits >>> 16) | 0x40);
+        }
+        int rounded = bits + 0x7fff + ((bits >>> 16) & 1);
+        return (short) (rounded >>> 16);
     }
 
     /** IEEE 754 half precision to float (exact). */

@@ -57,7 +57,7 @@ final class TensorCodec {
         int n = leaves.size();
         try {
             switch (type) {
-                case FP32, FP16 -> {
+                case FP32, FP16, BF16 -> {
                     float[] out = new float[n];
                     for (int i = 0; i < n; i++) {
                         out[i] = (float) number(leaves.get(i), field).doubleValue();
@@ -103,6 +103,27 @@ final class TensorCodec {
                     byte[] out = new byte[n];
                     for (int i = 0; i < n; i++) {
                         out[i] = (byte) integer(leaves.get(i), field, 0, 255);
+                    }
+                    return out;
+                }
+                case UINT16 -> {
+                    short[] out = new short[n];
+                    for (int i = 0; i < n; i++) {
+                        out[i] = (short) integer(leaves.get(i), field, 0, 0xffff);
+                    }
+                    return out;
+                }
+                case UINT32 -> {
+                    int[] out = new int[n];
+                    for (int i = 0; i < n; i++) {
+                        out[i] = (int) integer(leaves.get(i), field, 0, 0xffffffffL);
+                    }
+                    return out;
+                }
+                case UINT64 -> {
+                    long[] out = new long[n];
+                    for (int i = 0; i < n; i++) {
+                        out[i] = unsigned64(leaves.get(i), field);
                     }
                     return out;
                 }
@@ -167,6 +188,20 @@ final class TensorCodec {
         return x;
     }
 
+    private static final java.math.BigInteger MAX_UINT64 = java.math.BigInteger.ONE.shiftLeft(64)
+            .subtract(java.math.BigInteger.ONE);
+
+    private static long unsigned64(JsonNode v, String field) {
+        if (!v.isIntegralNumber()) {
+            return integer(v, field, 0, Long.MAX_VALUE);
+        }
+        java.math.BigInteger x = v.bigIntegerValue();
+        if (x.signum() < 0 || x.compareTo(MAX_UINT64) > 0) {
+            throw new InvalidInputException("'" + field + "' value " + x + " is out of range [0, " + MAX_UINT64 + "]");
+        }
+        return x.longValue();
+    }
+
     private static String describe(JsonNode v) {
         String text = v.toString();
         return text.length() > 40 ? text.substring(0, 40) + "..." : text;
@@ -177,7 +212,7 @@ final class TensorCodec {
         ArrayNode out = JSON.arrayNode(t.size());
         Object data = t.data();
         switch (t.datatype()) {
-            case FP32, FP16 -> {
+            case FP32, FP16, BF16 -> {
                 for (float f : (float[]) data) {
                     out.add(f);
                 }
@@ -190,6 +225,16 @@ final class TensorCodec {
             case INT64 -> {
                 for (long l : (long[]) data) {
                     out.add(l);
+                }
+            }
+            case UINT32 -> {
+                for (int i : (int[]) data) {
+                    out.add(i & 0xffffffffL);
+                }
+            }
+            case UINT64 -> {
+                for (long l : (long[]) data) {
+                    out.add(l >= 0 ? java.math.BigInteger.valueOf(l) : new java.math.BigInteger(Long.toUnsignedString(l)));
                 }
             }
             case BOOL -> {

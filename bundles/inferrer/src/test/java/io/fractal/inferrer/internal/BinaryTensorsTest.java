@@ -33,6 +33,10 @@ class BinaryTensorsTest {
             case FP32 -> new float[] {0f, -1.5f, 0.1f, Float.MAX_VALUE, Float.MIN_VALUE, 3.25f};
             case FP64 -> new double[] {0d, -1.5d, 0.1d, Double.MAX_VALUE, Double.MIN_VALUE, 3.25d};
             case BYTES -> new String[] {"", "a", "héllo", "x y z", "\u0000", "last"};
+            case UINT16 -> new short[] {0, 1, 255, 256, Short.MAX_VALUE, (short) 0xffff};
+            case UINT32 -> new int[] {0, 1, 65536, Integer.MAX_VALUE, (int) 0x80000000L, (int) 0xffffffffL};
+            case UINT64 -> new long[] {0, 1, 1L << 40, Long.MAX_VALUE, Long.MIN_VALUE, -1L};
+            case BF16 -> new float[] {0f, -1.5f, 0.099609375f, 3.3895314e38f, 1f, -2f};
         };
     }
 
@@ -101,6 +105,29 @@ class BinaryTensorsTest {
         assertEquals((short) 0x7c00, BinaryTensors.floatToHalf(1e6f)); // overflow is infinity
         assertTrue(Float.isNaN(BinaryTensors.halfToFloat(BinaryTensors.floatToHalf(Float.NaN))));
         assertEquals(0.1f, BinaryTensors.halfToFloat(BinaryTensors.floatToHalf(0.1f)), 1e-4f);
+    }
+
+    @Test
+    void unsignedAndBf16AsNumpyWritesThem() {
+        // numpy.array([65535, 1], dtype=numpy.uint16).tobytes(); uint32 4294967295; uint64 2**64 - 1
+        Tensor u16 = BinaryTensors.decode("u", DataType.UINT16, new long[] {2},
+                ByteBuffer.wrap(new byte[] {-1, -1, 1, 0}), "u");
+        assertEquals(65535.0, u16.getDouble(0));
+        assertEquals(1.0, u16.getDouble(1));
+        Tensor u32 = BinaryTensors.decode("u", DataType.UINT32, new long[] {1},
+                ByteBuffer.wrap(new byte[] {-1, -1, -1, -1}), "u");
+        assertEquals(4294967295.0, u32.getDouble(0));
+        Tensor u64 = BinaryTensors.decode("u", DataType.UINT64, new long[] {1},
+                ByteBuffer.wrap(new byte[] {-1, -1, -1, -1, -1, -1, -1, -1}), "u");
+        assertEquals(18446744073709551615.0, u64.getDouble(0));
+        assertEquals("[18446744073709551615]", TensorCodec.flatJson(u64).toString());
+        assertEquals("[4294967295]", TensorCodec.flatJson(u32).toString());
+        assertEquals("[65535,1]", TensorCodec.flatJson(u16).toString());
+        // tritonclient.utils.serialize_bf16_tensor(numpy.array([1.0, -2.0], dtype=numpy.float32)): upper halves
+        Tensor bf = BinaryTensors.decode("b", DataType.BF16, new long[] {2},
+                ByteBuffer.wrap(new byte[] {(byte) 0x80, 0x3f, 0x00, (byte) 0xc0}), "b");
+        assertArrayEquals(new float[] {1f, -2f}, (float[]) bf.data());
+        assertEquals((short) 0x3f80, BinaryTensors.floatToBf16(1.00001f));
     }
 
     @Test

@@ -196,4 +196,19 @@ class TensorCodecTest {
             throw new IllegalArgumentException(e);
         }
     }
+
+    @Test
+    void unsignedTypesTakeTheirWholeRange() {
+        assertArrayEquals(new short[] {0, -1}, (short[]) TensorCodec.flatten(json("[0, 65535]"), DataType.UINT16, "v"));
+        assertArrayEquals(new int[] {0, -1}, (int[]) TensorCodec.flatten(json("[0, 4294967295]"), DataType.UINT32, "v"));
+        assertArrayEquals(new long[] {0, -1, Long.MAX_VALUE}, (long[]) TensorCodec.flatten(
+                json("[0, 18446744073709551615, 9223372036854775807]"), DataType.UINT64, "v"));
+        assertThrows(InvalidInputException.class, () -> TensorCodec.flatten(json("[65536]"), DataType.UINT16, "v"));
+        assertThrows(InvalidInputException.class, () -> TensorCodec.flatten(json("[-1]"), DataType.UINT32, "v"));
+        assertThrows(InvalidInputException.class,
+                () -> TensorCodec.flatten(json("[18446744073709551616]"), DataType.UINT64, "v"));
+        assertThrows(InvalidInputException.class, () -> TensorCodec.flatten(json("[-1]"), DataType.UINT64, "v"));
+        Tensor t = Tensor.of("v", DataType.UINT64, new long[] {2}, new long[] {-1, 5});
+        assertEquals("[18446744073709551615,5]", TensorCodec.flatJson(t).toString());
+    }
 }
