@@ -84,10 +84,6 @@ public class ModelsResource {
     }
 
     /**
-     * This component goes (its bundle is updated or stops) while the services it uses stay: the requests that still
-     * reach it finish with them rather than wait for services DS will not bind to it any more.
-     */
-    /**
      * A new metrics service (its bundle updated) starts empty: the request series of every version come back at
      * once, with zero counts, rather than at each one's next request. (v1 and v2 record the same series.)
      */
@@ -116,6 +112,10 @@ public class ModelsResource {
         }
     }
 
+    /**
+     * This component goes (its bundle is updated or stops) while the services it uses stay: the requests that still
+     * reach it finish with them rather than wait for services DS will not bind to it any more.
+     */
     @Deactivate
     void deactivate() {
         deadlines.retire(Deadlines.RETIRE_AFTER_MS);
