@@ -59,7 +59,8 @@ public class KServeBinaryIT extends FractalTestSupport {
         HttpResult server = http().get("/v2");
 
         assertEquals(server.toString(), 200, server.status);
-        assertEquals(server.toString(), json(List.of("binary_tensor_data", "model_configuration")),
+        assertEquals(server.toString(), json(List.of("binary_tensor_data", "model_configuration",
+                "model_repository", "statistics")),
                 server.json.path("extensions"));
     }
 

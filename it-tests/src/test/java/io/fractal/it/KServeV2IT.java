@@ -33,7 +33,99 @@ public class KServeV2IT extends FractalTestSupport {
         assertEquals(server.toString(), 200, server.status);
         assertFalse(server.toString(), server.json.path("name").asText().isBlank());
         assertFalse(server.toString(), server.json.path("version").asText().isBlank());
-        assertTrue(server.toString(), server.json.path("extensions").isArray());
+        assertEquals(server.toString(), json(List.of("binary_tensor_data", "model_configuration",
+                "model_repository", "statistics")), server.json.path("extensions"));
+    }
+
+    @Test
+    public void repositoryIndexListsEveryVersionWithItsState() {
+        for (HttpResult index : List.of(http().post("/v2/repository/index"),
+                http().post("/v2/repository/index", "{}"), http().post("/v2/repository/index", "{\"ready\": true}"))) {
+            assertEquals(index.toString(), 200, index.status);
+            assertTrue(index.toString(), index.json.isArray());
+            for (String model : List.of("iris", "digits")) {
+                JsonNode entry = json(Map.of("name", model, "version", "1", "state", "READY", "reason", ""));
+                boolean found = false;
+                for (JsonNode e : index.json) {
+                    found |= e.equals(entry);
+                }
+                assertTrue(model + " in " + index, found);
+            }
+        }
+        HttpResult bad = http().post("/v2/repository/index", "{\"ready\": \"yes\"}");
+        assertEquals(bad.toString(), 400, bad.status);
+        assertHasError(bad);
+    }
+
+    @Test
+    public void repositoryLoadOfAReadyModelIs200AndUnloadIsRefused() {
+        HttpResult load = http().post("/v2/repository/models/iris/load");
+        HttpResult loadWithBody = http().post("/v2/repository/models/iris/load", "{\"parameters\": {}}");
+        HttpResult unknown = http().post("/v2/repository/models/nosuchmodel/load");
+        HttpResult withConfig = http().post("/v2/repository/models/iris/load",
+                "{\"parameters\": {\"config\": \"{}\"}}");
+        HttpResult unload = http().post("/v2/repository/models/iris/unload");
+        HttpResult unloadUnknown = http().post("/v2/repository/models/nosuchmodel/unload");
+
+        assertEquals(load.toString(), 200, load.status);
+        assertEquals(loadWithBody.toString(), 200, loadWithBody.status);
+        assertEquals(unknown.toString(), 404, unknown.status);
+        assertHasError(unknown);
+        assertEquals(withConfig.toString(), 400, withConfig.status);
+        assertHasError(withConfig);
+        assertEquals(unload.toString(), 400, unload.status);
+        assertTrue(unload.toString(), unload.error().contains("not supported"));
+        assertEquals(unloadUnknown.toString(), 404, unloadUnknown.status);
+        // iris is still served after the refused unload
+        assertEquals(200, http().get("/v2/models/iris/ready").status);
+    }
+
+    @Test
+    public void statisticsCountEveryRequestOfAVersion() {
+        JsonNode before = irisStats("/v2/models/iris/stats");
+        JsonNode expected = expected("iris");
+        List<Double> flat = flatList(expected.path("inputs").path("input").path("data"));
+        for (int i = 0; i < 3; i++) {
+            HttpResult ok = http().post("/v2/models/iris/infer", Map.of("inputs", List.of(Map.of(
+                    "name", "input", "shape", List.of(5, 4), "datatype", "FP32", "data", flat))));
+            assertEquals(ok.toString(), 200, ok.status);
+        }
+        // right for the protocol, wrong for the model (3 features, not 4): the engine refuses it
+        HttpResult wrong = http().post("/v2/models/iris/infer", Map.of("inputs", List.of(Map.of(
+                "name", "input", "shape", List.of(1, 3), "datatype", "FP32", "data", List.of(1.0, 2.0, 3.0)))));
+        assertEquals(wrong.toString(), 400, wrong.status);
+
+        JsonNode after = irisStats("/v2/models/iris/stats");
+        assertEquals(after.toString(), "1", after.path("version").asText());
+        assertEquals(after.toString(), 3, count(after, "success") - count(before, "success"));
+        assertEquals(after.toString(), 1, count(after, "fail") - count(before, "fail"));
+        assertEquals(after.toString(), 3, count(after, "queue") - count(before, "queue"));
+        assertEquals(after.toString(), 3, count(after, "compute_infer") - count(before, "compute_infer"));
+        assertEquals(after.toString(), 3, after.path("inference_count").asLong() - before.path("inference_count").asLong());
+        assertTrue(after.toString(), after.at("/inference_stats/success/ns").asLong()
+                > before.at("/inference_stats/success/ns").asLong());
+        assertTrue(after.toString(), after.path("last_inference").asLong() > 0);
+        assertEquals(after, irisStats("/v2/models/iris/versions/1/stats"));
+        assertEquals(after, irisStats("/v2/models/stats"));
+
+        HttpResult unknown = http().get("/v2/models/nosuchmodel/stats");
+        assertEquals(unknown.toString(), 404, unknown.status);
+        assertHasError(unknown);
+    }
+
+    private JsonNode irisStats(String path) {
+        HttpResult stats = http().get(path);
+        assertEquals(stats.toString(), 200, stats.status);
+        for (JsonNode s : stats.json.path("model_stats")) {
+            if (s.path("name").asText().equals("iris") && s.path("version").asText().equals("1")) {
+                return s;
+            }
+        }
+        throw new AssertionError("no iris version 1 in " + stats);
+    }
+
+    private static long count(JsonNode stats, String what) {
+        return stats.path("inference_stats").path(what).path("count").asLong();
     }
 
     @Test

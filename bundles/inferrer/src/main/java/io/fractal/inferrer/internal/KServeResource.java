@@ -26,12 +26,16 @@ import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
 import java.io.IOException;
 import java.io.InputStream;
+import java.util.ArrayList;
+import java.util.Collection;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.ConcurrentHashMap;
 import org.osgi.framework.BundleContext;
 import org.osgi.service.component.annotations.Activate;
@@ -55,7 +59,11 @@ import org.osgi.service.component.annotations.ReferencePolicyOption;
 public class KServeResource {
 
     /** The protocol extensions implemented, as {@code GET /v2} lists them. */
-    static final List<String> EXTENSIONS = List.of("binary_tensor_data", "model_configuration");
+    static final List<String> EXTENSIONS = List.of("binary_tensor_data", "model_configuration",
+            "model_repository", "statistics");
+
+    /** How often a repository load looks again at a version that is loading. */
+    static final long LOAD_POLL_MS = 50;
 
     private final Deadlines deadlines;
     private final DynamicService<ModelRepository> repository;
@@ -265,6 +273,174 @@ public class KServeResource {
             throw new InvalidInputException("'parameters.timeout' must be a non-negative integer (microseconds)");
         }
         return timeout.asLong();
+    }
+
+    // ---- model repository extension --------------------------------------------------------------------------
+    // These calls change (or would change) the server: they take no authentication today (another issue adds it).
+
+    @POST
+    @Path("repository/index")
+    @Doc("v2 repository index (Triton's model repository extension): [{name, version, state, reason}] for every "
+            + "version the repository holds, state READY (on a modelhost), LOADING (loading, or waiting for its "
+            + "engine) or UNAVAILABLE (with the reason); body optional, {\"ready\": true} lists the READY ones only")
+    public List<Map<String, Object>> index(InputStream body) throws IOException {
+        boolean readyOnly = false;
+        JsonNode request = optionalJson(body, "{\"ready\": true|false} or no body");
+        if (request != null) {
+            JsonNode ready = request.get("ready");
+            if (ready != null && !ready.isNull()) {
+                if (!ready.isBoolean()) {
+                    throw new InvalidInputException("'ready' must be true or false");
+                }
+                readyOnly = ready.booleanValue();
+            }
+        }
+        LoadBalancer lb = balancer.await();
+        List<Map<String, Object>> index = new ArrayList<>();
+        for (ModelDTO m : repository.call(ModelRepository::models)) {
+            for (ModelVersionDTO v : m.versions) {
+                String[] state = state(lb.status(v.name, v.version).values());
+                if (readyOnly && !"READY".equals(state[0])) {
+                    continue;
+                }
+                Map<String, Object> e = new LinkedHashMap<>();
+                e.put("name", v.name);
+                e.put("version", Integer.toString(v.version));
+                e.put("state", state[0]);
+                e.put("reason", state[1]);
+                index.add(e);
+            }
+        }
+        return index;
+    }
+
+    /** A version's repository state and reason from its states on the modelhosts. */
+    static String[] state(Collection<ModelStatusDTO> onHosts) {
+        boolean loading = false;
+        List<String> reasons = new ArrayList<>();
+        for (ModelStatusDTO s : onHosts) {
+            if (s.state == ModelState.READY) {
+                return new String[] {"READY", ""};
+            }
+            if (s.state == ModelState.LOADING) {
+                loading = true;
+            } else if (s.state == ModelState.WAITING_FOR_ENGINE) {
+                loading = true;
+                reasons.add("waiting for engine '" + s.engine + "'");
+            } else if (s.state == ModelState.FAILED) {
+                reasons.add("failed to load" + (s.reason == null ? "" : ": " + s.reason));
+            } else if (s.state == ModelState.DRAINING) {
+                reasons.add("draining");
+            }
+        }
+        if (loading) {
+            return new String[] {"LOADING", String.join("; ", reasons)};
+        }
+        if (onHosts.isEmpty()) {
+            reasons.add("not on any live modelhost");
+        }
+        return new String[] {"UNAVAILABLE", String.join("; ", reasons)};
+    }
+
+    @POST
+    @Path("repository/models/{model}/load")
+    @Doc("v2 repository load: Fractal loads every version it holds by itself, so this answers 200 once the "
+            + "default version is READY (waiting up to grace.ms while it loads), 400 if it failed to load, 503 if "
+            + "it is still not ready, 404 for an unknown model; parameters.config and file overrides are refused "
+            + "(deploy with POST /api/v1/models/{m}). No authentication yet")
+    public CompletionStage<Response> load(@PathParam("model") String model, InputStream body) throws IOException {
+        JsonNode request = optionalJson(body, "{\"parameters\": {...}} or no body");
+        if (request != null) {
+            JsonNode parameters = request.get("parameters");
+            if (parameters != null && parameters.isObject()) {
+                parameters.fieldNames().forEachRemaining(name -> {
+                    if (name.equals("config") || name.startsWith("file:")) {
+                        throw new InvalidInputException("load with '" + name + "' is not supported: deploy a new "
+                                + "version with POST /api/v1/models/" + model);
+                    }
+                });
+            }
+        }
+        ModelVersionDTO v = repository.call(r -> r.resolve(model, null));
+        long until = System.nanoTime() + Math.max(0, config.grace_ms()) * 1_000_000L;
+        CompletableFuture<Response> answer = new CompletableFuture<>();
+        awaitLoaded(v, until, answer);
+        return answer;
+    }
+
+    private void awaitLoaded(ModelVersionDTO v, long until, CompletableFuture<Response> answer) {
+        try {
+            String[] state = state(balancer.call(b -> b.status(v.name, v.version)).values());
+            if ("READY".equals(state[0])) {
+                answer.complete(Response.ok(Map.of()).build());
+            } else if ("LOADING".equals(state[0]) && System.nanoTime() - until < 0) {
+                CompletableFuture.runAsync(() -> awaitLoaded(v, until, answer),
+                        CompletableFuture.delayedExecutor(LOAD_POLL_MS, TimeUnit.MILLISECONDS));
+            } else {
+                int status = state[1].contains("failed to load") ? 400 : 503;
+                answer.complete(Response.status(status).entity(Map.of("error", "model '" + v.name + "' version "
+                        + v.version + " is " + state[0] + (state[1].isEmpty() ? "" : ": " + state[1]))).build());
+            }
+        } catch (RuntimeException e) {
+            answer.completeExceptionally(e);
+        }
+    }
+
+    @POST
+    @Path("repository/models/{model}/unload")
+    @Doc("v2 repository unload: not supported (a version stays loaded while the repository holds it; "
+            + "DELETE /api/v1/models/{m} removes it): 400, or 404 for an unknown model")
+    public Response unload(@PathParam("model") String model, InputStream body) {
+        ModelDTO m = repository.call(r -> r.model(model));
+        throw new InvalidInputException("unload is not supported: Fractal keeps every version of '" + m.name
+                + "' loaded while the repository holds it; DELETE /api/v1/models/" + m.name
+                + " removes the model (and its file)");
+    }
+
+    private static JsonNode optionalJson(InputStream body, String expected) throws IOException {
+        byte[] b = body == null ? new byte[0] : Bodies.bytes(body);
+        if (new String(b, java.nio.charset.StandardCharsets.UTF_8).isBlank()) {
+            return null;
+        }
+        JsonNode json = Bodies.json(b, 0, b.length, expected);
+        if (!json.isObject()) {
+            throw new InvalidInputException("the body must be a JSON object: " + expected);
+        }
+        return json;
+    }
+
+    // ---- statistics extension ------------------------------------------------------------------------------
+
+    @GET
+    @Path("models/stats")
+    @Doc("v2 statistics of every version of every model (Triton's statistics extension): {model_stats: [{name, "
+            + "version, last_inference, inference_count, execution_count, inference_stats: {success, fail, queue, "
+            + "compute_infer: {count, ns}}}]}, counted since the inferrer bundle started, v1 and v2 requests alike")
+    public Map<String, Object> stats() {
+        List<Map<String, Object>> all = new ArrayList<>();
+        for (ModelDTO m : repository.call(ModelRepository::models)) {
+            for (ModelVersionDTO v : m.versions) {
+                all.add(serving.stats().json(v.name, v.version));
+            }
+        }
+        return Map.of("model_stats", all);
+    }
+
+    @GET
+    @Path("models/{model}/stats")
+    @Doc("v2 statistics of every version of a model")
+    public Map<String, Object> stats(@PathParam("model") String model) {
+        ModelDTO m = repository.call(r -> r.model(model));
+        return Map.of("model_stats", m.versions.stream().map(v -> serving.stats().json(v.name, v.version)).toList());
+    }
+
+    @GET
+    @Path("models/{model}/versions/{version}/stats")
+    @Doc("v2 statistics of a model version")
+    public Map<String, Object> stats(@PathParam("model") String model, @PathParam("version") String version) {
+        Integer n = ModelRef.version(version);
+        ModelVersionDTO v = repository.call(r -> r.resolve(model, n));
+        return Map.of("model_stats", List.of(serving.stats().json(v.name, v.version)));
     }
 
     private Map<String, Object> metadata(ModelVersionDTO v) {

@@ -45,9 +45,17 @@ final class Serving {
     private final Supplier<InferrerConfiguration> config;
     private final Deadlines deadlines;
     private final Map<String, ModelSignature> loaded = new ConcurrentHashMap<>();
+    private final ServingStats stats;
 
     Serving(DynamicService<ModelRepository> repository, DynamicService<LoadBalancer> balancer,
             Supplier<FractalMetrics> metrics, Supplier<InferrerConfiguration> config, Deadlines deadlines) {
+        this(repository, balancer, metrics, config, deadlines, ServingStats.SHARED);
+    }
+
+    Serving(DynamicService<ModelRepository> repository, DynamicService<LoadBalancer> balancer,
+            Supplier<FractalMetrics> metrics, Supplier<InferrerConfiguration> config, Deadlines deadlines,
+            ServingStats stats) {
+        this.stats = stats;
         this.repository = repository;
         this.balancer = balancer;
         this.metrics = metrics;
@@ -61,6 +69,11 @@ final class Serving {
 
     DynamicService<LoadBalancer> balancer() {
         return balancer;
+    }
+
+    /** The per-version inference counters (Triton's statistics extension). */
+    ServingStats stats() {
+        return stats;
     }
 
     // ---- deadlines -----------------------------------------------------------------------------------------
@@ -162,6 +175,7 @@ final class Serving {
             if (error instanceof TimeoutException) {
                 call.abandon(); // the client has its answer: a request still waiting in the balancer stops there
             }
+            count(call, served, error);
         });
         ModelRepository repo = repository.current();
         LoadBalancer lb = balancer.current();
@@ -184,6 +198,24 @@ final class Serving {
         return result;
     }
 
+    /** Counts a request in the statistics of the version it ran (or was resolved to); never fails it. */
+    private void count(Call call, Served served, Throwable error) {
+        try {
+            long elapsed = System.nanoTime() - call.start;
+            if (served != null) {
+                InferenceResponse r = served.response();
+                stats.success(r.model(), r.version(), elapsed, r.queueNanos(), r.inferenceNanos());
+            } else {
+                ModelVersionDTO v = call.resolved;
+                if (v != null) {
+                    stats.failure(v.name, v.version, elapsed);
+                }
+            }
+        } catch (RuntimeException e) {
+            LOG.log(Level.FINE, "Request not counted", e);
+        }
+    }
+
     /** One prediction on its way. */
     private final class Call {
         final ModelRef ref;
@@ -194,6 +226,8 @@ final class Serving {
         final CompletableFuture<Served> result = new CompletableFuture<>();
         /** The balancer's future for the request, cancelled when the deadline passes. */
         volatile CompletableFuture<InferenceResponse> sent;
+        /** The version the request was resolved to, once it is. */
+        volatile ModelVersionDTO resolved;
 
         Call(ModelRef ref, String id, Function<ModelSignature, List<Tensor>> inputs, Set<String> outputs,
                 long start) {
@@ -206,6 +240,7 @@ final class Serving {
 
         void run(ModelRepository repo, LoadBalancer lb) {
             ModelVersionDTO version = resolve(repo, ref.version());
+            resolved = version;
             ModelSignature signature = signature(version, lb);
             InferenceRequest request = new InferenceRequest(id, version.name, version.version,
                     inputs.apply(signature), outputs, start);
