@@ -92,6 +92,32 @@ public class ModelsV1IT extends FractalTestSupport {
     }
 
     @Test
+    public void aModelWithoutSignaturePredictsOneImageAsOneObservation() {
+        // the digits CNN as a bare TorchScript file, no sidecar: nothing declares its [-1, 1, 8, 8] input
+        byte[] digitsPt = getBytes("/api/v1/models/digits/download").body();
+        HttpResult upload = postMultipart("/api/v1/models/digits-bare",
+                Map.of("path", FilePart.of("model.pt", digitsPt)));
+        assertEquals(upload.toString(), 201, upload.status);
+        awaitReady("digits-bare");
+        JsonNode expected = expected("digits");
+        JsonNode image = expected.path("inputs").path("image").path("data").get(0); // [1, 8, 8]: one observation
+
+        for (int i = 0; i < 2; i++) { // before and after the engine has seen a call
+            HttpResult prediction = http().post("/api/v1/models/digits-bare/prediction", Map.of("values", image));
+
+            assertEquals(prediction.toString(), 200, prediction.status);
+            assertValues("values", expected.path("outputs").path("probabilities").path("data").get(0),
+                    prediction.json.path("values"));
+        }
+        HttpResult batch = http().post("/api/v1/models/digits-bare/prediction",
+                Map.of("values", expected.path("inputs").path("image").path("data")));
+        assertEquals(batch.toString(), 200, batch.status);
+        assertValues("values", expected.path("outputs").path("probabilities").path("data"),
+                batch.json.path("values"));
+        http().delete("/api/v1/models/digits-bare");
+    }
+
+    @Test
     public void predictsTheLabelOfOneObservation() {
         HttpResult prediction = http().post("/api/v1/models/iris/prediction", Map.of("values", SETOSA));
 

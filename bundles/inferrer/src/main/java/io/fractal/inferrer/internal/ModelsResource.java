@@ -348,9 +348,10 @@ public class ModelsResource {
 
     /**
      * The v1 inputs: an array for a one-input model (one observation, or a list of them), or an object of arrays
-     * by input name. A lone observation gets a batch dimension of 1, which the answer drops again.
+     * by input name. A lone observation gets a batch dimension of 1, which the answer drops again. Without a
+     * declared shape, a 1-D or 3-D array is one observation, a 2-D or 4-D one a batch.
      */
-    private static List<Tensor> inputs(JsonNode values, ModelSignature signature, boolean[] single) {
+    static List<Tensor> inputs(JsonNode values, ModelSignature signature, boolean[] single) {
         List<TensorSpec> specs = signature.inputs();
         if (values.isObject()) {
             List<Tensor> tensors = new ArrayList<>();
@@ -380,7 +381,11 @@ public class ModelsResource {
         String field = "values" + (name.equals("input") ? "" : "." + name);
         long[] shape = TensorCodec.shapeOf(values, field);
         long[] declared = spec == null ? null : spec.shape();
-        boolean one = declared != null ? shape.length == declared.length - 1 : shape.length == 1;
+        // With a declared shape, one observation has one dimension less. Without one (a bare model file whose
+        // engine declares nothing), a list of numbers (one tabular row) and a 3-D array (one image, channels
+        // first) are one observation, as the old v1 API took them; 2-D (rows) and 4-D (images) arrays are batches.
+        boolean one = declared != null ? shape.length == declared.length - 1
+                : shape.length == 1 || shape.length == 3;
         if (one) {
             long[] batched = new long[shape.length + 1];
             batched[0] = 1;
