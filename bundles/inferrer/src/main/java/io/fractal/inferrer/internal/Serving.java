@@ -171,7 +171,9 @@ final class Serving {
             Set<String> outputs, long timeoutMillis) {
         Call call = new Call(ref, id, inputs, outputs, System.nanoTime());
         CompletableFuture<Served> result = deadlines.bound(call.result, timeoutMillis, TimeoutException::new);
-        result.whenComplete((served, error) -> {
+        // What the caller gets completes once the request is counted: a client that reads the statistics right
+        // after its answer sees its request in them.
+        CompletableFuture<Served> counted = result.whenComplete((served, error) -> {
             if (error instanceof TimeoutException) {
                 call.abandon(); // the client has its answer: a request still waiting in the balancer stops there
             }
@@ -195,7 +197,7 @@ final class Serving {
                 return null;
             });
         }
-        return result;
+        return counted;
     }
 
     /** Counts a request in the statistics of the version it ran (or was resolved to); never fails it. */
