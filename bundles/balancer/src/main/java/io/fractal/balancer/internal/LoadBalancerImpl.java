@@ -207,6 +207,7 @@ public class LoadBalancerImpl implements LoadBalancer {
                     saved.ejectedUntil) + " (an ejection in force before the balancer was updated)");
         }
         hosts.add(entry);
+        record(m -> m.counter("fractal_balancer_ejections_total", "modelhost", entry.id)); // at zero from the start
         LOG.info(() -> "Modelhost " + host.id() + " joined the balancer (" + hosts.size() + " live)");
         wakeWaiting();
     }
@@ -226,8 +227,12 @@ public class LoadBalancerImpl implements LoadBalancer {
         metrics = m;
         try {
             m.gauge(LIVE_GAUGE, hosts::size);
+            // The counters exist from the start, at zero, so that a new metrics service (its bundle updated) shows
+            // them at once rather than at the next retry or ejection.
+            m.counter("fractal_balancer_retries_total");
+            hosts.forEach(e -> m.counter("fractal_balancer_ejections_total", "modelhost", e.id));
         } catch (RuntimeException e) {
-            LOG.log(Level.FINE, "Cannot register " + LIVE_GAUGE, e);
+            LOG.log(Level.FINE, "Cannot register the balancer's metrics", e);
         }
     }
 
