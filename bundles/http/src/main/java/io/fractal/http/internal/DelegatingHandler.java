@@ -111,10 +111,13 @@ final class DelegatingHandler extends HttpHandler {
             AtomicBoolean declined = new AtomicBoolean();
             request.setAttribute(HttpApplication.REDISPATCH, declined);
             d.handler.service(request, response);
-            if (declined.get() && attempt < MAX_REDISPATCH && serving.compareAndSet(d, null)) {
+            if (declined.get() && serving.compareAndSet(d, null)) {
                 // declined without answering: the request is still ours; the handler registered now takes it
                 d.release();
-                continue;
+                if (attempt < MAX_REDISPATCH) {
+                    continue;
+                }
+                JsonErrorPages.send(response, 503, "the HTTP application is being replaced; retry", 1);
             }
             return;
         }

@@ -146,6 +146,20 @@ class DelegatingHandlerTest {
         assertEquals(0, handler.remove(declining, 1, TimeUnit.SECONDS), "the declined request was released");
     }
 
+    @Test
+    void aRequestDeclinedAgainAndAgainGetsA503NotAnEmptyAnswer() throws Exception {
+        handler.add(new HttpHandler() {
+            @Override
+            public void service(Request request, Response response) {
+                ((java.util.concurrent.atomic.AtomicBoolean) request.getAttribute(HttpApplication.REDISPATCH)).set(true);
+            }
+        }, 0, 1);
+        HttpResponse<String> answer = get("x").get(5, TimeUnit.SECONDS);
+        assertEquals(503, answer.statusCode());
+        assertTrue(answer.body().startsWith("{\"error\":"), answer.body());
+        assertEquals(0, handler.inFlight());
+    }
+
     /**
      * Answers completed on another thread at once race with the listener's own thread returning from the handler:
      * the listener must not touch a request after that (it may already serve another connection).

@@ -182,7 +182,9 @@ public class RestApplication implements Generation.Successor {
     @Override
     public boolean awaitNewer(int number, long deadlineNanos) throws InterruptedException {
         synchronized (generations) {
-            while (latest == number && !stopped) {
+            // newer than mine, not merely other: a generation registers (and takes requests) a moment before
+            // 'latest' says so, and must not take itself for its successor
+            while (latest <= number && !stopped) {
                 long left = deadlineNanos - System.nanoTime();
                 if (left <= 0) {
                     return false;
