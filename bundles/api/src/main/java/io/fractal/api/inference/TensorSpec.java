@@ -12,6 +12,11 @@ public record TensorSpec(String name, DataType datatype, long[] shape) {
         shape = shape == null ? null : shape.clone();
     }
 
+    /** Whether the datatype and the shape are both known. @since 1.2 */
+    public boolean known() {
+        return datatype != null && shape != null;
+    }
+
     /** Whether {@code actual} fits this shape: same rank, and equal sizes where this one is fixed. */
     public boolean accepts(long[] actual) {
         if (shape == null) {

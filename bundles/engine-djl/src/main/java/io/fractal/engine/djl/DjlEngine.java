@@ -5,10 +5,13 @@ import ai.djl.engine.Engine;
 import io.fractal.api.engine.InferenceEngine;
 import io.fractal.api.engine.LoadedModel;
 import io.fractal.api.engine.ModelLoadException;
+import io.fractal.api.inference.DataType;
 import io.fractal.api.inference.ModelSignature;
+import io.fractal.api.inference.TensorSpec;
 import io.fractal.api.repository.ModelArtifact;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.EnumSet;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -26,9 +29,14 @@ public abstract class DjlEngine implements InferenceEngine, AutoCloseable {
 
     private static final Logger LOG = Logger.getLogger(DjlEngine.class.getName());
 
+    /** The input types every DJL engine maps to its own: FP32, FP64, FP16, UINT8, INT8, INT32, INT64, BOOL. */
+    public static final Set<DataType> COMMON_TYPES = Set.copyOf(EnumSet.of(DataType.FP32, DataType.FP64,
+            DataType.FP16, DataType.UINT8, DataType.INT8, DataType.INT32, DataType.INT64, DataType.BOOL));
+
     private final String djlEngineName;
     private final String platform;
     private final Set<String> extensions;
+    private final Set<DataType> inputTypes;
     private final Set<DjlLoadedModel> open = java.util.concurrent.ConcurrentHashMap.newKeySet();
     private final AtomicInteger sequence = new AtomicInteger();
 
@@ -38,9 +46,21 @@ public abstract class DjlEngine implements InferenceEngine, AutoCloseable {
      * @throws IllegalStateException if DJL does not have the engine
      */
     protected DjlEngine(String djlEngineName, String platform, Set<String> extensions) {
+        this(djlEngineName, platform, extensions, COMMON_TYPES);
+    }
+
+    /**
+     * Starts the DJL engine, which takes input tensors of {@code inputTypes} only: others are refused as bad input
+     * before they reach DJL (whose PyTorch JNI aborts the JVM on a type it does not map, INT16 or BF16 among them).
+     *
+     * @throws IllegalStateException if DJL does not have the engine
+     * @since 1.1
+     */
+    protected DjlEngine(String djlEngineName, String platform, Set<String> extensions, Set<DataType> inputTypes) {
         this.djlEngineName = djlEngineName;
         this.platform = platform;
         this.extensions = Set.copyOf(extensions);
+        this.inputTypes = Set.copyOf(inputTypes);
         try {
             Engine engine = DjlClassLoading.call(() -> Engine.getEngine(djlEngineName));
             LOG.info(() -> "DJL engine " + djlEngineName + " " + engine.getVersion() + " ready. Its native library "
@@ -86,8 +106,10 @@ public abstract class DjlEngine implements InferenceEngine, AutoCloseable {
                 }
             });
             model = created;
-            ModelSignature signature = artifact.signature().orElse(readSignature(model, file));
-            DjlLoadedModel loaded = new DjlLoadedModel(artifact.name(), model, signature, open::remove);
+            ModelSignature signature = merge(artifact.signature(), readSignature(model, file));
+            DjlLoadedModel loaded = new DjlLoadedModel(artifact.name(), model, signature, open::remove,
+                    new TensorTranslator(signature.outputs().stream().map(TensorSpec::name).toList(), inputTypes,
+                            djlEngineName));
             open.add(loaded);
             return loaded;
         } catch (ModelLoadException e) {
@@ -98,6 +120,17 @@ public abstract class DjlEngine implements InferenceEngine, AutoCloseable {
             }
             throw new ModelLoadException(djlEngineName + " cannot load " + file.getFileName() + ": " + rootMessage(e), e);
         }
+    }
+
+    /** The declared signature completed by what the engine read, saying where it came from. */
+    static ModelSignature merge(ModelSignature declared, ModelSignature read) {
+        boolean fromMetadata = declared.hasInputs() || !declared.outputs().isEmpty() || !declared.labels().isEmpty();
+        boolean fromFile = (!declared.hasInputs() && read.hasInputs())
+                || (declared.outputs().isEmpty() && !read.outputs().isEmpty())
+                || (declared.labels().isEmpty() && !read.labels().isEmpty());
+        String origin = fromMetadata && fromFile ? ModelSignature.METADATA + " + " + ModelSignature.MODEL_FILE
+                : fromMetadata ? ModelSignature.METADATA : fromFile ? ModelSignature.MODEL_FILE : null;
+        return declared.orElse(read).withOrigin(origin);
     }
 
     /**

@@ -19,29 +19,38 @@ import java.util.function.Consumer;
 /**
  * A DJL model with a pool of predictors: DJL predictors are not thread-safe, so each concurrent caller (a
  * modelhost worker) borrows one; the pool grows to the number of workers and no further.
+ *
+ * <p>Inputs are checked against the signature the model was loaded with (declared, or read from the file). A
+ * signature that leaves datatypes, shapes or whole tensors unknown is completed from the first successful call,
+ * for the clients that read it ({@code GET /v2/models/{m}}); that completion only describes, it is never
+ * enforced, so a model whose dimensions vary keeps taking what it took before.
  */
 final class DjlLoadedModel implements LoadedModel {
 
     private final String name;
     private final Model model;
     private final ModelSignature signature;
-    private final List<String> outputNames;
+    private volatile ModelSignature described;
+    private volatile boolean observed;
+    private final TensorTranslator translator;
     private final Consumer<DjlLoadedModel> onClose;
     private final ConcurrentLinkedQueue<Predictor<List<Tensor>, List<Tensor>>> idle = new ConcurrentLinkedQueue<>();
     private final List<Predictor<List<Tensor>, List<Tensor>>> all = new java.util.concurrent.CopyOnWriteArrayList<>();
     private volatile boolean closed;
 
-    DjlLoadedModel(String name, Model model, ModelSignature signature, Consumer<DjlLoadedModel> onClose) {
+    DjlLoadedModel(String name, Model model, ModelSignature signature, Consumer<DjlLoadedModel> onClose,
+            TensorTranslator translator) {
         this.name = name;
         this.model = model;
         this.signature = signature;
-        this.outputNames = signature.outputs().stream().map(TensorSpec::name).toList();
+        this.described = signature;
+        this.translator = translator;
         this.onClose = onClose;
     }
 
     @Override
     public ModelSignature signature() {
-        return signature;
+        return described;
     }
 
     @Override
@@ -52,11 +61,18 @@ final class DjlLoadedModel implements LoadedModel {
         List<Tensor> ordered = checkInputs(inputs);
         Predictor<List<Tensor>, List<Tensor>> predictor = idle.poll();
         if (predictor == null) {
-            predictor = model.newPredictor(new TensorTranslator(outputNames));
+            predictor = model.newPredictor(translator);
             all.add(predictor);
         }
         try {
-            return predictor.predict(ordered);
+            List<Tensor> outputs = predictor.predict(ordered);
+            if (!observed) {
+                observed = true;
+                if (!signature.complete()) {
+                    described = completed(signature, ordered, outputs);
+                }
+            }
+            return outputs;
         } catch (TranslateException e) {
             // The engine refused the input (shape, type, arity): the request's fault, reported in the engine's words.
             throw new InvalidInputException("model " + name + " rejected the input: " + DjlEngine.rootMessage(e), e);
@@ -65,6 +81,36 @@ final class DjlLoadedModel implements LoadedModel {
         } finally {
             idle.offer(predictor);
         }
+    }
+
+    /**
+     * {@code known}, with what it leaves unknown taken from a successful call: datatypes as they were, shapes with
+     * the first dimension (taken as the batch) as -1.
+     */
+    static ModelSignature completed(ModelSignature known, List<Tensor> inputs, List<Tensor> outputs) {
+        String origin = known.origin() == null ? ModelSignature.FIRST_CALL
+                : known.origin() + " + " + ModelSignature.FIRST_CALL;
+        return new ModelSignature(complete(known.inputs(), inputs), complete(known.outputs(), outputs),
+                known.labels(), origin);
+    }
+
+    private static List<TensorSpec> complete(List<TensorSpec> specs, List<Tensor> seen) {
+        if (!specs.isEmpty() && specs.size() != seen.size()) {
+            return specs;
+        }
+        List<TensorSpec> out = new ArrayList<>(seen.size());
+        for (int i = 0; i < seen.size(); i++) {
+            Tensor t = seen.get(i);
+            TensorSpec spec = specs.isEmpty() ? null : specs.get(i);
+            long[] shape = t.shape().clone();
+            if (shape.length > 0) {
+                shape[0] = -1;
+            }
+            out.add(new TensorSpec(spec != null && spec.name() != null ? spec.name() : t.name(),
+                    spec != null && spec.datatype() != null ? spec.datatype() : t.datatype(),
+                    spec != null && spec.shape() != null ? spec.shape() : shape));
+        }
+        return out;
     }
 
     /** Checks the inputs against the declared signature and puts them in its order. */

@@ -4,9 +4,11 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.translate.NoBatchifyTranslator;
 import ai.djl.translate.TranslatorContext;
+import io.fractal.api.inference.DataType;
 import io.fractal.api.inference.Tensor;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 
 /**
  * Fractal tensors in, Fractal tensors out. Arrays live in the predictor context's manager, so they are freed
@@ -15,16 +17,20 @@ import java.util.List;
 final class TensorTranslator implements NoBatchifyTranslator<List<Tensor>, List<Tensor>> {
 
     private final List<String> outputNames;
+    private final Set<DataType> accepted;
+    private final String engine;
 
-    TensorTranslator(List<String> outputNames) {
+    TensorTranslator(List<String> outputNames, Set<DataType> accepted, String engine) {
         this.outputNames = outputNames;
+        this.accepted = accepted;
+        this.engine = engine;
     }
 
     @Override
     public NDList processInput(TranslatorContext ctx, List<Tensor> input) {
         NDList list = new NDList(input.size());
         for (Tensor t : input) {
-            list.add(TensorConversion.toNDArray(ctx.getNDManager(), t));
+            list.add(TensorConversion.toNDArray(ctx.getNDManager(), t, accepted, engine));
         }
         return list;
     }

@@ -4,7 +4,7 @@
  * {@link io.fractal.engine.djl.DjlEngine}.
  */
 @Export
-@Version("1.0.0")
+@Version("1.1.0")
 package io.fractal.engine.djl;
 
 import org.osgi.annotation.bundle.Export;

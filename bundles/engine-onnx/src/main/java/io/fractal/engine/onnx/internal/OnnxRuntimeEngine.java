@@ -7,10 +7,12 @@ import ai.onnxruntime.OrtSession;
 import ai.onnxruntime.OrtSession.SessionOptions;
 import ai.onnxruntime.OrtSession.SessionOptions.ExecutionMode;
 import io.fractal.api.engine.InferenceEngine;
+import io.fractal.api.inference.DataType;
 import io.fractal.api.inference.ModelSignature;
 import io.fractal.engine.djl.DjlEngine;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.EnumSet;
 import java.util.Map;
 import java.util.Set;
 import org.osgi.service.component.annotations.Component;
@@ -29,6 +31,11 @@ import org.osgi.service.component.annotations.Deactivate;
 @Component(service = InferenceEngine.class, property = InferenceEngine.NAME + "=" + OnnxRuntimeEngine.NAME)
 public class OnnxRuntimeEngine extends DjlEngine {
 
+    /** What DJL hands ONNX Runtime: the common types, bfloat16 and strings (ONNX Runtime's Java API has no UINT16-64). */
+    static final Set<DataType> INPUT_TYPES = Set.copyOf(EnumSet.of(DataType.FP32, DataType.FP64, DataType.FP16,
+            DataType.BF16, DataType.UINT8, DataType.INT8, DataType.INT32, DataType.INT64, DataType.BOOL,
+            DataType.BYTES));
+
     static final String NAME = "OnnxRuntime";
 
     /** Shared by all sessions of this engine (ONNX Runtime copies them into each session it creates). */
@@ -36,7 +43,7 @@ public class OnnxRuntimeEngine extends DjlEngine {
     private boolean closed;
 
     public OnnxRuntimeEngine() {
-        super(NAME, "onnxruntime_onnx", Set.of("onnx"));
+        super(NAME, "onnxruntime_onnx", Set.of("onnx"), INPUT_TYPES);
         sessionOptions = singleThreadedOptions();
     }
 

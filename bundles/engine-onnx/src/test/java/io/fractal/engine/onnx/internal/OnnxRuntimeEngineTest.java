@@ -182,6 +182,46 @@ class OnnxRuntimeEngineTest {
     }
 
     @Test
+    void halfPrecisionGoesInAndComesOutAsHalfPrecision() throws Exception {
+        try (LoadedModel model = engine.load(artifact("half.onnx"), 1)) {
+            assertEquals(List.of(new TensorSpec("x", DataType.FP16, new long[] {-1, 2})), model.signature().inputs());
+            Tensor y = model.predict(List.of(Tensor.of("x", DataType.FP16, new long[] {2, 2},
+                    new float[] {1.5f, -2.25f, 65504f / 4, 0.1f}))).get(0);
+            assertEquals(DataType.FP16, y.datatype());
+            float[] v = (float[]) y.data();
+            assertEquals(3f, v[0]);
+            assertEquals(-4.5f, v[1]);
+            assertEquals(32752f, v[2]);
+            assertEquals(0.2f, v[3], 1e-3f); // 0.1 is not exact in half precision
+        }
+    }
+
+    @Test
+    void twoNamedInputsAreTakenByName() throws Exception {
+        try (LoadedModel model = engine.load(artifact("pair.onnx"), 1)) {
+            assertEquals(List.of("a", "b"), model.signature().inputs().stream().map(TensorSpec::name).toList());
+            Tensor a = Tensor.of("a", DataType.FP32, new long[] {1, 3}, new float[] {1, 2, 3});
+            Tensor b = Tensor.of("b", DataType.FP32, new long[] {1, 3}, new float[] {10, 20, 30});
+            Tensor sum = model.predict(List.of(b, a)).get(0);
+            assertEquals("sum", sum.name());
+            assertArrayEquals(new float[] {12, 24, 36}, (float[]) sum.data());
+        }
+    }
+
+    @Test
+    void typesOnnxRuntimeCannotTakeAreBadInput() throws Exception {
+        try (LoadedModel model = engine.load(artifact("half.onnx"), 1)) {
+            InvalidInputException e = assertThrows(InvalidInputException.class, () -> model.predict(List.of(
+                    Tensor.of("x", DataType.UINT16, new long[] {1, 2}, new short[] {1, 2}))));
+            assertTrue(e.getMessage().contains("UINT16"), e.getMessage());
+            // Declared FP16: FP32 is refused with the declared type named.
+            InvalidInputException f = assertThrows(InvalidInputException.class, () -> model.predict(List.of(
+                    Tensor.of("x", DataType.FP32, new long[] {1, 2}, new float[] {1, 2}))));
+            assertTrue(f.getMessage().contains("FP16"), f.getMessage());
+        }
+    }
+
+    @Test
     void closedModelsRefuseToPredict() throws Exception {
         JsonNode expected = expected("iris-sklearn.json");
         LoadedModel model = engine.load(artifact("iris-sklearn.onnx"), 1);

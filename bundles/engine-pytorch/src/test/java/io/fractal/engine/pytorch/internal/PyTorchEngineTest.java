@@ -149,6 +149,78 @@ class PyTorchEngineTest {
     }
 
     @Test
+    void withoutASidecarTheModuleNamesItsInputsAndTheFirstCallCompletesTheSignature() throws Exception {
+        try (LoadedModel model = engine.load(artifact("adder", RESOURCES.resolve("models/adder.pt"),
+                ModelSignature.UNKNOWN), 1)) {
+            ModelSignature before = model.signature();
+            assertEquals(List.of(new TensorSpec("x", null, null), new TensorSpec("y", null, null)), before.inputs());
+            assertEquals(List.of(new TensorSpec("output0", null, null)), before.outputs());
+            assertEquals(ModelSignature.MODEL_FILE, before.origin());
+            assertFalse(before.complete());
+            // Named inputs in another order are put in the module's order: 2*x + y, not 2*y + x.
+            Tensor x = Tensor.of("x", DataType.FP32, new long[] {1, 3}, new float[] {1, 2, 3});
+            Tensor y = Tensor.of("y", DataType.FP32, new long[] {1, 3}, new float[] {10, 20, 30});
+            assertArrayEquals(new float[] {12, 24, 36}, (float[]) model.predict(List.of(y, x)).get(0).data());
+            ModelSignature after = model.signature();
+            assertEquals(List.of(new TensorSpec("x", DataType.FP32, new long[] {-1, 3}),
+                    new TensorSpec("y", DataType.FP32, new long[] {-1, 3})), after.inputs());
+            assertEquals(List.of(new TensorSpec("output0", DataType.FP32, new long[] {-1, 3})), after.outputs());
+            assertEquals("model file + first call", after.origin());
+            assertTrue(after.complete());
+            // What the first call taught only describes: another width still reaches the model.
+            Tensor x4 = Tensor.of("x", DataType.FP32, new long[] {2, 1}, new float[] {1, 2});
+            Tensor y4 = Tensor.of("y", DataType.FP32, new long[] {2, 1}, new float[] {1, 1});
+            assertArrayEquals(new float[] {3, 5}, (float[]) model.predict(List.of(x4, y4)).get(0).data());
+        }
+    }
+
+    @Test
+    void halfInt8Uint8AndBoolTensorsKeepTheirTypesBothWays() throws Exception {
+        try (LoadedModel model = engine.load(artifact("dtypes", RESOURCES.resolve("models/dtypes.pt"),
+                ModelSignature.UNKNOWN), 1)) {
+            assertEquals(List.of("h", "s", "u", "b"), model.signature().inputs().stream().map(TensorSpec::name).toList());
+            assertEquals(4, model.signature().outputs().size());
+            List<Tensor> out = model.predict(List.of(
+                    Tensor.of("h", DataType.FP16, new long[] {1, 2}, new float[] {1.5f, -2.25f}),
+                    Tensor.of("s", DataType.INT8, new long[] {1, 2}, new byte[] {7, -100}),
+                    Tensor.of("u", DataType.UINT8, new long[] {1, 2}, new byte[] {0, (byte) 254}),
+                    Tensor.of("b", DataType.BOOL, new long[] {1, 2}, new boolean[] {true, false})));
+            assertEquals(DataType.FP16, out.get(0).datatype());
+            assertArrayEquals(new float[] {3f, -4.5f}, (float[]) out.get(0).data());
+            assertEquals(DataType.INT8, out.get(1).datatype());
+            assertArrayEquals(new byte[] {8, -99}, (byte[]) out.get(1).data());
+            assertEquals(DataType.UINT8, out.get(2).datatype());
+            assertArrayEquals(new byte[] {1, (byte) 255}, (byte[]) out.get(2).data());
+            assertEquals(DataType.BOOL, out.get(3).datatype());
+            assertArrayEquals(new boolean[] {false, true}, (boolean[]) out.get(3).data());
+            assertEquals(List.of(DataType.FP16, DataType.INT8, DataType.UINT8, DataType.BOOL),
+                    model.signature().inputs().stream().map(TensorSpec::datatype).toList());
+        }
+    }
+
+    @Test
+    void typesTheEngineCannotTakeAreBadInputAndTheProcessLives() throws Exception {
+        // DJL's PyTorch JNI aborts the JVM on types it does not map: these must never reach it.
+        try (LoadedModel model = engine.load(artifact("adder", RESOURCES.resolve("models/adder.pt"),
+                ModelSignature.UNKNOWN), 1)) {
+            List<Tensor> refused = List.of(
+                    Tensor.of("x", DataType.BYTES, new long[] {1}, new String[] {"a"}),
+                    Tensor.of("x", DataType.INT16, new long[] {1}, new short[] {1}),
+                    Tensor.of("x", DataType.UINT16, new long[] {1}, new short[] {1}),
+                    Tensor.of("x", DataType.UINT32, new long[] {1}, new int[] {1}),
+                    Tensor.of("x", DataType.UINT64, new long[] {1}, new long[] {1}),
+                    Tensor.of("x", DataType.BF16, new long[] {1}, new float[] {1}));
+            for (Tensor x : refused) {
+                InvalidInputException e = assertThrows(InvalidInputException.class, () -> model.predict(List.of(x,
+                        Tensor.of("y", DataType.FP32, new long[] {1}, new float[] {1}))));
+                assertTrue(e.getMessage().contains(x.datatype().name()) && e.getMessage().contains("PyTorch"),
+                        e.getMessage());
+            }
+            assertFalse(model.signature().complete(), "a refused call teaches nothing");
+        }
+    }
+
+    @Test
     void aCorruptFileFailsToLoadWithAClearMessage() {
         ModelLoadException e = assertThrows(ModelLoadException.class, () -> engine.load(artifact("corrupt",
                 RESOURCES.resolve("models/corrupt.pt"), ModelSignature.UNKNOWN), 1));
