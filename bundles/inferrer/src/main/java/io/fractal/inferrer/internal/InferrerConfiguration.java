@@ -5,7 +5,8 @@ import org.osgi.service.metatype.annotations.ObjectClassDefinition;
 
 /**
  * How long the REST API waits: for a service that is briefly away (the repository, the balancer or the modelhost
- * administration being updated), and for an answer to a prediction. Every resource of the bundle reads it.
+ * administration being updated), and for an answer to a prediction. {@link InferrerServices} takes it (and its
+ * changes, without restarting anything) for every resource of the bundle.
  */
 @ObjectClassDefinition(name = "Fractal inferrer", description = "How long the REST API waits for services and "
         + "predictions.")

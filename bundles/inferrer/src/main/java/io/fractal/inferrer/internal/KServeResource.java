@@ -2,14 +2,12 @@ package io.fractal.inferrer.internal;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.fractal.api.balancer.LoadBalancer;
-import io.fractal.api.engine.InferenceEngine;
 import io.fractal.api.host.ModelState;
 import io.fractal.api.host.ModelStatusDTO;
 import io.fractal.api.inference.DataType;
 import io.fractal.api.inference.InvalidInputException;
 import io.fractal.api.inference.ModelSignature;
 import io.fractal.api.inference.Tensor;
-import io.fractal.api.metrics.FractalMetrics;
 import io.fractal.api.repository.ModelDTO;
 import io.fractal.api.repository.ModelRepository;
 import io.fractal.api.repository.ModelVersionDTO;
@@ -36,24 +34,17 @@ import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.ConcurrentHashMap;
 import org.osgi.framework.BundleContext;
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
-import org.osgi.service.component.annotations.Deactivate;
-import org.osgi.service.component.annotations.Modified;
 import org.osgi.service.component.annotations.Reference;
-import org.osgi.service.component.annotations.ReferenceCardinality;
-import org.osgi.service.component.annotations.ReferencePolicy;
-import org.osgi.service.component.annotations.ReferencePolicyOption;
 
 /**
- * The KServe v2 Open Inference Protocol over REST. The repository and the balancer are dynamic references: the
- * resource stays registered while their bundles are updated, and a request that needs one while it is away waits
- * for it (the inferrer's {@code grace.ms}).
+ * The KServe v2 Open Inference Protocol over REST. The repository and the balancer come from
+ * {@link InferrerServices}: the resource stays registered while their bundles are updated, and a request that needs
+ * one while it is away waits for it (the inferrer's {@code grace.ms}).
  */
-@Component(service = Object.class, property = RestWhiteboard.RESOURCE + "=true",
-        configurationPid = InferrerConfiguration.PID)
+@Component(service = Object.class, property = RestWhiteboard.RESOURCE + "=true")
 @Path("/v2")
 @Produces(MediaType.APPLICATION_JSON)
 public class KServeResource {
@@ -65,72 +56,19 @@ public class KServeResource {
     /** How often a repository load looks again at a version that is loading. */
     static final long LOAD_POLL_MS = 50;
 
-    private final Deadlines deadlines;
+    private final InferrerServices services;
     private final DynamicService<ModelRepository> repository;
     private final DynamicService<LoadBalancer> balancer;
     private final Serving serving;
     private final String version;
-    private final Map<String, String> platforms = new ConcurrentHashMap<>();
-    private volatile InferrerConfiguration config;
-
-    @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
-            policyOption = ReferencePolicyOption.GREEDY)
-    private volatile FractalMetrics metrics;
 
     @Activate
-    public KServeResource(InferrerConfiguration config, BundleContext context) {
-        this.config = config;
-        this.deadlines = new Deadlines("fractal-inferrer-v2-deadlines");
-        this.repository = new DynamicService<>("the model repository", () -> this.config.grace_ms(), deadlines);
-        this.balancer = new DynamicService<>("the balancer", () -> this.config.grace_ms(), deadlines);
-        this.serving = new Serving(repository, balancer, () -> metrics, () -> this.config, deadlines);
+    public KServeResource(@Reference InferrerServices services, BundleContext context) {
+        this.services = services;
+        this.repository = services.repository();
+        this.balancer = services.balancer();
+        this.serving = services.serving();
         this.version = context.getBundle().getVersion().toString();
-    }
-
-    @Modified
-    void modified(InferrerConfiguration newConfig) {
-        this.config = newConfig;
-    }
-
-    /**
-     * This component goes (its bundle is updated or stops) while the services it uses stay: the requests that still
-     * reach it finish with them rather than wait for services DS will not bind to it any more.
-     */
-    @Deactivate
-    void deactivate() {
-        deadlines.retire(Deadlines.RETIRE_AFTER_MS);
-        repository.retain();
-        balancer.retain();
-    }
-
-    @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
-            policyOption = ReferencePolicyOption.GREEDY)
-    void bindRepository(ModelRepository r) {
-        repository.bind(r);
-    }
-
-    void unbindRepository(ModelRepository r) {
-        repository.unbind(r);
-    }
-
-    @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
-            policyOption = ReferencePolicyOption.GREEDY)
-    void bindBalancer(LoadBalancer b) {
-        balancer.bind(b);
-    }
-
-    void unbindBalancer(LoadBalancer b) {
-        balancer.unbind(b);
-    }
-
-    @Reference(cardinality = ReferenceCardinality.MULTIPLE, policy = ReferencePolicy.DYNAMIC,
-            policyOption = ReferencePolicyOption.GREEDY)
-    void bindEngine(InferenceEngine engine) {
-        platforms.put(engine.name(), engine.platform());
-    }
-
-    void unbindEngine(InferenceEngine engine) {
-        // Keep the platform name: a model's platform does not change while its engine is updated.
     }
 
     @GET
@@ -238,7 +176,8 @@ public class KServeResource {
 
     private KServeCodec.Request parse(InputStream body, String headerLength, String contentEncoding)
             throws IOException {
-        return KServeCodec.parse(Bodies.bytes(body, contentEncoding, config.max_decompressed_bytes()), headerLength);
+        long limit = services.config().max_decompressed_bytes();
+        return KServeCodec.parse(Bodies.bytes(body, contentEncoding, limit), headerLength);
     }
 
     private CompletionStage<Response> infer(ModelRef ref, String timeout, KServeCodec.Request request,
@@ -362,7 +301,7 @@ public class KServeResource {
             }
         }
         ModelVersionDTO v = repository.call(r -> r.resolve(model, null));
-        long until = System.nanoTime() + Math.max(0, config.grace_ms()) * 1_000_000L;
+        long until = System.nanoTime() + Math.max(0, services.config().grace_ms()) * 1_000_000L;
         CompletableFuture<Response> answer = new CompletableFuture<>();
         awaitLoaded(v, until, answer);
         return answer;
@@ -449,7 +388,7 @@ public class KServeResource {
         m.put("name", v.name);
         ModelDTO model = repository.call(r -> r.model(v.name));
         m.put("versions", model.versions.stream().map(x -> Integer.toString(x.version)).toList());
-        m.put("platform", platforms.getOrDefault(v.engine, v.engine));
+        m.put("platform", services.platform(v.engine));
         m.put("inputs", signature.inputs());
         m.put("outputs", signature.outputs());
         return m;
@@ -457,7 +396,7 @@ public class KServeResource {
 
     private Map<String, Object> configuration(ModelVersionDTO v) {
         ModelSignature signature = serving.signature(v);
-        String platform = platforms.getOrDefault(v.engine, v.engine);
+        String platform = services.platform(v.engine);
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("name", v.name);
         m.put("platform", ModelConfig.tritonPlatform(platform));

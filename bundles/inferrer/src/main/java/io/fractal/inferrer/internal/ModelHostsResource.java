@@ -26,71 +26,25 @@ import java.util.Locale;
 import java.util.Map;
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
-import org.osgi.service.component.annotations.Deactivate;
-import org.osgi.service.component.annotations.Modified;
 import org.osgi.service.component.annotations.Reference;
-import org.osgi.service.component.annotations.ReferenceCardinality;
-import org.osgi.service.component.annotations.ReferencePolicy;
-import org.osgi.service.component.annotations.ReferencePolicyOption;
 
 /**
  * The modelhosts and the balancer: list, add, remove, drain; the balancing strategy. The balancer and the
- * modelhost administration are dynamic references: the resource stays registered while their bundles are
- * updated, and a call waits for them meanwhile (the inferrer's {@code grace.ms}).
+ * modelhost administration come from {@link InferrerServices}: the resource stays registered while their bundles
+ * are updated, and a call waits for them meanwhile (the inferrer's {@code grace.ms}).
  */
-@Component(service = Object.class, property = RestWhiteboard.RESOURCE + "=true",
-        configurationPid = InferrerConfiguration.PID)
+@Component(service = Object.class, property = RestWhiteboard.RESOURCE + "=true")
 @Path("/api/v1")
 @Produces(MediaType.APPLICATION_JSON)
 public class ModelHostsResource {
 
-    private final Deadlines deadlines;
     private final DynamicService<LoadBalancer> balancer;
     private final DynamicService<ModelHostAdmin> admin;
-    private volatile InferrerConfiguration config;
 
     @Activate
-    public ModelHostsResource(InferrerConfiguration config) {
-        this.config = config;
-        this.deadlines = new Deadlines("fractal-inferrer-modelhosts-deadlines");
-        this.balancer = new DynamicService<>("the balancer", () -> this.config.grace_ms(), deadlines);
-        this.admin = new DynamicService<>("the modelhost administration", () -> this.config.grace_ms(), deadlines);
-    }
-
-    @Modified
-    void modified(InferrerConfiguration newConfig) {
-        this.config = newConfig;
-    }
-
-    /**
-     * This component goes (its bundle is updated or stops) while the services it uses stay: the requests that still
-     * reach it finish with them rather than wait for services DS will not bind to it any more.
-     */
-    @Deactivate
-    void deactivate() {
-        deadlines.retire(Deadlines.RETIRE_AFTER_MS);
-        balancer.retain();
-        admin.retain();
-    }
-
-    @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
-            policyOption = ReferencePolicyOption.GREEDY)
-    void bindBalancer(LoadBalancer b) {
-        balancer.bind(b);
-    }
-
-    void unbindBalancer(LoadBalancer b) {
-        balancer.unbind(b);
-    }
-
-    @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
-            policyOption = ReferencePolicyOption.GREEDY)
-    void bindAdmin(ModelHostAdmin a) {
-        admin.bind(a);
-    }
-
-    void unbindAdmin(ModelHostAdmin a) {
-        admin.unbind(a);
+    public ModelHostsResource(@Reference InferrerServices services) {
+        this.balancer = services.balancer();
+        this.admin = services.admin();
     }
 
     @GET

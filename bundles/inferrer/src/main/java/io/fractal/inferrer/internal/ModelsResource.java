@@ -8,7 +8,6 @@ import io.fractal.api.inference.InvalidInputException;
 import io.fractal.api.inference.ModelSignature;
 import io.fractal.api.inference.Tensor;
 import io.fractal.api.inference.TensorSpec;
-import io.fractal.api.metrics.FractalMetrics;
 import io.fractal.api.repository.ModelDTO;
 import io.fractal.api.repository.ModelRepository;
 import io.fractal.api.repository.ModelVersionDTO;
@@ -41,106 +40,29 @@ import org.glassfish.jersey.media.multipart.FormDataBodyPart;
 import org.glassfish.jersey.media.multipart.FormDataMultiPart;
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
-import org.osgi.service.component.annotations.Deactivate;
-import org.osgi.service.component.annotations.Modified;
 import org.osgi.service.component.annotations.Reference;
-import org.osgi.service.component.annotations.ReferenceCardinality;
-import org.osgi.service.component.annotations.ReferencePolicy;
-import org.osgi.service.component.annotations.ReferencePolicyOption;
-import org.osgi.service.metatype.annotations.Designate;
 
 /**
  * The v1 API: model management and predictions, as the seed system's users knew it. The repository and the
- * balancer are dynamic references: the resource stays registered while their bundles are updated, and a request
- * that needs one while it is away waits for it (the inferrer's {@code grace.ms}).
+ * balancer come from {@link InferrerServices}: the resource stays registered while their bundles are updated, and a
+ * request that needs one while it is away waits for it (the inferrer's {@code grace.ms}).
  */
-@Component(service = Object.class, property = RestWhiteboard.RESOURCE + "=true",
-        configurationPid = InferrerConfiguration.PID)
-@Designate(ocd = InferrerConfiguration.class)
+@Component(service = Object.class, property = RestWhiteboard.RESOURCE + "=true")
 @Path("/api/v1/models")
 @Produces(MediaType.APPLICATION_JSON)
 public class ModelsResource {
 
-    private final Deadlines deadlines;
+    private final InferrerServices services;
     private final DynamicService<ModelRepository> repository;
     private final DynamicService<LoadBalancer> balancer;
     private final Serving serving;
-    private volatile InferrerConfiguration config;
-
-    private volatile FractalMetrics metrics;
 
     @Activate
-    public ModelsResource(InferrerConfiguration config) {
-        this.config = config;
-        this.deadlines = new Deadlines("fractal-inferrer-v1-deadlines");
-        this.repository = new DynamicService<>("the model repository", () -> this.config.grace_ms(), deadlines);
-        this.balancer = new DynamicService<>("the balancer", () -> this.config.grace_ms(), deadlines);
-        this.serving = new Serving(repository, balancer, () -> metrics, () -> this.config, deadlines);
-    }
-
-    @Modified
-    void modified(InferrerConfiguration newConfig) {
-        this.config = newConfig;
-    }
-
-    /**
-     * A new metrics service (its bundle updated) starts empty: the request series of every version come back at
-     * once, with zero counts, rather than at each one's next request. (v1 and v2 record the same series.)
-     */
-    @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
-            policyOption = ReferencePolicyOption.GREEDY)
-    void bindMetrics(FractalMetrics m) {
-        metrics = m;
-        ModelRepository r = repository.current();
-        if (r == null) {
-            return;
-        }
-        try {
-            for (ModelDTO model : r.models()) {
-                for (ModelVersionDTO v : model.versions) {
-                    m.timer("fractal_request_seconds", "model", v.name, "version", Integer.toString(v.version));
-                }
-            }
-        } catch (RuntimeException e) {
-            // the repository or the metrics went meanwhile: the series come back with the next request
-        }
-    }
-
-    void unbindMetrics(FractalMetrics m) {
-        if (metrics == m) {
-            metrics = null;
-        }
-    }
-
-    /**
-     * This component goes (its bundle is updated or stops) while the services it uses stay: the requests that still
-     * reach it finish with them rather than wait for services DS will not bind to it any more.
-     */
-    @Deactivate
-    void deactivate() {
-        deadlines.retire(Deadlines.RETIRE_AFTER_MS);
-        repository.retain();
-        balancer.retain();
-    }
-
-    @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
-            policyOption = ReferencePolicyOption.GREEDY)
-    void bindRepository(ModelRepository r) {
-        repository.bind(r);
-    }
-
-    void unbindRepository(ModelRepository r) {
-        repository.unbind(r);
-    }
-
-    @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
-            policyOption = ReferencePolicyOption.GREEDY)
-    void bindBalancer(LoadBalancer b) {
-        balancer.bind(b);
-    }
-
-    void unbindBalancer(LoadBalancer b) {
-        balancer.unbind(b);
+    public ModelsResource(@Reference InferrerServices services) {
+        this.services = services;
+        this.repository = services.repository();
+        this.balancer = services.balancer();
+        this.serving = services.serving();
     }
 
     @GET
@@ -309,7 +231,7 @@ public class ModelsResource {
     public CompletionStage<Map<String, Object>> predict(@PathParam("model") String model,
             @HeaderParam(Serving.TIMEOUT_HEADER) String timeout,
             @HeaderParam(HttpHeaders.CONTENT_ENCODING) String contentEncoding, InputStream body) throws IOException {
-        byte[] bytes = Bodies.bytes(body, contentEncoding, config.max_decompressed_bytes());
+        byte[] bytes = Bodies.bytes(body, contentEncoding, services.config().max_decompressed_bytes());
         return predict(model, timeout, Bodies.json(bytes, 0, bytes.length, "a JSON object {\"values\": [...]}"));
     }
 

@@ -25,59 +25,28 @@ import java.util.concurrent.TimeoutException;
 import org.osgi.framework.BundleContext;
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
-import org.osgi.service.component.annotations.Deactivate;
-import org.osgi.service.component.annotations.Modified;
 import org.osgi.service.component.annotations.Reference;
-import org.osgi.service.component.annotations.ReferenceCardinality;
-import org.osgi.service.component.annotations.ReferencePolicy;
-import org.osgi.service.component.annotations.ReferencePolicyOption;
 
 /**
- * The calls the seed system had: the welcome, and the balancer test. The balancer is a dynamic reference: the
- * resource stays registered while its bundle is updated, and a test call waits for it meanwhile.
+ * The calls the seed system had: the welcome, and the balancer test. The balancer comes from
+ * {@link InferrerServices}: the resource stays registered while its bundle is updated, and a test call waits for it
+ * meanwhile.
  */
-@Component(service = Object.class, property = RestWhiteboard.RESOURCE + "=true",
-        configurationPid = InferrerConfiguration.PID)
+@Component(service = Object.class, property = RestWhiteboard.RESOURCE + "=true")
 @Path("/")
 @Produces(MediaType.APPLICATION_JSON)
 public class SeedResource {
 
     static final String NAME = "Fractal ML Server";
-    private final Deadlines deadlines = new Deadlines("fractal-inferrer-seed-deadlines");
+    private final InferrerServices services;
     private final DynamicService<LoadBalancer> balancer;
     private final String version;
-    private volatile InferrerConfiguration config;
 
     @Activate
-    public SeedResource(InferrerConfiguration config, BundleContext context) {
-        this.config = config;
-        this.balancer = new DynamicService<>("the balancer", () -> this.config.grace_ms(), deadlines);
+    public SeedResource(@Reference InferrerServices services, BundleContext context) {
+        this.services = services;
+        this.balancer = services.balancer();
         this.version = context.getBundle().getVersion().toString();
-    }
-
-    @Modified
-    void modified(InferrerConfiguration newConfig) {
-        this.config = newConfig;
-    }
-
-    /**
-     * This component goes (its bundle is updated or stops) while the services it uses stay: the requests that still
-     * reach it finish with them rather than wait for services DS will not bind to it any more.
-     */
-    @Deactivate
-    void deactivate() {
-        deadlines.retire(Deadlines.RETIRE_AFTER_MS);
-        balancer.retain();
-    }
-
-    @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
-            policyOption = ReferencePolicyOption.GREEDY)
-    void bindBalancer(LoadBalancer b) {
-        balancer.bind(b);
-    }
-
-    void unbindBalancer(LoadBalancer b) {
-        balancer.unbind(b);
     }
 
     @GET
@@ -106,8 +75,8 @@ public class SeedResource {
         if (!data.isArray()) {
             throw new InvalidInputException("'data' must be an array");
         }
-        return deadlines.bound(balancer.whenAvailable().thenCompose(lb -> echoes(lb, data)),
-                Math.max(1, config.request_timeout_ms()), TimeoutException::new);
+        return services.deadlines().bound(balancer.whenAvailable().thenCompose(lb -> echoes(lb, data)),
+                Math.max(1, services.config().request_timeout_ms()), TimeoutException::new);
     }
 
     private CompletableFuture<Map<String, Object>> echoes(LoadBalancer lb, JsonNode data) {

@@ -48,11 +48,6 @@ final class Serving {
     private final ServingStats stats;
 
     Serving(DynamicService<ModelRepository> repository, DynamicService<LoadBalancer> balancer,
-            Supplier<FractalMetrics> metrics, Supplier<InferrerConfiguration> config, Deadlines deadlines) {
-        this(repository, balancer, metrics, config, deadlines, ServingStats.SHARED);
-    }
-
-    Serving(DynamicService<ModelRepository> repository, DynamicService<LoadBalancer> balancer,
             Supplier<FractalMetrics> metrics, Supplier<InferrerConfiguration> config, Deadlines deadlines,
             ServingStats stats) {
         this.stats = stats;
@@ -61,14 +56,6 @@ final class Serving {
         this.metrics = metrics;
         this.config = config;
         this.deadlines = deadlines;
-    }
-
-    DynamicService<ModelRepository> repository() {
-        return repository;
-    }
-
-    DynamicService<LoadBalancer> balancer() {
-        return balancer;
     }
 
     /** The per-version inference counters (Triton's statistics extension). */

@@ -9,14 +9,11 @@ import java.util.concurrent.atomic.LongAdder;
 
 /**
  * Inference counters per model version, as Triton's statistics extension reports them
- * ({@code GET /v2/models/{m}/stats}). One instance is shared by the v1 and v2 resources of this bundle, so a model's
- * counts include both APIs; they start at zero when the bundle starts (or is updated). A request counts once it
- * has been resolved to a version: an unknown model counts nowhere.
+ * ({@code GET /v2/models/{m}/stats}). {@link InferrerServices} holds the one instance the v1 and v2 resources of this
+ * bundle share, so a model's counts include both APIs; they start at zero when the bundle starts (or is updated). A
+ * request counts once it has been resolved to a version: an unknown model counts nowhere.
  */
 final class ServingStats {
-
-    /** The counters the v1 and v2 resources of this bundle share. */
-    static final ServingStats SHARED = new ServingStats();
 
     /** Kept for at most this many versions; past it, the counters of versions no longer asked for go first. */
     static final int MAX_VERSIONS = 4096;

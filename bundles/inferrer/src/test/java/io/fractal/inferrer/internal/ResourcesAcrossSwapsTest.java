@@ -22,55 +22,62 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * The REST resources as Declarative Services keeps them: one instance each, registered all along, while the
- * repository, the balancer and the modelhost administration are updated under them.
+ * The REST resources as Declarative Services keeps them: one instance each, registered all along, on one
+ * {@link InferrerServices}, while the repository, the balancer and the modelhost administration are updated under
+ * them.
  */
 class ResourcesAcrossSwapsTest {
 
     private static final ObjectMapper JSON = new ObjectMapper();
-    private final InferrerConfiguration config = Fakes.config(Map.of("grace_ms", 5000L));
+    private final InferrerServices services = new InferrerServices(Fakes.config(Map.of("grace_ms", 5000L)));
+
+    @AfterEach
+    void deactivate() {
+        services.deactivate();
+    }
 
     @Test
     void theV1ResourceServesAcrossRepositoryAndBalancerUpdates() throws Exception {
-        ModelsResource resource = new ModelsResource(config);
+        ModelsResource resource = new ModelsResource(services);
         Fakes.Repository repository = new Fakes.Repository().with("iris", 1, 1);
-        resource.bindRepository(repository);
+        services.bindRepository(repository);
         Fakes.Balancer first = new Fakes.Balancer("first");
-        resource.bindBalancer(first);
+        services.bindBalancer(first);
         assertEquals("first", predictV1(resource, null).get(1, TimeUnit.SECONDS).get("modelhost"));
 
         // the balancer bundle is updated: a prediction waits for the new balancer instead of failing
-        resource.unbindBalancer(first);
+        services.unbindBalancer(first);
         CompletableFuture<Map<String, Object>> waiting = predictV1(resource, null);
         assertThrows(TimeoutException.class, () -> waiting.get(100, TimeUnit.MILLISECONDS));
-        resource.bindBalancer(new Fakes.Balancer("second"));
+        services.bindBalancer(new Fakes.Balancer("second"));
         Map<String, Object> answer = waiting.get(2, TimeUnit.SECONDS);
         assertEquals("second", answer.get("modelhost"));
         assertEquals("[1.0,5.1]", answer.get("values").toString());
 
         // the repository bundle is updated: a listing waits for the new repository
-        resource.unbindRepository(repository);
+        services.unbindRepository(repository);
         CompletableFuture<Map<String, Object>> listing = CompletableFuture.supplyAsync(resource::list);
         assertThrows(TimeoutException.class, () -> listing.get(100, TimeUnit.MILLISECONDS));
-        resource.bindRepository(new Fakes.Repository().with("iris", 1, 1).with("wine", 2, 2));
+        services.bindRepository(new Fakes.Repository().with("iris", 1, 1).with("wine", 2, 2));
         assertEquals(2, ((List<?>) listing.get(2, TimeUnit.SECONDS).get("models")).size());
     }
 
     @Test
     void requestsReachingAnInstanceBeingDeactivatedFinishOnItsServices() throws Exception {
-        ModelsResource resource = new ModelsResource(config);
+        ModelsResource resource = new ModelsResource(services);
         Fakes.Repository repository = new Fakes.Repository().with("iris", 1, 1);
         Fakes.Balancer balancer = new Fakes.Balancer("b");
-        resource.bindRepository(repository);
-        resource.bindBalancer(balancer);
-        // the inferrer bundle is updated: DS deactivates the old instance, then unbinds its references, while the
-        // REST layer may still hand it a request or two
-        resource.deactivate();
-        resource.unbindBalancer(balancer);
-        resource.unbindRepository(repository);
+        services.bindRepository(repository);
+        services.bindBalancer(balancer);
+        // the inferrer bundle is updated: DS deactivates the old resources, then their shared services, then unbinds
+        // the references of those, while the REST layer may still hand the old resources a request or two
+        services.deactivate();
+        services.unbindBalancer(balancer);
+        services.unbindRepository(repository);
         long start = System.nanoTime();
         assertEquals("b", predictV1(resource, null).get(1, TimeUnit.SECONDS).get("modelhost"));
         assertEquals(1, ((List<?>) resource.list().get("models")).size());
@@ -79,9 +86,9 @@ class ResourcesAcrossSwapsTest {
 
     @Test
     void theV1PredictionTakesTheClientsShorterDeadline() throws Exception {
-        ModelsResource resource = new ModelsResource(config);
-        resource.bindRepository(new Fakes.Repository().with("iris", 1, 1));
-        resource.bindBalancer(Fakes.Balancer.silent("silent"));
+        ModelsResource resource = new ModelsResource(services);
+        services.bindRepository(new Fakes.Repository().with("iris", 1, 1));
+        services.bindBalancer(Fakes.Balancer.silent("silent"));
         long start = System.nanoTime();
         ExecutionException e = assertThrows(ExecutionException.class,
                 () -> predictV1(resource, "150").get(5, TimeUnit.SECONDS));
@@ -92,17 +99,17 @@ class ResourcesAcrossSwapsTest {
 
     @Test
     void theV2ResourceWaitsForItsServicesAndTakesTritonsTimeout() throws Exception {
-        KServeResource resource = new KServeResource(config, Fakes.context());
+        KServeResource resource = new KServeResource(services, Fakes.context());
         assertEquals(Map.of("live", true), resource.live());
         CompletableFuture<Map<String, Object>> waiting = predictV2(resource, null, null);
         assertThrows(TimeoutException.class, () -> waiting.get(100, TimeUnit.MILLISECONDS));
-        resource.bindRepository(new Fakes.Repository().with("iris", 1, 1));
-        resource.bindBalancer(new Fakes.Balancer("b"));
+        services.bindRepository(new Fakes.Repository().with("iris", 1, 1));
+        services.bindBalancer(new Fakes.Balancer("b"));
         Map<String, Object> answer = waiting.get(2, TimeUnit.SECONDS);
         assertEquals("iris", answer.get("model_name"));
         assertEquals(200, resource.modelReady("iris").getStatus());
 
-        resource.bindBalancer(Fakes.Balancer.silent("silent"));
+        services.bindBalancer(Fakes.Balancer.silent("silent"));
         long start = System.nanoTime();
         ExecutionException e = assertThrows(ExecutionException.class,
                 () -> predictV2(resource, null, 150_000L).get(5, TimeUnit.SECONDS));
@@ -117,21 +124,48 @@ class ResourcesAcrossSwapsTest {
 
     @Test
     void theSeedAndModelhostResourcesWaitForTheirServices() throws Exception {
-        SeedResource seed = new SeedResource(config, Fakes.context());
+        SeedResource seed = new SeedResource(services, Fakes.context());
         assertEquals("1.2.3", seed.welcome().get("version"));
         CompletableFuture<Map<String, Object>> echo = seed.sendToModelHost(JSON.readTree("{\"data\": [1, 2]}"))
                 .toCompletableFuture();
         assertThrows(TimeoutException.class, () -> echo.get(100, TimeUnit.MILLISECONDS));
-        seed.bindBalancer(new Fakes.Balancer("b"));
+        services.bindBalancer(new Fakes.Balancer("b"));
         assertEquals(Map.of("b", 2), echo.get(2, TimeUnit.SECONDS).get("spread"));
 
-        ModelHostsResource hosts = new ModelHostsResource(Fakes.config(Map.of("grace_ms", 100L)));
-        hosts.bindBalancer(new Fakes.Balancer("b"));
+        // a configuration change reaches every resource at once, without restarting any
+        services.modified(Fakes.config(Map.of("grace_ms", 100L)));
+        ModelHostsResource hosts = new ModelHostsResource(services);
+        long start = System.nanoTime();
         CapacityExceededException away = assertThrows(CapacityExceededException.class, () -> hosts.drain("mh1"));
-        assertTrue(away.getMessage().startsWith("the modelhost administration is not available"), away.getMessage());
-        hosts.bindAdmin(admin());
+        assertTrue(away.getMessage().startsWith("the modelhost administration is not available (waited 100 ms)"),
+                away.getMessage());
+        assertTrue(System.nanoTime() - start < TimeUnit.SECONDS.toNanos(3));
+        services.bindAdmin(admin());
         assertEquals(Map.of("draining", "mh1"), hosts.drain("mh1"));
         assertFalse(hosts.list().isEmpty());
+    }
+
+    @Test
+    void v1AndV2CountInTheSameStatistics() throws Exception {
+        ModelsResource v1 = new ModelsResource(services);
+        KServeResource v2 = new KServeResource(services, Fakes.context());
+        services.bindRepository(new Fakes.Repository().with("iris", 1, 1));
+        services.bindBalancer(new Fakes.Balancer("b"));
+        predictV1(v1, null).get(1, TimeUnit.SECONDS);
+        predictV2(v2, null, null).get(1, TimeUnit.SECONDS);
+
+        JsonNode stats = JSON.valueToTree(v2.stats("iris")).at("/model_stats/0/inference_stats/success/count");
+        assertEquals(2, stats.asLong());
+        // statistics belong to the services instance, not to the JVM: a new one (the bundle updated) starts at zero
+        InferrerServices next = new InferrerServices(Fakes.config(Map.of()));
+        try {
+            next.bindRepository(new Fakes.Repository().with("iris", 1, 1));
+            KServeResource fresh = new KServeResource(next, Fakes.context());
+            assertEquals(0, JSON.valueToTree(fresh.stats("iris"))
+                    .at("/model_stats/0/inference_stats/success/count").asLong());
+        } finally {
+            next.deactivate();
+        }
     }
 
     private static CompletableFuture<Map<String, Object>> predictV1(ModelsResource resource, String timeout)

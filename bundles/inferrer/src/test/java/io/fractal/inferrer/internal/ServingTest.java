@@ -36,7 +36,8 @@ class ServingTest {
             () -> config.grace_ms(), deadlines);
     private final DynamicService<LoadBalancer> balancer = new DynamicService<>("the balancer",
             () -> config.grace_ms(), deadlines);
-    private final Serving serving = new Serving(repository, balancer, () -> metrics, () -> config, deadlines);
+    private final Serving serving = new Serving(repository, balancer, () -> metrics, () -> config, deadlines,
+            new ServingStats());
     private final Fakes.Repository repo = new Fakes.Repository().with("iris", 2, 1);
 
     // ---- services that come and go -------------------------------------------------------------------------
