@@ -78,6 +78,8 @@ public abstract class FractalTestSupport {
     protected static final double TOLERANCE = 1e-4;
     /** Upper bound for a model to load (the first PyTorch start of a JVM extracts the natives). */
     protected static final Duration READY_TIMEOUT = Duration.ofSeconds(60);
+    /** The management token of the test servers; {@link Http} sends it unless made {@link Http#anonymous()}. */
+    protected static final String MANAGEMENT_TOKEN = "it-management-token-0123456789";
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -171,6 +173,8 @@ public abstract class FractalTestSupport {
             writeStoredConfig(configStore, "io.fractal.rest", "host", "127.0.0.1", "port", ports[0]);
             writeStoredConfig(configStore, "io.fractal.metrics", "port", ports[1]);
             writeStoredConfig(configStore, "io.fractal.shell", "host", "127.0.0.1", "port", ports[2]);
+            // A known management token, so the helpers can send it; the generated one is tested with the launcher.
+            writeStoredConfig(configStore, "io.fractal.auth", "management.token", MANAGEMENT_TOKEN);
             for (String host : MODELHOSTS) {
                 writeConfig(deploy.resolve("io.fractal.modelhost-" + host + ".cfg"),
                         "id", host, "workers", 2, "queue.capacity", 64, "models", "*");
@@ -568,13 +572,29 @@ public abstract class FractalTestSupport {
         private static final Duration CALL_TIMEOUT = Duration.ofSeconds(20);
 
         private final URI base;
+        private final String token;
 
         Http(URI base) {
+            this(base, MANAGEMENT_TOKEN);
+        }
+
+        private Http(URI base, String token) {
             this.base = base;
+            this.token = token;
         }
 
         public URI base() {
             return base;
+        }
+
+        /** The same client without a bearer token, as a stranger calls. */
+        public Http anonymous() {
+            return new Http(base, null);
+        }
+
+        /** The same client with another bearer token. */
+        public Http withToken(String other) {
+            return new Http(base, other);
         }
 
         public HttpResult get(String path) {
@@ -606,6 +626,13 @@ public abstract class FractalTestSupport {
             return send(request(path).POST(HttpRequest.BodyPublishers.noBody()));
         }
 
+        /** Any method with a JSON body as it is (GET and DELETE without one). */
+        public HttpResult send(String method, String path, String body) {
+            HttpRequest.BodyPublisher publisher = method.equals("GET") || method.equals("DELETE")
+                    ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body, StandardCharsets.UTF_8);
+            return send(request(path, "*/*").header("Content-Type", "application/json").method(method, publisher));
+        }
+
         /** PUTs a body as it is. */
         public HttpResult put(String path, String body) {
             return send(request(path).header("Content-Type", "application/json")
@@ -631,6 +658,9 @@ public abstract class FractalTestSupport {
 
         private HttpRequest.Builder request(String path, String accept) {
             HttpRequest.Builder builder = HttpRequest.newBuilder(base.resolve(path)).timeout(CALL_TIMEOUT);
+            if (token != null) {
+                builder.header("Authorization", "Bearer " + token);
+            }
             return accept == null ? builder : builder.header("Accept", accept);
         }
 

@@ -292,6 +292,105 @@ public class KServeBinaryIT extends FractalTestSupport {
         assertEquals(http().get("/v2/models/nosuchmodel/config").status, 404);
     }
 
+    @Test
+    public void aTorchScriptFileWithoutSidecarNamesItsInputsThenLearnsTheirTypesFromTheFirstCall() throws Exception {
+        deploy("/models/dtypes.pt", "dtypes.pt");
+        awaitReady("dtypes");
+        HttpResult before = http().get("/v2/models/dtypes");
+        assertEquals(before.toString(), 200, before.status);
+        assertEquals(before.toString(), json(List.of("h", "s", "u", "b")), json(names(before.json.path("inputs"))));
+        assertEquals(before.toString(), 4, before.json.path("outputs").size());
+        assertEquals(before.toString(), "model file", before.json.path("parameters").path("signature_origin").asText());
+
+        // tritonclient: FP16 (numpy float16), INT8, UINT8 and BOOL inputs in binary, outputs asked in binary
+        ByteBuffer data = ByteBuffer.allocate(4 + 2 + 2 + 2).order(ByteOrder.LITTLE_ENDIAN);
+        data.putShort((short) 0x3e00).putShort((short) 0xc080); // 1.5, -2.25 in half precision
+        data.put((byte) 7).put((byte) -100);
+        data.put((byte) 0).put((byte) 254);
+        data.put((byte) 1).put((byte) 0);
+        String header = "{\"inputs\": [" + binaryInput("h", "FP16", 4) + ", " + binaryInput("s", "INT8", 2) + ", "
+                + binaryInput("u", "UINT8", 2) + ", " + binaryInput("b", "BOOL", 2)
+                + "], \"parameters\": {\"binary_data_output\": true}}";
+        Raw answer = post("/v2/models/dtypes/infer", null, header, data.array());
+
+        assertEquals(answer.toString(), 200, answer.status);
+        JsonNode outputs = answer.header().path("outputs");
+        assertEquals(answer.toString(), List.of("FP16", "INT8", "UINT8", "BOOL"), datatypes(outputs));
+        byte[] bytes = answer.binary();
+        ByteBuffer out = ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN);
+        assertEquals(answer.toString(), 10, bytes.length);
+        assertEquals("3.0 in half precision", (short) 0x4200, out.getShort());
+        assertEquals("-4.5 in half precision", (short) 0xc480, out.getShort());
+        assertArrayEquals(new byte[] {8, -99, 1, (byte) 255, 0, 1}, Arrays.copyOfRange(bytes, 4, 10));
+
+        HttpResult after = http().get("/v2/models/dtypes");
+        assertEquals(after.toString(), List.of("FP16", "INT8", "UINT8", "BOOL"), datatypes(after.json.path("inputs")));
+        assertEquals(after.toString(), json(List.of(-1, 2)), after.json.path("inputs").get(0).path("shape"));
+        assertEquals(after.toString(), "model file + first call",
+                after.json.path("parameters").path("signature_origin").asText());
+        HttpResult config = http().get("/v2/models/dtypes/config");
+        assertEquals(config.toString(), "TYPE_FP16", config.json.path("input").get(0).path("data_type").asText());
+        assertEquals(config.toString(), json(List.of(-1, 2)), config.json.path("input").get(0).path("dims"));
+        assertEquals(config.toString(), "TYPE_BOOL", config.json.path("output").get(3).path("data_type").asText());
+
+        // A type the PyTorch engine cannot take is a 400 that names it, and the server lives on.
+        String int16 = "{\"inputs\": [" + binaryInput("h", "INT16", 4) + ", " + binaryInput("s", "INT8", 2) + ", "
+                + binaryInput("u", "UINT8", 2) + ", " + binaryInput("b", "BOOL", 2) + "]}";
+        Raw refused = post("/v2/models/dtypes/infer", null, int16, data.array());
+        assertEquals(refused.toString(), 400, refused.status);
+        assertTrue(refused.toString(), JSON.readTree(refused.body).path("error").asText().contains("INT16"));
+        assertEquals(200, post("/v2/models/dtypes/infer", null, header, data.array()).status);
+    }
+
+    @Test
+    public void onnxTakesTwoNamedInputsAndHalfPrecision() throws Exception {
+        deploy("/models/pair.onnx", "pair.onnx");
+        deploy("/models/half.onnx", "half.onnx");
+        awaitReady("pair");
+        awaitReady("half");
+        // two inputs, given in the other order, JSON both ways
+        String pair = "{\"inputs\": [{\"name\": \"b\", \"shape\": [1, 3], \"datatype\": \"FP32\", \"data\": [10, 20, 30]}, "
+                + "{\"name\": \"a\", \"shape\": [1, 3], \"datatype\": \"FP32\", \"data\": [1, 2, 3]}]}";
+        Raw sum = post("/v2/models/pair/infer", null, pair, null);
+        assertEquals(sum.toString(), 200, sum.status);
+        JsonNode output = JSON.readTree(sum.body).path("outputs").get(0);
+        assertEquals(sum.toString(), "sum", output.path("name").asText());
+        assertValues(sum.toString(), json(List.of(12.0, 24.0, 36.0)), output.path("data"));
+
+        ByteBuffer half = ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN).putShort((short) 0x3e00)
+                .putShort((short) 0xc080);
+        Raw doubled = post("/v2/models/half/infer", null, "{\"inputs\": [" + binaryInput("x", "FP16", 4)
+                + "], \"parameters\": {\"binary_data_output\": true}}", half.array());
+        assertEquals(doubled.toString(), 200, doubled.status);
+        assertEquals(doubled.toString(), "FP16", doubled.header().path("outputs").get(0).path("datatype").asText());
+        ByteBuffer y = ByteBuffer.wrap(doubled.binary()).order(ByteOrder.LITTLE_ENDIAN);
+        assertEquals((short) 0x4200, y.getShort());
+        assertEquals((short) 0xc480, y.getShort());
+        // FP16 in JSON as well: numbers in, numbers out
+        Raw json = post("/v2/models/half/infer", "application/json", "{\"inputs\": [{\"name\": \"x\", \"shape\": [1, 2], "
+                + "\"datatype\": \"FP16\", \"data\": [1.5, -2.25]}]}", null);
+        assertEquals(json.toString(), 200, json.status);
+        assertValues(json.toString(), json(List.of(3.0, -4.5)), JSON.readTree(json.body).path("outputs").get(0).path("data"));
+    }
+
+    private static String binaryInput(String name, String datatype, int bytes) {
+        int elements = 2;
+        return "{\"name\": \"" + name + "\", \"shape\": [1, " + elements + "], \"datatype\": \"" + datatype
+                + "\", \"parameters\": {\"binary_data_size\": " + bytes + "}}";
+    }
+
+    private static List<String> names(JsonNode specs) {
+        List<String> out = new ArrayList<>();
+        specs.forEach(s -> out.add(s.path("name").asText()));
+        return out;
+    }
+
+    private static List<String> datatypes(JsonNode specs) {
+        List<String> out = new ArrayList<>();
+        specs.forEach(s -> out.add(s.path("datatype").asText()));
+        return out;
+    }
+
     // ---- the wire ----------------------------------------------------------------------------------------------
 
     /** A request as tritonclient.http sends it: the JSON, then the binary data, with the JSON's length if any. */

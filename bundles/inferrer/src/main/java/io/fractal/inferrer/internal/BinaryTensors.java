@@ -1,6 +1,7 @@
 package io.fractal.inferrer.internal;
 
 import io.fractal.api.inference.DataType;
+import io.fractal.api.inference.HalfFloats;
 import io.fractal.api.inference.InvalidInputException;
 import io.fractal.api.inference.Tensor;
 import java.nio.ByteBuffer;
@@ -90,7 +91,7 @@ final class BinaryTensors {
             case BF16 -> {
                 float[] out = new float[n];
                 for (int i = 0; i < n; i++) {
-                    out[i] = Float.intBitsToFloat((in.getShort() & 0xffff) << 16);
+                    out[i] = HalfFloats.bf16ToFloat(in.getShort());
                 }
                 yield out;
             }
@@ -102,7 +103,7 @@ final class BinaryTensors {
             case FP16 -> {
                 float[] out = new float[n];
                 for (int i = 0; i < n; i++) {
-                    out[i] = halfToFloat(in.getShort());
+                    out[i] = HalfFloats.halfToFloat(in.getShort());
                 }
                 yield out;
             }
@@ -180,12 +181,12 @@ final class BinaryTensors {
             case INT64, UINT64 -> out.asLongBuffer().put((long[]) data);
             case BF16 -> {
                 for (float f : (float[]) data) {
-                    out.putShort(floatToBf16(f));
+                    out.putShort(HalfFloats.floatToBf16(f));
                 }
             }
             case FP16 -> {
                 for (float f : (float[]) data) {
-                    out.putShort(floatToHalf(f));
+                    out.putShort(HalfFloats.floatToHalf(f));
                 }
             }
             case FP32 -> out.asFloatBuffer().put((float[]) data);
@@ -193,67 +194,5 @@ final class BinaryTensors {
             default -> throw new IllegalStateException(t.datatype().name());
         }
         return out.array();
-    }
-
-    /** Float to bfloat16 (its upper 16 bits), rounding to nearest even; NaN stays NaN. */
-    static short floatToBf16(float f) {
-        int bits = Float.floatToRawIntBits(f);
-        if (Float.isNaN(f)) {
-            return (short) ((bits >>> 16) | 0x40);
-        }
-        int rounded = bits + 0x7fff + ((bits >>> 16) & 1);
-        return (short) (rounded >>> 16);
-    }
-
-    /** IEEE 754 half precision to float (exact). */
-    static float halfToFloat(short half) {
-        int h = half & 0xffff;
-        int sign = (h & 0x8000) << 16;
-        int exponent = (h >>> 10) & 0x1f;
-        int mantissa = h & 0x3ff;
-        if (exponent == 0x1f) {
-            return Float.intBitsToFloat(sign | 0x7f800000 | (mantissa << 13));
-        }
-        if (exponent == 0) {
-            // zero or subnormal: mantissa * 2^-24
-            float v = mantissa * 0x1p-24f;
-            return sign == 0 ? v : -v;
-        }
-        return Float.intBitsToFloat(sign | ((exponent + 112) << 23) | (mantissa << 13));
-    }
-
-    /** Float to IEEE 754 half precision, rounding to nearest even; out of range becomes infinity. */
-    static short floatToHalf(float f) {
-        int bits = Float.floatToRawIntBits(f);
-        int sign = (bits >>> 16) & 0x8000;
-        int exponent = (bits >>> 23) & 0xff;
-        int mantissa = bits & 0x7fffff;
-        if (exponent == 0xff) {
-            return (short) (sign | 0x7c00 | (mantissa != 0 ? 0x200 | (mantissa >>> 13) : 0));
-        }
-        int e = exponent - 127 + 15;
-        if (e >= 0x1f) {
-            return (short) (sign | 0x7c00);
-        }
-        if (e <= 0) {
-            if (e < -10) {
-                return (short) sign;
-            }
-            int m = mantissa | 0x800000;
-            int shift = 14 - e;
-            int half = m >>> shift;
-            int rest = m & ((1 << shift) - 1);
-            int midpoint = 1 << (shift - 1);
-            if (rest > midpoint || (rest == midpoint && (half & 1) != 0)) {
-                half++;
-            }
-            return (short) (sign | half);
-        }
-        int half = (e << 10) | (mantissa >>> 13);
-        int rest = mantissa & 0x1fff;
-        if (rest > 0x1000 || (rest == 0x1000 && (half & 1) != 0)) {
-            half++; // may carry into the exponent, up to infinity: still correct
-        }
-        return (short) (sign | half);
     }
 }

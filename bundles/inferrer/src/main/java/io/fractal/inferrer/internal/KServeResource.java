@@ -1,6 +1,8 @@
 package io.fractal.inferrer.internal;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.fractal.api.rest.Access;
+import io.fractal.api.rest.Access.Level;
 import io.fractal.api.balancer.LoadBalancer;
 import io.fractal.api.host.ModelState;
 import io.fractal.api.host.ModelStatusDTO;
@@ -83,6 +85,7 @@ public class KServeResource {
 
     @GET
     @Path("health/live")
+    @Access(Level.OPEN)
     @Doc("v2 liveness")
     public Map<String, Object> live() {
         return Map.of("live", true);
@@ -90,6 +93,7 @@ public class KServeResource {
 
     @GET
     @Path("health/ready")
+    @Access(Level.OPEN)
     @Doc("v2 readiness: 200 when every model's default version is ready on a modelhost, else 400 (the protocol: "
             + "200 means true, 4xx false)")
     public Response ready() {
@@ -148,6 +152,7 @@ public class KServeResource {
 
     @POST
     @Path("models/{model}/infer")
+    @Access(Level.INFERENCE)
     @Produces({MediaType.APPLICATION_JSON, MediaType.APPLICATION_OCTET_STREAM})
     @Doc("v2 inference on the default version: {\"inputs\": [{\"name\", \"shape\", \"datatype\", \"data\"}]}, "
             + "whatever the Content-Type; binary tensors after the JSON with header Inference-Header-Content-Length "
@@ -163,6 +168,7 @@ public class KServeResource {
 
     @POST
     @Path("models/{model}/versions/{version}/infer")
+    @Access(Level.INFERENCE)
     @Produces({MediaType.APPLICATION_JSON, MediaType.APPLICATION_OCTET_STREAM})
     @Doc("v2 inference on a version (as .../infer)")
     public CompletionStage<Response> infer(@PathParam("model") String model,
@@ -219,6 +225,7 @@ public class KServeResource {
 
     @POST
     @Path("repository/index")
+    @Access(Level.READ)
     @Doc("v2 repository index (Triton's model repository extension): [{name, version, state, reason}] for every "
             + "version the repository holds, state READY (on a modelhost), LOADING (loading, or waiting for its "
             + "engine) or UNAVAILABLE (with the reason); body optional, {\"ready\": true} lists the READY ones only")
@@ -391,6 +398,10 @@ public class KServeResource {
         m.put("platform", services.platform(v.engine));
         m.put("inputs", signature.inputs());
         m.put("outputs", signature.outputs());
+        if (signature.origin() != null) {
+            // where the inputs and outputs come from: "metadata", "model file", "first call", or two of them
+            m.put("parameters", Map.of("signature_origin", signature.origin()));
+        }
         return m;
     }
 

@@ -1,6 +1,8 @@
 package io.fractal.inferrer.internal;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.fractal.api.rest.Access;
+import io.fractal.api.rest.Access.Level;
 import io.fractal.api.balancer.LoadBalancer;
 import io.fractal.api.host.ModelStatusDTO;
 import io.fractal.api.inference.DataType;
@@ -187,6 +189,7 @@ public class ModelsResource {
 
     @GET
     @Path("{model}/download")
+    @Access(Level.MANAGEMENT)
     @Produces(MediaType.APPLICATION_OCTET_STREAM)
     @Doc("Downloads the exact bytes of a version's model file (?version=N; default: the default version)")
     public Response download(@PathParam("model") String model, @QueryParam("version") String version)
@@ -226,6 +229,7 @@ public class ModelsResource {
 
     @POST
     @Path("{model}/prediction")
+    @Access(Level.INFERENCE)
     @Doc("Predicts: {\"values\": [...]} with one observation or a list of them (JSON, whatever the Content-Type); "
             + "{model}:{version} picks a version")
     public CompletionStage<Map<String, Object>> predict(@PathParam("model") String model,

@@ -1,6 +1,8 @@
 package io.fractal.inferrer.internal;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.fractal.api.rest.Access;
+import io.fractal.api.rest.Access.Level;
 import io.fractal.api.balancer.LoadBalancer;
 import io.fractal.api.host.EchoDTO;
 import io.fractal.api.inference.CapacityExceededException;
@@ -50,6 +52,7 @@ public class SeedResource {
     }
 
     @GET
+    @Access(Level.OPEN)
     @Doc("Welcome: the server's name and version")
     public Map<String, Object> welcome() {
         Map<String, Object> m = new LinkedHashMap<>();
@@ -61,6 +64,7 @@ public class SeedResource {
 
     @POST
     @Path("api/test/sendtomodelhost")
+    @Access(Level.INFERENCE)
     @Doc("Balancer test: sends each element of {\"data\": [...]} to a modelhost and shows which one served it "
             + "(JSON, whatever the Content-Type)")
     public CompletionStage<Map<String, Object>> sendToModelHost(InputStream body) throws IOException {

@@ -44,7 +44,14 @@ final class Serving {
     private final Supplier<FractalMetrics> metrics;
     private final Supplier<InferrerConfiguration> config;
     private final Deadlines deadlines;
-    private final Map<String, ModelSignature> loaded = new ConcurrentHashMap<>();
+    private final Map<String, Known> loaded = new ConcurrentHashMap<>();
+
+    /** A signature, and until when ({@link System#nanoTime()}) it holds: for ever once complete. */
+    private record Known(ModelSignature signature, long until, boolean complete) {
+    }
+
+    /** How long a signature still missing datatypes or shapes is kept before the modelhosts are asked again. */
+    private static final long INCOMPLETE_NANOS = java.util.concurrent.TimeUnit.SECONDS.toNanos(1);
     private final ServingStats stats;
 
     Serving(DynamicService<ModelRepository> repository, DynamicService<LoadBalancer> balancer,
@@ -99,26 +106,39 @@ final class Serving {
 
     /** The signature a version is served with: the declared one, completed by what the engine read. */
     ModelSignature signature(ModelVersionDTO version, LoadBalancer lb) {
-        // A version's files never change, so once an engine has read its signature it is kept: predictions do not
-        // ask every modelhost for it again.
+        // A version's files never change, so once an engine has said all of its signature it is kept: predictions
+        // do not ask every modelhost for it again. One still incomplete (a TorchScript file without a sidecar,
+        // before its first call) is asked again a second later.
         String key = version.name + ":" + version.version + ":" + version.sha256;
-        ModelSignature known = loaded.get(key);
-        if (known != null) {
-            return known;
+        Known known = loaded.get(key);
+        if (known != null && (known.complete || known.until - System.nanoTime() > 0)) {
+            return known.signature;
         }
         ModelSignature declared = version.signature == null ? ModelSignature.UNKNOWN : version.signature;
+        ModelSignature best = null;
         for (ModelStatusDTO s : lb.status(version.name, version.version).values()) {
             if (s.signature != null) {
-                ModelSignature merged = declared.orElse(s.signature);
-                remember(key, merged);
-                return merged;
+                // the host's already merges the declared one with what the engine read and saw
+                ModelSignature merged = s.signature.orElse(declared);
+                if (best == null || (merged.complete() && !best.complete())) {
+                    best = merged;
+                }
             }
         }
-        return declared;
+        if (best == null) {
+            return declared;
+        }
+        remember(key, new Known(best, System.nanoTime() + INCOMPLETE_NANOS, best.complete()));
+        return best;
+    }
+
+    private void forgetIncomplete(ModelVersionDTO version) {
+        String key = version.name + ":" + version.version + ":" + version.sha256;
+        loaded.computeIfPresent(key, (k, known) -> known.complete ? known : null);
     }
 
     /** Keeps a signature; past {@link #MAX_SIGNATURES}, drops those of versions that are gone first. */
-    private void remember(String key, ModelSignature signature) {
+    private void remember(String key, Known signature) {
         if (loaded.size() >= MAX_SIGNATURES) {
             ModelRepository r = repository.current();
             if (r != null) {
@@ -247,6 +267,9 @@ final class Serving {
                     result.completeExceptionally(DynamicService.unwrap(error));
                 } else {
                     record(response, start);
+                    if (!signature.complete()) {
+                        forgetIncomplete(version); // the host that answered has completed its signature now
+                    }
                     result.complete(new Served(response, signature));
                 }
             });

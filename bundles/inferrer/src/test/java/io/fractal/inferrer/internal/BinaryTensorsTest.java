@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.fractal.api.inference.DataType;
+import io.fractal.api.inference.HalfFloats;
 import io.fractal.api.inference.InvalidInputException;
 import io.fractal.api.inference.Tensor;
 import java.lang.reflect.Array;
@@ -101,10 +102,10 @@ class BinaryTensorsTest {
         Tensor t = BinaryTensors.decode("h", DataType.FP16, new long[] {7}, ByteBuffer.wrap(b.array()), "h");
         assertArrayEquals(floats, (float[]) t.data());
         assertArrayEquals(b.array(), BinaryTensors.encode(t));
-        assertEquals(0x3c00, BinaryTensors.floatToHalf(1.0004f)); // rounds to nearest
-        assertEquals((short) 0x7c00, BinaryTensors.floatToHalf(1e6f)); // overflow is infinity
-        assertTrue(Float.isNaN(BinaryTensors.halfToFloat(BinaryTensors.floatToHalf(Float.NaN))));
-        assertEquals(0.1f, BinaryTensors.halfToFloat(BinaryTensors.floatToHalf(0.1f)), 1e-4f);
+        assertEquals(0x3c00, HalfFloats.floatToHalf(1.0004f)); // rounds to nearest
+        assertEquals((short) 0x7c00, HalfFloats.floatToHalf(1e6f)); // overflow is infinity
+        assertTrue(Float.isNaN(HalfFloats.halfToFloat(HalfFloats.floatToHalf(Float.NaN))));
+        assertEquals(0.1f, HalfFloats.halfToFloat(HalfFloats.floatToHalf(0.1f)), 1e-4f);
     }
 
     @Test
@@ -127,7 +128,7 @@ class BinaryTensorsTest {
         Tensor bf = BinaryTensors.decode("b", DataType.BF16, new long[] {2},
                 ByteBuffer.wrap(new byte[] {(byte) 0x80, 0x3f, 0x00, (byte) 0xc0}), "b");
         assertArrayEquals(new float[] {1f, -2f}, (float[]) bf.data());
-        assertEquals((short) 0x3f80, BinaryTensors.floatToBf16(1.00001f));
+        assertEquals((short) 0x3f80, HalfFloats.floatToBf16(1.00001f));
     }
 
     @Test

@@ -1,5 +1,7 @@
 package io.fractal.rest.internal;
 
+import io.fractal.api.rest.Access;
+import io.fractal.api.rest.Access.Level;
 import io.fractal.api.rest.Doc;
 import jakarta.ws.rs.GET;
 import jakarta.ws.rs.Path;
@@ -11,6 +13,7 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import org.glassfish.jersey.server.ExtendedResourceContext;
 import org.glassfish.jersey.server.model.Resource;
@@ -18,6 +21,7 @@ import org.glassfish.jersey.server.model.ResourceMethod;
 
 /** {@code GET /help}: every call the server answers now, read from Jersey's resource model. */
 @Path("/help")
+@Access(Level.OPEN)
 @Produces(MediaType.APPLICATION_JSON)
 public final class HelpResource {
 
@@ -44,6 +48,10 @@ public final class HelpResource {
             Method java = m.getInvocable().getDefinitionMethod();
             Doc doc = java == null ? null : java.getAnnotation(Doc.class);
             call.put("description", doc == null ? "" : doc.value());
+            if (java != null) {
+                call.put("access", AccessFilter.levelOf(java, java.getDeclaringClass(), m.getHttpMethod()).name()
+                        .toLowerCase(Locale.ROOT));
+            }
             if (!m.getConsumedTypes().isEmpty() && !"GET".equals(m.getHttpMethod())) {
                 call.put("consumes", m.getConsumedTypes().get(0).toString());
             }

@@ -52,6 +52,7 @@ public class RestApplication implements Generation.Successor {
     private static final long RELOAD_DELAY_MS = 50;
 
     private final BundleContext context;
+    private final Tokens tokens;
     private final List<Object> resources = new CopyOnWriteArrayList<>();
     /** Root paths of resources that left, and until when ({@link System#nanoTime()}) requests wait for them. */
     private final Map<String, Long> departed = new ConcurrentHashMap<>();
@@ -69,8 +70,9 @@ public class RestApplication implements Generation.Successor {
     private volatile FractalMetrics metrics;
 
     @Activate
-    public RestApplication(BundleContext context, RestConfiguration config) {
+    public RestApplication(BundleContext context, RestConfiguration config, @Reference Tokens tokens) {
         this.context = context;
+        this.tokens = tokens;
         this.config = config;
         // DS binds the resources after construction: the first build comes a moment later, with all of them.
         reload();
@@ -220,6 +222,7 @@ public class RestApplication implements Generation.Successor {
         rc.register(MultiPartFeature.class);
         rc.register(new ObjectMapperResolver());
         rc.register(new JsonErrors());
+        rc.register(new AccessFilter(tokens));
         rc.register(new BodyLimit(config.max_body_bytes()));
         rc.register(HelpResource.class);
         rc.register(new RequestMetrics(() -> metrics));
