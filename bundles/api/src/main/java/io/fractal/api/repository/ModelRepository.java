@@ -10,6 +10,14 @@ import org.osgi.annotation.versioning.ProviderType;
 @ProviderType
 public interface ModelRepository {
 
+    /**
+     * Whether what the repository holds at start has been taken in: its stored versions are published and every
+     * model file or folder in the deploy folder at start has been deployed or refused. Stays true once true.
+     *
+     * @since 1.2
+     */
+    boolean settled();
+
     /** All models, by name. */
     List<ModelDTO> models();
 

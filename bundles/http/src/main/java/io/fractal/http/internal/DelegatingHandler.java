@@ -22,12 +22,16 @@ final class DelegatingHandler extends HttpHandler {
     private static final Logger LOG = Logger.getLogger(DelegatingHandler.class.getName());
     /** A request declined this many times is answered by the handler it last reached (a bug, not a swap). */
     private static final int MAX_REDISPATCH = 8;
+    static final String READY_PATH = "/v2/health/ready";
+    private static final byte[] NOT_READY = "{\"ready\":false,\"reason\":\"the server is shutting down\"}"
+            .getBytes(java.nio.charset.StandardCharsets.UTF_8);
 
     private final Object lock = new Object();
     private final List<Delegate> delegates = new ArrayList<>();
     private volatile Delegate current;
     private volatile long holdNanos;
     private volatile boolean closing;
+    private volatile boolean shuttingDown;
 
     DelegatingHandler(long holdMillis) {
         super("fractal");
@@ -41,6 +45,11 @@ final class DelegatingHandler extends HttpHandler {
     /** While the listener closes, answers say {@code Connection: close}: clients do not send more on them. */
     void setClosing(boolean closing) {
         this.closing = closing;
+    }
+
+    /** From now on, readiness ({@value #READY_PATH}) is false (400) whatever the application says: the process is stopping. */
+    void setShuttingDown() {
+        this.shuttingDown = true;
     }
 
     void add(HttpHandler handler, int ranking, long serviceId) {
@@ -88,6 +97,13 @@ final class DelegatingHandler extends HttpHandler {
         long deadline = System.nanoTime() + holdNanos;
         if (closing) {
             response.setHeader("Connection", "close");
+        }
+        if (shuttingDown && READY_PATH.equals(request.getRequestURI())) {
+            response.setStatus(400); // the v2 protocol: 200 is true, 4xx false
+            response.setContentType("application/json");
+            response.setContentLength(NOT_READY.length);
+            response.getOutputStream().write(NOT_READY);
+            return;
         }
         // Registered before the handler runs: an asynchronous answer may complete before service() returns.
         AtomicReference<Delegate> serving = new AtomicReference<>();

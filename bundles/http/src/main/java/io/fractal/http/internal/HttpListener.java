@@ -13,7 +13,12 @@ import org.glassfish.grizzly.http.server.HttpHandlerRegistration;
 import org.glassfish.grizzly.http.server.HttpServer;
 import org.glassfish.grizzly.http.server.NetworkListener;
 import org.glassfish.grizzly.http.server.ServerConfiguration;
+import org.osgi.framework.Bundle;
+import org.osgi.framework.BundleContext;
+import org.osgi.framework.BundleException;
 import org.osgi.framework.Constants;
+import org.osgi.framework.FrameworkEvent;
+import org.osgi.framework.launch.Framework;
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
 import org.osgi.service.component.annotations.Deactivate;
@@ -38,8 +43,12 @@ public class HttpListener {
     private static final long RETRY_SECONDS = 2;
     /** How long a closing listener waits for requests on connections it accepted last to arrive. */
     private static final long SETTLE_MS = 25;
+    /** How long the shutdown hook waits for the framework to stop once the listener has drained. */
+    private static final long FRAMEWORK_STOP_MS = 60_000;
 
+    private final BundleContext context;
     private final DelegatingHandler handler;
+    private final Thread shutdownHook;
     private final ScheduledExecutorService retries = Executors.newSingleThreadScheduledExecutor(
             IsolatedThreads.factory("fractal-http-listen"));
     private volatile HttpListenerConfiguration config;
@@ -48,10 +57,61 @@ public class HttpListener {
     private boolean stopped;
 
     @Activate
-    public HttpListener(HttpListenerConfiguration config) {
+    public HttpListener(BundleContext context, HttpListenerConfiguration config) {
+        this.context = context;
         this.config = config;
         this.handler = new DelegatingHandler(config.hold_ms());
+        this.shutdownHook = IsolatedThreads.factory("fractal-shutdown").newThread(this::shutDownGracefully);
+        Runtime.getRuntime().addShutdownHook(shutdownHook);
         listen();
+    }
+
+    /**
+     * The process is asked to stop (SIGTERM, Ctrl-C): readiness turns false at once while the server keeps serving
+     * for {@code shutdown.delay.ms}, so that load balancers stop sending; then the listener stops taking connections
+     * and finishes what is in flight (bounded by {@code drain.ms}), the framework stops (the modelhosts finish their
+     * queues), and the JVM exits with status 0. This is the framework's only shutdown hook
+     * ({@code felix.shutdown.hook=false}): Felix's own would stop every bundle at once, the listener among them.
+     */
+    private void shutDownGracefully() {
+        HttpListenerConfiguration c = config;
+        LOG.info(() -> "Stopping: readiness is false; serving " + c.shutdown_delay_ms() + " ms more, then draining");
+        handler.setShuttingDown();
+        try {
+            Thread.sleep(Math.max(0, c.shutdown_delay_ms()));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        HttpServer s;
+        synchronized (this) {
+            stopped = true;
+            s = server;
+            server = null;
+        }
+        retries.shutdownNow();
+        if (s != null) {
+            int inFlight = handler.inFlight();
+            close(s, c.drain_ms());
+            LOG.info(() -> "REST API listener closed (" + inFlight + " request(s) were in flight, all answered unless "
+                    + "logged); stopping the framework");
+        }
+        try {
+            Bundle system = context.getBundle(Constants.SYSTEM_BUNDLE_LOCATION);
+            system.stop();
+            if (system instanceof Framework framework) {
+                FrameworkEvent event = framework.waitForStop(FRAMEWORK_STOP_MS);
+                if (event.getType() == FrameworkEvent.WAIT_TIMEDOUT) {
+                    LOG.warning("The framework did not stop within " + FRAMEWORK_STOP_MS + " ms");
+                    return; // the JVM ends with the signal's status
+                }
+            }
+        } catch (BundleException | IllegalStateException e) {
+            return; // already stopping: whoever stops it owns the exit
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return;
+        }
+        Runtime.getRuntime().halt(0); // stopped cleanly: exit 0 rather than the signal's 143
     }
 
     @Reference(cardinality = ReferenceCardinality.MULTIPLE, policy = ReferencePolicy.DYNAMIC,
@@ -142,6 +202,11 @@ public class HttpListener {
     /** Stops taking connections; the requests in flight finish (bounded by drain_ms), then the socket closes. */
     @Deactivate
     void deactivate() throws InterruptedException {
+        try {
+            Runtime.getRuntime().removeShutdownHook(shutdownHook);
+        } catch (IllegalStateException e) {
+            // the JVM is shutting down: the hook is what stops us
+        }
         HttpServer s;
         synchronized (this) {
             stopped = true;

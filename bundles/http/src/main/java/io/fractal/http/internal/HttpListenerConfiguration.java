@@ -25,4 +25,10 @@ import org.osgi.service.metatype.annotations.ObjectClassDefinition;
     @AttributeDefinition(description = "Milliseconds a replaced application, or a listener moving to a new address, "
             + "has to finish the requests it holds.")
     long drain_ms() default 30000;
+
+    @AttributeDefinition(description = "On SIGTERM (or Ctrl-C): milliseconds the server keeps serving with "
+            + "/v2/health/ready answering 503, so that load balancers stop sending before the listener closes; then "
+            + "it stops taking connections, finishes what is in flight (drain.ms), stops the framework and exits 0. "
+            + "Behind Kubernetes, a few seconds (5000).")
+    long shutdown_delay_ms() default 1000;
 }

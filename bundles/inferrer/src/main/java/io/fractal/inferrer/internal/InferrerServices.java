@@ -36,6 +36,7 @@ public class InferrerServices {
     private final DynamicService<LoadBalancer> balancer;
     private final DynamicService<ModelHostAdmin> admin;
     private final Serving serving;
+    private final Readiness readiness = new Readiness();
     private final Map<String, String> platforms = new ConcurrentHashMap<>();
     private volatile InferrerConfiguration config;
     private volatile FractalMetrics metrics;
@@ -160,6 +161,10 @@ public class InferrerServices {
     }
 
     /** Predictions and signatures for v1 and v2 alike, counted in one set of statistics. */
+    Readiness readiness() {
+        return readiness;
+    }
+
     Serving serving() {
         return serving;
     }

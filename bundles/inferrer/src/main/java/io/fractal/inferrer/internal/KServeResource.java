@@ -94,14 +94,18 @@ public class KServeResource {
     @GET
     @Path("health/ready")
     @Access(Level.OPEN)
-    @Doc("v2 readiness: 200 when every model's default version is ready on a modelhost, else 400 (the protocol: "
-            + "200 means true, 4xx false)")
+    @Doc("v2 readiness: 200 {\"ready\": true} once the models present at start are loaded (or failed for good) and "
+            + "while a modelhost serves a model; 400 {\"ready\": false, \"reason\"} otherwise, and from the moment "
+            + "the process is asked to stop (the protocol: 200 means true, 4xx false)")
     public Response ready() {
-        boolean ready = true;
-        for (ModelDTO m : repository.call(ModelRepository::models)) {
-            ready &= isReady(m.name, m.defaultVersion);
+        String reason;
+        try {
+            reason = services.readiness().notReady(repository.current(), balancer.current());
+        } catch (RuntimeException e) {
+            reason = "a service is being replaced"; // a repository or balancer stopping under the call: not ready
         }
-        return Response.status(ready ? 200 : 400).entity(Map.of("ready", ready)).build();
+        return reason == null ? Response.ok(Map.of("ready", true)).build()
+                : Response.status(400).entity(Map.of("ready", false, "reason", reason)).build();
     }
 
     @GET

@@ -71,6 +71,12 @@ final class Fakes {
 
     /** A repository of models in memory, each with versions 1..n and a default. */
     static final class Repository implements ModelRepository {
+
+        @Override
+        public boolean settled() {
+            return true;
+        }
+
         final Map<String, ModelDTO> models = new ConcurrentHashMap<>();
         final AtomicInteger calls = new AtomicInteger();
         volatile RuntimeException failure;

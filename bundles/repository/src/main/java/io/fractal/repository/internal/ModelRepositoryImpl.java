@@ -34,6 +34,7 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
@@ -103,6 +104,9 @@ public class ModelRepositoryImpl implements ModelRepository, ArtifactInstaller, 
     private final Map<InferenceEngine, Map<String, String>> engineTypes = new ConcurrentHashMap<>();
     /** The size and time of what each deploy/ source was when last deployed. */
     private final Map<String, String> deployedStamps = new ConcurrentHashMap<>();
+    /** deploy/ sources whose last deployment failed (a corrupt file), for the start-up scan. */
+    private final Set<String> refusedSources = ConcurrentHashMap.newKeySet();
+    private final StartupScan startup;
     /** The versions waiting to become their model's default, by {@code name:version}. */
     private final Map<String, Promotion> promotions = new ConcurrentHashMap<>();
     private volatile boolean active = true;
@@ -175,6 +179,10 @@ public class ModelRepositoryImpl implements ModelRepository, ArtifactInstaller, 
             this.dataDir = Paths.get(configured).toAbsolutePath().normalize();
         }
         Files.createDirectories(dataDir);
+        String deploy = context.getProperty("felix.fileinstall.dir");
+        String poll = context.getProperty("felix.fileinstall.poll");
+        this.startup = new StartupScan(deploy == null ? null : Paths.get(deploy),
+                poll == null ? 2000 : Long.parseLong(poll.strip()), TimeUnit.SECONDS.toMillis(60));
         load();
         background.scheduleWithFixedDelay(this::reconcileDeploySources, 1, 1, TimeUnit.SECONDS);
     }
@@ -589,6 +597,7 @@ public class ModelRepositoryImpl implements ModelRepository, ArtifactInstaller, 
                             null, file);
                 }
                 deployedStamps.put(source, stamp);
+                refusedSources.remove(source);
                 return;
             }
             Path sidecar = folder.resolve(ModelMetadata.SIDECAR);
@@ -607,7 +616,9 @@ public class ModelRepositoryImpl implements ModelRepository, ArtifactInstaller, 
                         folder);
             }
             deployedStamps.put(source, stamp);
+            refusedSources.remove(source);
         } catch (IOException | RuntimeException e) {
+            refusedSources.add(source);
             LOG.log(Level.WARNING, "Cannot deploy " + file + ": " + e.getMessage());
             throw e;
         }
@@ -849,6 +860,12 @@ public class ModelRepositoryImpl implements ModelRepository, ArtifactInstaller, 
         } catch (IOException e) {
             LOG.warning(() -> "Cannot delete " + root + ": " + e.getMessage());
         }
+    }
+
+    @Override
+    public boolean settled() {
+        return startup.settled(knownTypes().keySet(),
+                source -> deployedStamps.containsKey(source) || refusedSources.contains(source));
     }
 
     private Map<String, String> knownTypes() {
