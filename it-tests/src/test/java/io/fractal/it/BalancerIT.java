@@ -205,6 +205,50 @@ public class BalancerIT extends ModelHostTestSupport {
     }
 
     /**
+     * The queue never holds work nobody waits for: requests whose deadline passes while queued leave the queue
+     * without running (counted in fractal_modelhost_dropped_total).
+     */
+    @Test
+    public void requestsWhoseCallersGaveUpAreDroppedFromTheQueueNotRun() throws Exception {
+        awaitServer();
+        SleepEngine engine = new SleepEngine();
+        ServiceRegistration<InferenceEngine> registration = register(engine);
+        try {
+            deployNap("patience");
+            SleepModel model = engine.loaded.get(0);
+            double droppedBefore = dropped();
+            // one runs (300 ms), two wait in the queue; every client gives up after 100 ms
+            ExecutorService clients = Executors.newFixedThreadPool(3);
+            try {
+                List<Future<HttpResult>> answers = new ArrayList<>();
+                for (int i = 0; i < 3; i++) {
+                    answers.add(clients.submit(() -> http().postWithHeader("/api/v1/models/patience/prediction",
+                            "{\"values\": [1, 2, 3]}", "X-Request-Timeout-Ms", "100")));
+                    Thread.sleep(20); // in order: the first is running when the others queue
+                }
+                for (Future<HttpResult> f : answers) {
+                    HttpResult r = f.get(10, TimeUnit.SECONDS);
+                    assertEquals(r.toString(), 504, r.status);
+                }
+            } finally {
+                clients.shutdownNow();
+            }
+            Thread.sleep(3 * NAP_MILLIS); // what would have run has had time to
+            assertEquals("only the request already running reached the model", 1, model.predictions.get());
+            assertEquals(droppedBefore + 2, dropped(), 0.0);
+
+        } finally {
+            undeployNap("patience");
+            registration.unregister();
+        }
+    }
+
+    private double dropped() {
+        return Exposition.parse(http().get("/metrics", "text/plain").body)
+                .valueOr(0, "fractal_modelhost_dropped_total", "modelhost", SOLO);
+    }
+
+    /**
      * A request the full queue refuses must release its use of the model version once: released twice, the count of
      * running requests went below zero and the version was never closed when undeployed (the engine's memory never
      * freed), or, with fewer refusals, closed under a running request.
@@ -375,6 +419,7 @@ public class BalancerIT extends ModelHostTestSupport {
 
     static final class SleepModel implements LoadedModel {
         final AtomicInteger closes = new AtomicInteger();
+        final AtomicInteger predictions = new AtomicInteger();
         final AtomicInteger predictionsAfterClose = new AtomicInteger();
 
         @Override
@@ -388,6 +433,7 @@ public class BalancerIT extends ModelHostTestSupport {
                 predictionsAfterClose.incrementAndGet();
                 throw new IllegalStateException("predict on a closed model");
             }
+            predictions.incrementAndGet();
             try {
                 Thread.sleep(NAP_MILLIS); // the slow model this test needs, not a wait
             } catch (InterruptedException e) {

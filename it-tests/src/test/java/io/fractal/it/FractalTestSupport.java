@@ -616,6 +616,12 @@ public abstract class FractalTestSupport {
                     .POST(HttpRequest.BodyPublishers.ofString(body, StandardCharsets.UTF_8)));
         }
 
+        /** POSTs a JSON body with one more header. */
+        public HttpResult postWithHeader(String path, String body, String header, String value) {
+            return send(request(path).header("Content-Type", "application/json").header(header, value)
+                    .POST(HttpRequest.BodyPublishers.ofString(body, StandardCharsets.UTF_8)));
+        }
+
         /** POSTs a value serialised as JSON. */
         public HttpResult post(String path, Object body) {
             return post(path, toJson(body));

@@ -401,6 +401,14 @@ public class LoadBalancerImpl implements LoadBalancer {
             } catch (RuntimeException e) {
                 answer = CompletableFuture.failedFuture(e);
             }
+            CompletableFuture<T> sent = answer;
+            // The caller stopped waiting (its deadline, or its client went away): the host drops the request from
+            // its queue rather than run it for nobody.
+            result.whenComplete((value, error) -> {
+                if (result.isCancelled() || error instanceof java.util.concurrent.CancellationException) {
+                    sent.cancel(false);
+                }
+            });
             answer.whenComplete((value, error) -> {
                 try {
                     answered(chosen, value, error);
@@ -424,6 +432,9 @@ public class LoadBalancerImpl implements LoadBalancer {
                 return;
             }
             Throwable cause = unwrap(error);
+            if (cause instanceof java.util.concurrent.CancellationException || result.isDone()) {
+                return; // cancelled by the caller: nobody waits, and it says nothing about the host
+            }
             if (refusedBeforeWork(cause)) {
                 // A host that still accepts and refused with CapacityExceeded has a full queue; anything else
                 // (draining, stopping, the model not ready there) is no fault of the request: re-route it freely.

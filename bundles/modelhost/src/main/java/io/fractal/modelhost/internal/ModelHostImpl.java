@@ -130,6 +130,7 @@ public class ModelHostImpl implements ModelHost {
         m.gauge("fractal_modelhost_inflight", inFlight::get, "modelhost", id);
         m.gauge("fractal_modelhost_queued", () -> workers.getQueue().size(), "modelhost", id);
         m.gauge("fractal_modelhost_queue_capacity", () -> config.queue_capacity(), "modelhost", id);
+        m.counter("fractal_modelhost_dropped_total", "modelhost", id); // requests whose callers gave up: from zero
         // A new metrics service (its bundle updated) starts empty: the per-model series of what this host holds
         // come back at once, with zero counts, rather than at the next load or request.
         for (HostedModel hm : models.values()) {
@@ -465,7 +466,16 @@ public class ModelHostImpl implements ModelHost {
             return false;
         }
         try {
-            workers.execute(new Queued(job));
+            Queued queued = new Queued(job);
+            workers.execute(queued);
+            if (job instanceof Job.Inference inference) {
+                // Cancelled while queued (its deadline passed, or its client went away): out of the queue at once.
+                inference.future().whenComplete((value, error) -> {
+                    if (inference.future().isCancelled() && workers.remove(queued)) {
+                        dropped(inference);
+                    }
+                });
+            }
             return true;
         } catch (RejectedExecutionException e) {
             if (workers.isShutdown()) {
@@ -508,7 +518,20 @@ public class ModelHostImpl implements ModelHost {
         }
     }
 
+    /** A request its caller gave up on before it ran: not run, counted, its generation released. */
+    private void dropped(Job.Inference job) {
+        job.generation().release();
+        InferenceRequest req = job.request();
+        record(mx -> mx.counter("fractal_modelhost_dropped_total", "modelhost", id).inc());
+        LOG.fine(() -> "Modelhost " + id + ": " + req.model() + ":" + req.version() + " dropped from the queue, "
+                + "its caller stopped waiting");
+    }
+
     private void run(Job.Inference job) {
+        if (job.future().isDone()) {
+            dropped(job); // the caller stopped waiting while it was queued: nobody to run it for
+            return;
+        }
         long started = System.nanoTime();
         long queued = started - job.enqueuedNanos();
         InferenceRequest req = job.request();

@@ -157,6 +157,31 @@ class ModelHostImplTest {
     }
 
     @Test
+    void aRequestCancelledWhileQueuedLeavesTheQueueAndNeverRuns() throws Exception {
+        ModelHostImpl host = readyHost(Map.of("workers", 1, "queue_capacity", 2, "drain_timeout_seconds", 1),
+                "iris", 1);
+        FakeEngine engine = engines.get(0);
+        engine.blockPredictions();
+        CompletableFuture<InferenceResponse> running = host.infer(request("iris", 1, 1f));
+        await().atMost(WAIT).until(() -> engine.entered.get() == 1);
+        CompletableFuture<InferenceResponse> abandoned = host.infer(request("iris", 1, 2f));
+        CompletableFuture<InferenceResponse> kept = host.infer(request("iris", 1, 3f));
+        assertEquals(2, host.describe().queued);
+        // its caller's deadline passed, or its client went away: the balancer cancels it
+        abandoned.cancel(false);
+        assertEquals(1, host.describe().queued, "a cancelled request frees its place in the queue at once");
+        CompletableFuture<InferenceResponse> another = host.infer(request("iris", 1, 4f));
+        assertFalse(another.isDone(), "the freed place takes a new request");
+        engine.release();
+        assertArrayEquals(new float[] {2f}, (float[]) running.get(5, TimeUnit.SECONDS).outputs().get(0).data());
+        assertArrayEquals(new float[] {6f}, (float[]) kept.get(5, TimeUnit.SECONDS).outputs().get(0).data());
+        assertArrayEquals(new float[] {8f}, (float[]) another.get(5, TimeUnit.SECONDS).outputs().get(0).data());
+        await().atMost(WAIT).until(() -> host.outstanding() == 0);
+        assertEquals(3, engine.entered.get(), "the cancelled request never reached the model");
+        assertEquals(3, host.describe().served);
+    }
+
+    @Test
     void aFullQueueRefusesTheThirdRequestWhileTheFirstTwoComplete() throws Exception {
         // drain_timeout_seconds 1: the refusal trips the use-count bug below, which stalls the teardown's drain.
         ModelHostImpl host = readyHost(Map.of("workers", 1, "queue_capacity", 1, "drain_timeout_seconds", 1),
