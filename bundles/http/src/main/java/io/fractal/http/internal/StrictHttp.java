@@ -1,0 +1,34 @@
+package io.fractal.http.internal;
+
+import org.glassfish.grizzly.filterchain.FilterChainBuilder;
+import org.glassfish.grizzly.http.HttpServerFilter;
+import org.glassfish.grizzly.http.server.AddOn;
+import org.glassfish.grizzly.http.server.NetworkListener;
+
+/**
+ * Puts {@link StrictHttpCodec} in place of the HTTP codec Grizzly's server built for a listener, with the same
+ * settings: requests with a malformed head are answered 400 (505 for an unsupported version) in JSON, and the
+ * codec's own error answers carry a JSON body.
+ */
+final class StrictHttp implements AddOn {
+
+    @Override
+    public void setup(NetworkListener listener, FilterChainBuilder builder) {
+        int index = builder.indexOfType(HttpServerFilter.class);
+        if (index < 0 || builder.get(index) instanceof StrictHttpCodec) {
+            return;
+        }
+        HttpServerFilter built = (HttpServerFilter) builder.get(index);
+        int maxHeaderSize = listener.getMaxHttpHeaderSize() == -1 ? HttpServerFilter.DEFAULT_MAX_HTTP_PACKET_HEADER_SIZE
+                : listener.getMaxHttpHeaderSize();
+        StrictHttpCodec codec = new StrictHttpCodec(listener.isChunkingEnabled(), maxHeaderSize,
+                listener.getKeepAlive(), listener.getMaxRequestHeaders(), listener.getMaxResponseHeaders());
+        for (var encoding : built.getContentEncodings()) {
+            codec.addContentEncoding(encoding);
+        }
+        codec.setAllowPayloadForUndefinedHttpMethods(built.isAllowPayloadForUndefinedHttpMethods());
+        codec.setMaxPayloadRemainderToSkip(built.getMaxPayloadRemainderToSkip());
+        codec.getMonitoringConfig().addProbes(built.getMonitoringConfig().getProbes());
+        builder.set(index, codec);
+    }
+}
