@@ -1,6 +1,8 @@
 package io.fractal.rest.internal;
 
 import io.fractal.api.rest.HttpApplication;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -56,6 +58,24 @@ final class Generation extends HttpHandler {
                 return;
             }
         }
-        container.service(request, response);
+        try {
+            container.service(request, response);
+        } catch (IllegalArgumentException e) {
+            // Jersey builds the request's URIs before anything else and throws this when it cannot; the listener
+            // refuses malformed request lines and Host headers first, so this is a safety net for what it lets by
+            if (response.isCommitted()) {
+                throw e;
+            }
+            badRequest(response, "the request's URL (request target and Host) is not a valid URI");
+        }
+    }
+
+    private static void badRequest(Response response, String message) throws IOException {
+        byte[] body = ("{\"error\":\"" + message + "\"}").getBytes(StandardCharsets.UTF_8);
+        response.reset();
+        response.setStatus(400);
+        response.setContentType("application/json");
+        response.setContentLength(body.length);
+        response.getOutputStream().write(body);
     }
 }

@@ -14,6 +14,7 @@ import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
 import jakarta.ws.rs.core.UriInfo;
 import jakarta.ws.rs.ext.ExceptionMapper;
+import java.io.EOFException;
 import java.util.Map;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
@@ -40,10 +41,16 @@ final class JsonErrors implements ExceptionMapper<Throwable> {
         }
         // Body readers wrap what the body's stream threw.
         for (Throwable c = t; c != null && c.getCause() != c; c = c.getCause()) {
-            if (c instanceof BodyTooLargeException || c instanceof JsonProcessingException) {
+            if (c instanceof BodyTooLargeException || c instanceof JsonProcessingException
+                    || c instanceof EOFException) {
                 t = c;
                 break;
             }
+        }
+        if (t instanceof EOFException) {
+            // the client closed its side before sending the body its Content-Length (or chunks) announced
+            LOG.log(Level.FINE, "Request body ended early", t);
+            return error(400, "the request body ended before the length its headers announced");
         }
         if (t instanceof ModelNotFoundException) {
             return error(404, t.getMessage());
@@ -68,7 +75,7 @@ final class JsonErrors implements ExceptionMapper<Throwable> {
         if (t instanceof JsonProcessingException j) {
             String where = j.getLocation() == null ? ""
                     : " at line " + j.getLocation().getLineNr() + ", column " + j.getLocation().getColumnNr();
-            return error(400, "malformed JSON" + where + ": " + j.getOriginalMessage());
+            return error(400, "malformed JSON" + where + ": " + jacksonMessage(j.getOriginalMessage()));
         }
         if (t instanceof BodyTooLargeException) {
             return error(413, t.getMessage());
@@ -83,15 +90,36 @@ final class JsonErrors implements ExceptionMapper<Throwable> {
                             + n.getResponse().getAllowedMethods()))
                     .type(MediaType.APPLICATION_JSON).build();
         }
-        if (t instanceof WebApplicationException w) {
-            int status = w.getResponse().getStatus();
-            if (status >= 500) {
-                LOG.log(Level.WARNING, "Request failed", w);
-            }
-            return error(status, w.getMessage());
+        if (t instanceof WebApplicationException w && w.getResponse().getStatus() < 500) {
+            return error(w.getResponse().getStatus(), w.getMessage());
         }
-        LOG.log(Level.WARNING, "Request failed", t);
-        return error(500, "internal error: " + (t.getMessage() == null ? t.getClass().getSimpleName() : t.getMessage()));
+        return internalError(t);
+    }
+
+    /**
+     * A failure that is not the client's: logged with a reference the answer gives, and answered without its
+     * message, which may name files, classes or internals.
+     */
+    private static Response internalError(Throwable t) {
+        String reference = Long.toHexString(java.util.concurrent.ThreadLocalRandom.current().nextLong() >>> 16);
+        LOG.log(Level.WARNING, "Request failed (reference " + reference + ")", t);
+        int status = t instanceof WebApplicationException w ? w.getResponse().getStatus() : 500;
+        return error(status, "internal error (reference " + reference + " in the server log)");
+    }
+
+    /**
+     * A Jackson message without the Java names it may hold ({@code enable `JsonReadFeature...` to allow},
+     * {@code from `StreamReadConstraints...`}, {@code (class io.fractal...)}, {@code `java.lang.String`}).
+     */
+    static String jacksonMessage(String message) {
+        if (message == null) {
+            return "";
+        }
+        return message.replaceAll(": enable `[^`]*` to allow", "")
+                .replaceAll(", from `[^`]*`", "")
+                .replaceAll(" ?\\(class [\\w$.]+\\)", "")
+                .replaceAll("`(?:[\\w$]+\\.)+([\\w$]+)[^`]*`", "$1")
+                .replaceAll("`[^`]*`", "");
     }
 
     static Response error(int status, String message) {

@@ -118,9 +118,38 @@ class JsonErrorsTest {
     }
 
     @Test
-    void anythingElseIs500WithoutAStackTrace() {
-        assertError(500, "internal error: boom", errors.toResponse(new IllegalStateException("boom")));
-        assertError(500, "internal error: NullPointerException", errors.toResponse(new NullPointerException()));
+    void anythingElseIs500WithAReferenceOnly() {
+        // the message of an unexpected failure may name files or classes: it goes to the log, not to the client
+        for (Throwable t : new Throwable[] {new IllegalStateException("/srv/fractal/data/models/.staging-1/x"),
+                new NullPointerException(), new WebApplicationException("java.lang.Oops in Foo.java:12", 502)}) {
+            Response r = errors.toResponse(t);
+            String message = body(r);
+            assertEquals(t instanceof WebApplicationException ? 502 : 500, r.getStatus());
+            assertTrue(message.matches("internal error \\(reference [0-9a-f]+ in the server log\\)"), message);
+        }
+    }
+
+    @Test
+    void aBodyThatEndsEarlyIs400() {
+        // what Grizzly throws when the client closes its side before the announced Content-Length
+        assertError(400, "the request body ended before the length its headers announced",
+                errors.toResponse(new jakarta.ws.rs.ProcessingException(new java.io.EOFException())));
+        assertEquals(400, errors.toResponse(new java.io.EOFException()).getStatus());
+    }
+
+    @Test
+    void jacksonMessagesLoseTheirJavaNames() {
+        assertEquals("Non-standard token 'NaN'", JsonErrors.jacksonMessage(
+                "Non-standard token 'NaN': enable `JsonReadFeature.ALLOW_NON_NUMERIC_NUMBERS` to allow"));
+        assertEquals("Document nesting depth (1001) exceeds the maximum allowed (1000)", JsonErrors.jacksonMessage(
+                "Document nesting depth (1001) exceeds the maximum allowed (1000, from "
+                        + "`StreamReadConstraints.getMaxNestingDepth()`)"));
+        assertEquals("Unrecognized field \"x\", not marked as ignorable", JsonErrors.jacksonMessage(
+                "Unrecognized field \"x\" (class io.fractal.repository.internal.ModelMetadata), not marked as ignorable"));
+        assertEquals("Cannot deserialize value of type String from Array value", JsonErrors.jacksonMessage(
+                "Cannot deserialize value of type `java.lang.String` from Array value"));
+        String nested = body(errors.toResponse(parseError("[".repeat(1100) + "]".repeat(1100))));
+        assertTrue(!nested.contains("StreamReadConstraints") && nested.contains("nesting depth"), nested);
     }
 
     @Test
