@@ -147,7 +147,7 @@ public class KServeV2IT extends FractalTestSupport {
             assertEquals(path + " -> " + iris, 200, iris.status);
             assertEquals(path + " -> " + iris, "iris", iris.json.path("name").asText());
             assertEquals(path + " -> " + iris, json(List.of("1")), iris.json.path("versions"));
-            assertEquals(path + " -> " + iris, "pytorch_torchscript", iris.json.path("platform").asText());
+            assertEquals(path + " -> " + iris, "pytorch_libtorch", iris.json.path("platform").asText());
             assertEquals(path + " -> " + iris,
                     json(List.of(Map.of("name", "input", "datatype", "FP32", "shape", List.of(-1, 4)))),
                     iris.json.path("inputs"));

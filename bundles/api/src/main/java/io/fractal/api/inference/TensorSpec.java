@@ -51,6 +51,6 @@ public record TensorSpec(String name, DataType datatype, long[] shape) {
 
     @Override
     public String toString() {
-        return name + ":" + datatype + Arrays.toString(shape);
+        return name + (datatype == null ? "" : ":" + datatype) + (shape == null ? "" : Arrays.toString(shape));
     }
 }

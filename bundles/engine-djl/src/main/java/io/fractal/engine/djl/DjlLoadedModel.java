@@ -125,9 +125,17 @@ final class DjlLoadedModel implements LoadedModel {
         }
         Map<String, Tensor> byName = new HashMap<>();
         for (Tensor t : inputs) {
-            byName.put(t.name(), t);
+            if (byName.put(t.name(), t) != null) {
+                throw new InvalidInputException("input '" + t.name() + "' is given twice");
+            }
         }
         boolean named = specs.stream().allMatch(s -> byName.containsKey(s.name()));
+        if (!named && !positional(inputs)) {
+            List<String> unknown = inputs.stream().map(Tensor::name)
+                    .filter(n -> specs.stream().noneMatch(s -> s.name().equals(n))).toList();
+            throw new InvalidInputException("model " + name + " has no input named " + unknown + "; its inputs are "
+                    + specs.stream().map(TensorSpec::name).toList());
+        }
         List<Tensor> ordered = new ArrayList<>(specs.size());
         for (int i = 0; i < specs.size(); i++) {
             TensorSpec spec = specs.get(i);
@@ -143,6 +151,20 @@ final class DjlLoadedModel implements LoadedModel {
             ordered.add(t.withName(spec.name()));
         }
         return ordered;
+    }
+
+    /**
+     * Inputs named by position rather than by name: Triton's PyTorch convention {@code INPUT__0}, {@code INPUT__1},
+     * ..., or no names at all.
+     */
+    private static boolean positional(List<Tensor> inputs) {
+        for (int i = 0; i < inputs.size(); i++) {
+            String n = inputs.get(i).name();
+            if (n != null && !n.equalsIgnoreCase("INPUT__" + i)) {
+                return false;
+            }
+        }
+        return true;
     }
 
     @Override

@@ -399,7 +399,7 @@ public class KServeResource {
         m.put("name", v.name);
         ModelDTO model = repository.call(r -> r.model(v.name));
         m.put("versions", model.versions.stream().map(x -> Integer.toString(x.version)).toList());
-        m.put("platform", services.platform(v.engine));
+        m.put("platform", ModelConfig.tritonPlatform(services.platform(v.engine))); // as Triton and the config say it
         m.put("inputs", signature.inputs());
         m.put("outputs", signature.outputs());
         if (signature.origin() != null) {

@@ -131,7 +131,7 @@ class PyTorchEngineTest {
                     Tensor.of("x", DataType.FP32, new long[] {1, 3}, new float[3]))));
             assertTrue(e.getMessage().startsWith("model iris rejected the input: "), e.getMessage());
             assertFalse(e.getMessage().contains("Exception raised from"), "C++ stack trace: " + e.getMessage());
-            assertProbabilities(2, (float[]) model.predict(List.of(row(2))).get(0).data());
+            assertProbabilities(2, (float[]) model.predict(List.of(row(2).withName("x"))).get(0).data());
         }
     }
 
@@ -171,6 +171,22 @@ class PyTorchEngineTest {
             Tensor x4 = Tensor.of("x", DataType.FP32, new long[] {2, 1}, new float[] {1, 2});
             Tensor y4 = Tensor.of("y", DataType.FP32, new long[] {2, 1}, new float[] {1, 1});
             assertArrayEquals(new float[] {3, 5}, (float[]) model.predict(List.of(x4, y4)).get(0).data());
+        }
+    }
+
+    @Test
+    void inputsAreTakenByNameOrByTritonsPositionalNamesAndUnknownNamesAreRefused() throws Exception {
+        try (LoadedModel model = engine.load(artifact("adder", RESOURCES.resolve("models/adder.pt"),
+                ModelSignature.UNKNOWN), 1)) {
+            Tensor a = Tensor.of("a", DataType.FP32, new long[] {1, 1}, new float[] {1});
+            Tensor b = Tensor.of("b", DataType.FP32, new long[] {1, 1}, new float[] {10});
+            InvalidInputException e = assertThrows(InvalidInputException.class, () -> model.predict(List.of(a, b)));
+            assertTrue(e.getMessage().contains("[a, b]") && e.getMessage().contains("[x, y]"), e.getMessage());
+            InvalidInputException twice = assertThrows(InvalidInputException.class, () -> model.predict(List.of(
+                    a.withName("x"), b.withName("x"))));
+            assertTrue(twice.getMessage().contains("twice"), twice.getMessage());
+            assertArrayEquals(new float[] {12}, (float[]) model.predict(List.of(a.withName("INPUT__0"),
+                    b.withName("INPUT__1"))).get(0).data());
         }
     }
 
