@@ -1,15 +1,16 @@
 package io.fractal.metrics.internal;
 
-import com.sun.net.httpserver.HttpServer;
 import io.fractal.api.concurrent.IsolatedThreads;
 import io.prometheus.client.exporter.common.TextFormat;
 import java.io.IOException;
-import java.io.OutputStream;
-import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.logging.Logger;
+import org.glassfish.grizzly.http.Method;
+import org.glassfish.grizzly.http.server.HttpHandler;
+import org.glassfish.grizzly.http.server.HttpServer;
+import org.glassfish.grizzly.http.server.NetworkListener;
+import org.glassfish.grizzly.http.server.Request;
+import org.glassfish.grizzly.http.server.Response;
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
 import org.osgi.service.component.annotations.Deactivate;
@@ -18,7 +19,8 @@ import org.osgi.service.metatype.annotations.Designate;
 
 /**
  * A listener of its own for Prometheus (default 127.0.0.1:8002), so scrapes neither wait behind API traffic
- * nor need the API port opened to the monitoring network.
+ * nor need the API port opened to the monitoring network. Grizzly reads requests without blocking and hands a
+ * worker only a complete one, so a slow or stalled connection holds no thread and no scrape waits behind it.
  */
 @Component(service = {}, configurationPid = MetricsConfiguration.PID, immediate = true)
 @Designate(ocd = MetricsConfiguration.class)
@@ -26,43 +28,57 @@ public class MetricsListener {
 
     private static final Logger LOG = Logger.getLogger(MetricsListener.class.getName());
     private final HttpServer server;
-    private final ExecutorService executor;
 
     @Activate
     public MetricsListener(@Reference MetricsService metrics, MetricsConfiguration config) throws IOException {
         if (config.port() <= 0) {
             server = null;
-            executor = null;
             return;
         }
-        server = HttpServer.create(new InetSocketAddress(config.host(), config.port()), 16);
-        server.createContext("/metrics", exchange -> {
-            try (exchange) {
-                if (!"GET".equals(exchange.getRequestMethod())) {
-                    exchange.sendResponseHeaders(405, -1);
+        HttpServer s = new HttpServer();
+        NetworkListener listener = new NetworkListener("fractal-metrics", config.host(), config.port());
+        listener.getTransport().getWorkerThreadPoolConfig().setThreadFactory(
+                IsolatedThreads.factory("fractal-metrics-listener")).setCorePoolSize(2).setMaxPoolSize(2);
+        s.addListener(listener);
+        s.getServerConfiguration().addHttpHandler(new HttpHandler("metrics") {
+            @Override
+            public void service(Request request, Response response) throws IOException {
+                if (!"/metrics".equals(request.getRequestURI())) {
+                    response.sendError(404);
+                    return;
+                }
+                if (request.getMethod() != Method.GET && request.getMethod() != Method.HEAD) {
+                    response.setHeader("Allow", "GET, HEAD");
+                    response.sendError(405);
                     return;
                 }
                 byte[] body = metrics.scrape().getBytes(StandardCharsets.UTF_8);
-                exchange.getResponseHeaders().set("Content-Type", TextFormat.CONTENT_TYPE_004);
-                exchange.sendResponseHeaders(200, body.length);
-                try (OutputStream out = exchange.getResponseBody()) {
-                    out.write(body);
-                }
+                response.setContentType(TextFormat.CONTENT_TYPE_004);
+                response.setContentLength(body.length);
+                response.getOutputStream().write(body);
+            }
+        }, org.glassfish.grizzly.http.server.HttpHandlerRegistration.ROOT);
+        // Grizzly's timer threads come from no factory of ours: started here, they keep no caller's revision.
+        IOException failed = IsolatedThreads.run(() -> {
+            try {
+                s.start();
+                return null;
+            } catch (IOException e) {
+                return e;
             }
         });
-        // Its own threads, stopped with the component (HttpServer.stop leaves a given executor running, which would
-        // keep this revision's class loader alive after an update); two, so one slow scraper does not block another.
-        executor = Executors.newFixedThreadPool(2, IsolatedThreads.factory("fractal-metrics-listener"));
-        server.setExecutor(executor);
-        server.start();
+        if (failed != null) {
+            s.shutdownNow();
+            throw failed;
+        }
+        server = s;
         LOG.info(() -> "Metrics listening on http://" + config.host() + ":" + config.port() + "/metrics");
     }
 
     @Deactivate
     void deactivate() {
         if (server != null) {
-            server.stop(0);
-            executor.shutdownNow();
+            server.shutdownNow();
         }
     }
 }
