@@ -97,8 +97,9 @@ import org.osgi.framework.wiring.FrameworkWiring;
  * reloaded (the {@code fractal_model_load_seconds_count} series unchanged) unless the bundle is a modelhost or an
  * engine, and no metric series vanished (the metrics bundle is updated last: its counters restart at zero).
  *
- * <p>The shell is updated through its own remote shell ({@code update <id>}, what {@code bin/client "update <id>"}
- * does), which must answer again afterwards. The piece that owns the listening socket ({@code io.fractal.http}) is
+ * <p>The shell commands and the SSH console are updated through the SSH console ({@code update <id>} on an exec
+ * channel, what {@code bin/client "update <id>"} does): the console even from one of its own sessions, which gets its
+ * answer; a new SSH session must answer afterwards. The piece that owns the listening socket ({@code io.fractal.http}) is
  * the documented exception: while it is updated, new connections may be refused; the test measures that window and
  * asserts only that every request the server took is answered correctly. Counted apart as refused: a connection
  * reset before any answer (still in the closing socket's accept queue), and a request sent on an idle kept-alive
@@ -218,8 +219,18 @@ public class BundleSwapIT extends ModelHostTestSupport {
         Case shell = new Case("io.fractal.shell");
         shell.viaRemoteShell = true;
         shell.alsoServing = () -> remoteShellAnswers("fractal:modelhosts", "mh1");
-        shell.servingMeans = "a new remote shell connection answers fractal:modelhosts";
+        shell.servingMeans = "a new SSH session answers fractal:modelhosts";
         swap(shell);
+    }
+
+    /** The SSH console updated from one of its own sessions: it answers, then a new session works. */
+    @Test
+    public void s07_ssh() throws Exception {
+        Case ssh = new Case("io.fractal.ssh");
+        ssh.viaRemoteShell = true;
+        ssh.alsoServing = () -> remoteShellAnswers("fractal:modelhosts", "mh1");
+        ssh.servingMeans = "a new SSH session answers fractal:modelhosts";
+        swap(ssh);
     }
 
     @Test
@@ -285,7 +296,7 @@ public class BundleSwapIT extends ModelHostTestSupport {
         boolean modelsMayReload;
         /** The metrics bundle: counters start again at zero. */
         boolean countersMayReset;
-        /** Update through the remote shell's {@code update <id>}, as {@code bin/client} does. */
+        /** Update through the SSH console's {@code update <id>}, as {@code bin/client} does. */
         boolean viaRemoteShell;
         /** Refreshed after the update: its old revision exports packages that others use. */
         boolean mustRefresh;
@@ -414,7 +425,7 @@ public class BundleSwapIT extends ModelHostTestSupport {
                 row.notes.add("refreshed " + refreshed);
             }
             if (shellAnswer != null) {
-                row.notes.add("remote shell answered the update with " + shellAnswer);
+                row.notes.add("the SSH console answered the update with " + shellAnswer);
             }
             List<String> newThreads = new ArrayList<>(threadsAfter);
             threadsBefore.forEach(newThreads::remove);
@@ -528,49 +539,34 @@ public class BundleSwapIT extends ModelHostTestSupport {
         return names(closure);
     }
 
-    /** Sends {@code update <id>} through the remote shell, as {@code bin/client "update <id>"} does; its answer. */
+    /**
+     * Sends {@code update <id>} through the SSH console, as {@code bin/client "update <id>"} does (a new session, an
+     * exec channel): what it answered, with its exit status.
+     */
     private String updateThroughRemoteShell(Bundle bundle) {
-        try (Socket socket = new Socket()) {
-            socket.connect(new InetSocketAddress("127.0.0.1", remoteShellPort()), 5000);
-            socket.setSoTimeout((int) SERVING_TIMEOUT.toMillis());
-            OutputStream out = socket.getOutputStream();
-            out.write(("update " + bundle.getBundleId() + "\n").getBytes(StandardCharsets.UTF_8));
-            out.flush();
-            InputStream in = socket.getInputStream();
-            ByteArrayOutputStream answer = new ByteArrayOutputStream();
-            for (int b = in.read(); b != 0; b = in.read()) {
-                if (b < 0) {
-                    return "the connection closed after '" + withoutLogLines(answer) + "'";
-                }
-                answer.write(b);
-            }
-            return "'" + withoutLogLines(answer) + "'";
+        try {
+            SshConsoleClient.Result answer = sshExec("update " + bundle.getBundleId());
+            return "status " + answer.status() + " '" + withoutLogLines(answer.out() + answer.err()) + "'";
         } catch (IOException e) {
             return "no answer (" + e + ")";
         }
     }
 
-    /** A remote shell answer without the server's log lines that the session echoes. */
-    private static String withoutLogLines(ByteArrayOutputStream answer) {
-        return answer.toString(StandardCharsets.UTF_8).lines()
+    /**
+     * An answer without the server's log lines: Gogo routes what the command's thread prints to System.err to the
+     * session, and so the log lines of the bundles the update restarts on that thread.
+     */
+    private static String withoutLogLines(String answer) {
+        return answer.lines()
                 .filter(l -> !l.matches("^(\\d{4}-\\d\\d-\\d\\d )?\\d\\d:\\d\\d:\\d\\d\\.\\d+ +[A-Z]+ +\\[.*"))
                 .collect(Collectors.joining(" ")).trim();
     }
 
-    /** Whether a new connection to the remote shell answers the command with text that contains {@code expected}. */
+    /** Whether a new SSH session runs the command with an answer that contains {@code expected}. */
     private boolean remoteShellAnswers(String command, String expected) {
-        try (Socket socket = new Socket()) {
-            socket.connect(new InetSocketAddress("127.0.0.1", remoteShellPort()), 1000);
-            socket.setSoTimeout(5000);
-            socket.getOutputStream().write((command + "\n").getBytes(StandardCharsets.UTF_8));
-            socket.getOutputStream().flush();
-            ByteArrayOutputStream answer = new ByteArrayOutputStream();
-            InputStream in = socket.getInputStream();
-            for (int b = in.read(); b > 0; b = in.read()) {
-                answer.write(b);
-            }
-            String text = answer.toString(StandardCharsets.UTF_8);
-            return !text.startsWith("error:") && text.contains(expected);
+        try {
+            SshConsoleClient.Result answer = sshExec(command);
+            return answer.status() == 0 && answer.out().contains(expected);
         } catch (IOException e) {
             return false;
         }

@@ -65,8 +65,8 @@ public abstract class FractalTestSupport {
     protected static final String REST_PORT = "fractal.it.rest.port";
     /** Framework property: the port of the metrics endpoint. */
     protected static final String METRICS_PORT = "fractal.it.metrics.port";
-    /** Framework property: the port of the remote shell. */
-    protected static final String SHELL_PORT = "fractal.it.shell.port";
+    /** Framework property: the port of the SSH console. */
+    protected static final String SSH_PORT = "fractal.it.ssh.port";
     /** Framework property: the deploy folder FileInstall watches. */
     protected static final String DEPLOY_DIR = "fractal.it.deploy";
     /** Framework property the bundles read as their home folder. */
@@ -154,7 +154,7 @@ public abstract class FractalTestSupport {
     /**
      * An isolated server: a fresh home folder under {@code target/it-work} (the settings of config.properties that
      * name folders of {@code ${fractal.home}} point into it: {@code deploy/}, {@code data/config}, ...), FileInstall
-     * polling its {@code deploy/} every 200 ms, free ports for REST, metrics and the remote shell, the modelhosts
+     * polling its {@code deploy/} every 200 ms, free ports for REST, metrics and the SSH console, the modelhosts
      * {@code mh1} and {@code mh2}, and copies of the named sample model folders of the repository's {@code deploy/}.
      */
     protected static Option isolatedServer(String... sampleModels) {
@@ -172,7 +172,7 @@ public abstract class FractalTestSupport {
             Path configStore = home.resolve("data/config");
             writeStoredConfig(configStore, "io.fractal.rest", "host", "127.0.0.1", "port", ports[0]);
             writeStoredConfig(configStore, "io.fractal.metrics", "port", ports[1]);
-            writeStoredConfig(configStore, "io.fractal.shell", "host", "127.0.0.1", "port", ports[2]);
+            writeStoredConfig(configStore, "io.fractal.ssh", "host", "127.0.0.1", "port", ports[2]);
             // A known management token, so the helpers can send it; the generated one is tested with the launcher.
             writeStoredConfig(configStore, "io.fractal.auth", "management.token", MANAGEMENT_TOKEN);
             for (String host : MODELHOSTS) {
@@ -198,7 +198,7 @@ public abstract class FractalTestSupport {
             options.add(frameworkProperty("felix.fileinstall.bundles.new.start").value("true"));
             options.add(frameworkProperty(REST_PORT).value(String.valueOf(ports[0])));
             options.add(frameworkProperty(METRICS_PORT).value(String.valueOf(ports[1])));
-            options.add(frameworkProperty(SHELL_PORT).value(String.valueOf(ports[2])));
+            options.add(frameworkProperty(SSH_PORT).value(String.valueOf(ports[2])));
             options.add(frameworkProperty(DEPLOY_DIR).value(deploy.toString()));
             return composite(options.toArray(new Option[0]));
         } catch (IOException e) {
@@ -214,7 +214,8 @@ public abstract class FractalTestSupport {
                 mavenBundle("org.awaitility", "awaitility").versionAsInProject());
     }
 
-    private static Path distributionFolder() {
+    /** The distribution under test ({@code runtime/target/fractal-server}). */
+    protected static Path distributionFolder() {
         Path dist = Paths.get(System.getProperty("fractal.dist", "../runtime/target/fractal-server"));
         if (!Files.isDirectory(dist.resolve("bundle")) || !Files.isRegularFile(dist.resolve("conf/config.properties"))) {
             throw new IllegalStateException("No distribution at " + dist.toAbsolutePath()

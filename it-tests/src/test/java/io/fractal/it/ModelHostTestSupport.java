@@ -14,6 +14,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
+import java.security.KeyPair;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -23,6 +24,7 @@ import java.util.stream.Stream;
 import org.apache.felix.service.command.CommandProcessor;
 import org.apache.felix.service.command.CommandSession;
 import org.apache.felix.service.command.Converter;
+import org.apache.sshd.client.session.ClientSession;
 import org.ops4j.pax.exam.Option;
 import org.ops4j.pax.exam.options.CompositeOption;
 import org.ops4j.pax.exam.options.FrameworkPropertyOption;
@@ -96,9 +98,31 @@ public abstract class ModelHostTestSupport extends FractalTestSupport {
         return new Http(URI.create("http://127.0.0.1:" + property(METRICS_PORT)));
     }
 
-    /** The remote shell's port (the {@code port} of {@code io.fractal.shell} this server was given). */
-    protected int remoteShellPort() {
-        return Integer.parseInt(property(SHELL_PORT));
+    /** The SSH console's port (the {@code port} of {@code io.fractal.ssh} this server was given). */
+    protected int sshPort() {
+        return Integer.parseInt(property(SSH_PORT));
+    }
+
+    /** The server's {@code data/ssh/} folder: host key, authorized keys, the operator's client key, ssh_config. */
+    protected Path sshFolder() {
+        return Paths.get(property(FRACTAL_HOME), "data", "ssh");
+    }
+
+    /** The key pair the server generated for the operator on its first start ({@code data/ssh/client_key}). */
+    protected KeyPair operatorKey() throws IOException {
+        return SshConsoleClient.readKey(sshFolder().resolve("client_key"));
+    }
+
+    /** An SSH client on this server's console (close it). */
+    protected SshConsoleClient sshConsole() {
+        return new SshConsoleClient(sshPort());
+    }
+
+    /** Logs in as admin with the operator's key, runs one command on an exec channel, and leaves. */
+    protected SshConsoleClient.Result sshExec(String command) throws IOException {
+        try (SshConsoleClient ssh = sshConsole(); ClientSession session = ssh.login("admin", operatorKey(), null)) {
+            return SshConsoleClient.exec(session, command);
+        }
     }
 
     /** A modelhost {@code .cfg} file's content. */
@@ -164,7 +188,7 @@ public abstract class ModelHostTestSupport extends FractalTestSupport {
 
     // ---- the Gogo shell
 
-    /** A Gogo session of the framework's {@link CommandProcessor}, as the console and {@code bin/client} use it. */
+    /** A Gogo session of the framework's {@link CommandProcessor}, as the console and the SSH console use it. */
     protected Shell shell() {
         ServiceReference<CommandProcessor> reference = context.getServiceReference(CommandProcessor.class);
         assertNotNull("no Gogo CommandProcessor service", reference);

@@ -4,23 +4,32 @@ import static org.awaitility.Awaitility.await;
 import static org.junit.Assert.assertEquals;
 import static org.junit.Assert.assertFalse;
 import static org.junit.Assert.assertNotNull;
+import static org.junit.Assert.assertNull;
 import static org.junit.Assert.assertTrue;
+import static org.junit.Assume.assumeTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.fractal.api.engine.InferenceEngine;
-import java.io.ByteArrayOutputStream;
+import java.io.File;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.OutputStream;
-import java.net.InetSocketAddress;
-import java.net.Socket;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.Paths;
+import java.nio.file.StandardOpenOption;
+import java.security.KeyPair;
+import java.security.KeyPairGenerator;
+import java.security.Security;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.apache.sshd.client.session.ClientSession;
 import org.junit.Before;
 import org.junit.Test;
 import org.junit.runner.RunWith;
@@ -31,8 +40,9 @@ import org.osgi.framework.ServiceReference;
 
 /**
  * The Gogo shell administers everything: each {@code fractal:*} command run through the framework's
- * {@code CommandProcessor} as the console runs it, checked against what the REST API then shows; and the remote
- * shell {@code bin/client} talks to, over its socket.
+ * {@code CommandProcessor} as the console runs it, checked against what the REST API then shows; and the SSH
+ * console over SSH for real: Apache SSHD's client with the key the server generated for the operator, a stranger's
+ * key and passwords refused, a password configured as a hash, {@code bin/client} and OpenSSH end to end.
  */
 @RunWith(PaxExam.class)
 @ExamReactorStrategy(PerClass.class)
@@ -255,44 +265,193 @@ public class ShellCommandsIT extends ModelHostTestSupport {
     }
 
     @Test
-    public void remoteShellAnswersEachCommandUpToANulByte() throws Exception {
-        try (Socket socket = new Socket()) {
-            socket.connect(new InetSocketAddress("127.0.0.1", remoteShellPort()), 5000);
-            socket.setSoTimeout(20_000);
-            OutputStream out = socket.getOutputStream();
-            InputStream in = socket.getInputStream();
+    public void sshRunsOneCommandWithTheOperatorKeyAndExitsWithItsStatus() throws Exception {
+        SshConsoleClient.Result models = sshExec("fractal:models");
 
-            String models = ask(out, in, "fractal:models");
+        assertEquals(models.toString(), 0, models.status());
+        assertTrue(models.out(), models.out().startsWith("MODEL"));
+        assertTrue(models.out(), line(models.out(), "iris").contains("mh1=READY"));
+        assertTrue(models.out(), line(models.out(), "digits").contains("PyTorch"));
 
-            assertTrue(models, models.startsWith("MODEL"));
-            assertTrue(models, line(models, "iris").contains("mh1=READY"));
-            assertTrue(models, line(models, "digits").contains("PyTorch"));
+        SshConsoleClient.Result unknown = sshExec("fractal:nosuch");
 
-            String unknown = ask(out, in, "fractal:nosuch");
+        assertEquals(unknown.toString(), 1, unknown.status());
+        assertTrue(unknown.toString(), unknown.err().startsWith("error:") && unknown.err().contains("nosuch"));
 
-            assertTrue(unknown, unknown.startsWith("error:"));
+        // Gogo's own commands as well (gogo.command's lb prints through the session's output)
+        SshConsoleClient.Result bundles = sshExec("lb -s");
+        assertEquals(bundles.toString(), 0, bundles.status());
+        assertTrue(bundles.out(), bundles.out().contains("io.fractal.ssh") && bundles.out().contains("org.apache.sshd.osgi"));
+    }
 
-            String modelhosts = ask(out, in, "fractal:modelhosts");
-            assertTrue("the session goes on after an error: " + modelhosts,
-                    modelhosts.startsWith("ID") && modelhosts.contains("mh1") && modelhosts.contains("mh2"));
+    @Test
+    public void anInteractiveSshSessionRunsLinesUntilExit() throws Exception {
+        try (SshConsoleClient ssh = sshConsole(); ClientSession session = ssh.login("admin", operatorKey(), null)) {
+            SshConsoleClient.Result screen = SshConsoleClient.interactive(session,
+                    "fractal:modelhosts\rfractal:nosuch\rfractal:models\rexit\r");
+
+            assertEquals(screen.toString(), 0, screen.status());
+            String text = screen.out();
+            assertTrue(text, text.contains("fractal> fractal:modelhosts\r\nID"));
+            assertTrue("the session goes on after an error: " + text, text.contains("fractal> fractal:nosuch\r\nerror:")
+                    && text.contains("fractal> fractal:models\r\nMODEL"));
+            assertTrue(text, text.endsWith("fractal> exit\r\n"));
         }
+    }
+
+    @Test
+    public void sshRefusesStrangersAndTakesAPasswordOnlyAsAConfiguredHash() throws Exception {
+        KeyPair stranger = newKey();
+        try (SshConsoleClient ssh = sshConsole()) {
+            assertRefused(() -> ssh.login("admin", stranger, null));
+            assertRefused(() -> ssh.login("admin", null, "admin"));
+            assertRefused(() -> ssh.login("root", operatorKey(), null));
+
+            String hash = hashPassword("it console password");
+            assertTrue(hash, hash.matches("\\$pbkdf2-sha256\\$\\d+\\$[A-Za-z0-9+/]+\\$[A-Za-z0-9+/]+"));
+            Path cfg = deployFolder().resolve("io.fractal.ssh.cfg");
+            writeConfig(cfg, "host", "127.0.0.1", "port", sshPort(), "password.hash", hash);
+            try {
+                await("the console takes the password").atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(200))
+                        .ignoreExceptions().until(() -> {
+                            try (ClientSession session = ssh.login("admin", null, "it console password")) {
+                                return SshConsoleClient.exec(session, "fractal:models").out().startsWith("MODEL");
+                            }
+                        });
+                assertRefused(() -> ssh.login("admin", null, "it console password "));
+                assertRefused(() -> ssh.login("operator", null, "it console password"));
+                assertRefused(() -> ssh.login("admin", stranger, null));
+                assertEquals(0, sshExec("fractal:models").status());
+            } finally {
+                writeConfig(cfg, "host", "127.0.0.1", "port", sshPort());
+                await("the password is gone").atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(200))
+                        .until(() -> refused(() -> ssh.login("admin", null, "it console password")));
+            }
+        }
+    }
+
+    /** bin/client of the distribution, on this test's server: what the operator types, end to end through OpenSSH. */
+    @Test
+    public void binClientRunsCommandsWithTheKeyTheServerGenerated() throws Exception {
+        assumeTrue("no OpenSSH client on this machine (.ci/run installs openssh-client)", onPath("ssh"));
+
+        Ran models = binClient("fractal:models");
+
+        assertEquals(models.toString(), 0, models.status());
+        assertTrue(models.out(), models.out().startsWith("MODEL") && models.out().contains("iris"));
+
+        Ran unknown = binClient("fractal:nosuch");
+
+        assertEquals(unknown.toString(), 1, unknown.status());
+        assertTrue(unknown.toString(), unknown.err().contains("error:"));
+
+        Ran modelhosts = binClient("fractal:modelhosts");
+        assertTrue(modelhosts.toString(), modelhosts.status() == 0 && modelhosts.out().startsWith("ID"));
+    }
+
+    /**
+     * OpenSSH with an ed25519 key of the operator's own (what ssh-keygen makes by default now): refused, then logged
+     * in once its public key is in authorized_keys, which the console reads again when it changes. ed25519 is Bouncy
+     * Castle's, which SSHD keeps to itself: the JVM's providers do not list it.
+     */
+    @Test
+    public void opensshWithAnEd25519KeyLogsInOnceTheKeyIsAuthorized() throws Exception {
+        assumeTrue("no OpenSSH client on this machine (.ci/run installs openssh-client)",
+                onPath("ssh") && onPath("ssh-keygen"));
+        Path dir = Files.createTempDirectory(Paths.get(property(FRACTAL_HOME)), "operator-");
+        Path key = dir.resolve("id_ed25519");
+        Ran made = run(List.of("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "it@fractal", "-f", key.toString()),
+                Map.of());
+        assertEquals(made.toString(), 0, made.status());
+        List<String> ssh = List.of("ssh", "-F", "/dev/null", "-i", key.toString(), "-p", String.valueOf(sshPort()),
+                "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
+                "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "admin@127.0.0.1", "fractal:models");
+
+        Ran before = run(ssh, Map.of());
+        assertEquals("refused before its key is authorized: " + before, 255, before.status());
+
+        Files.writeString(sshFolder().resolve("authorized_keys"), Files.readString(Paths.get(key + ".pub")),
+                StandardCharsets.UTF_8, StandardOpenOption.APPEND);
+        Ran after = run(ssh, Map.of());
+
+        assertEquals(after.toString(), 0, after.status());
+        assertTrue(after.out(), after.out().startsWith("MODEL"));
+        assertNull("SSHD registered Bouncy Castle with the JVM", Security.getProvider("BC"));
     }
 
     // ---- helpers
 
-    /** Sends one command line and reads its answer, which ends with a NUL byte. */
-    private static String ask(OutputStream out, InputStream in, String command) throws IOException {
-        out.write((command + "\n").getBytes(StandardCharsets.UTF_8));
-        out.flush();
-        ByteArrayOutputStream answer = new ByteArrayOutputStream();
-        int b;
-        while ((b = in.read()) != 0) {
-            if (b < 0) {
-                throw new IOException("the remote shell closed the connection after " + answer.toString(StandardCharsets.UTF_8));
+    private record Ran(int status, String out, String err) {
+    }
+
+    /** Runs a program (at most 60 s) with its standard input empty; its exit status and output. */
+    private static Ran run(List<String> command, Map<String, String> env) throws Exception {
+        ProcessBuilder builder = new ProcessBuilder(command).redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
+        builder.environment().putAll(env);
+        java.lang.Process p = builder.start();
+        CompletableFuture<byte[]> err = CompletableFuture.supplyAsync(() -> {
+            try {
+                return p.getErrorStream().readAllBytes();
+            } catch (IOException e) {
+                return new byte[0];
             }
-            answer.write(b);
+        });
+        byte[] out = p.getInputStream().readAllBytes();
+        assertTrue(command + " ended within 60 s", p.waitFor(60, TimeUnit.SECONDS));
+        return new Ran(p.exitValue(), new String(out, StandardCharsets.UTF_8),
+                new String(err.get(10, TimeUnit.SECONDS), StandardCharsets.UTF_8));
+    }
+
+    /** The distribution's bin/client, for this test's server (its home holds data/ssh/ssh_config). */
+    private Ran binClient(String... command) throws Exception {
+        List<String> line = new ArrayList<>(List.of(distributionFolder().resolve("bin/client").toString()));
+        line.addAll(List.of(command));
+        return run(line, Map.of("FRACTAL_HOME", property(FRACTAL_HOME)));
+    }
+
+    /** The distribution's bin/fractal hash-password, given the password on its standard input. */
+    private static String hashPassword(String password) throws Exception {
+        ProcessBuilder builder = new ProcessBuilder(distributionFolder().resolve("bin/fractal").toString(), "hash-password");
+        builder.environment().put("JAVA_HOME", System.getProperty("java.home"));
+        java.lang.Process p = builder.redirectError(ProcessBuilder.Redirect.INHERIT).start();
+        try (OutputStream in = p.getOutputStream()) {
+            in.write((password + "\n").getBytes(StandardCharsets.UTF_8));
         }
-        return answer.toString(StandardCharsets.UTF_8);
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue("bin/fractal hash-password ended within 60 s", p.waitFor(60, TimeUnit.SECONDS));
+        assertEquals("bin/fractal hash-password: " + out, 0, p.exitValue());
+        return out.strip();
+    }
+
+    private static boolean onPath(String program) {
+        for (String dir : System.getenv().getOrDefault("PATH", "").split(File.pathSeparator)) {
+            if (Files.isExecutable(Paths.get(dir, program))) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private static KeyPair newKey() throws Exception {
+        KeyPairGenerator generator = KeyPairGenerator.getInstance("EC");
+        generator.initialize(256);
+        return generator.generateKeyPair();
+    }
+
+    private interface Login {
+        ClientSession login() throws Exception;
+    }
+
+    private static boolean refused(Login login) {
+        try (ClientSession session = login.login()) {
+            return false;
+        } catch (Exception e) {
+            return true;
+        }
+    }
+
+    private static void assertRefused(Login login) {
+        assertTrue("the login should have been refused", refused(login));
     }
 
     private static Exception runFails(Shell shell, String command) {
