@@ -276,6 +276,7 @@ public class ModelRepositoryImpl implements ModelRepository, ArtifactInstaller, 
     @Override
     public ModelVersionDTO deploy(String name, String fileName, InputStream data, InputStream metadata, String engine,
             String description, boolean makeDefault) throws IOException {
+        ModelNames.check(name);
         ModelMetadata meta = metadata == null ? new ModelMetadata() : readSidecar(name, metadata.readAllBytes());
         if (engine != null && !engine.isBlank()) {
             meta.engine = engine;
@@ -294,8 +295,9 @@ public class ModelRepositoryImpl implements ModelRepository, ArtifactInstaller, 
             meta.signature(); // fails early on an unknown datatype
             return meta;
         } catch (IOException | IllegalArgumentException e) {
-            throw new InvalidInputException("invalid " + ModelMetadata.SIDECAR + " of model " + name + ": "
-                    + (e instanceof com.fasterxml.jackson.core.JacksonException j ? j.getOriginalMessage() : e.getMessage()));
+            throw new InvalidInputException("invalid " + ModelMetadata.SIDECAR + " of model " + ModelNames.quoted(name)
+                    + ": " + (e instanceof com.fasterxml.jackson.core.JacksonException j
+                            ? ModelNames.withoutJavaNames(j.getOriginalMessage()) : e.getMessage()));
         }
     }
 
@@ -689,7 +691,8 @@ public class ModelRepositoryImpl implements ModelRepository, ArtifactInstaller, 
             meta.engine = engineFor(ext);
         }
         if (meta.engine == null) {
-            throw new InvalidInputException("cannot tell the engine of '" + fileName + "': known model file types are "
+            throw new InvalidInputException("cannot tell the engine of '" + ModelNames.quoted(fileName)
+                    + "': known model file types are "
                     + knownTypes().keySet() + "; or name the engine");
         }
         meta.file = "model." + (ext.isEmpty() ? "bin" : ext);
@@ -878,9 +881,19 @@ public class ModelRepositoryImpl implements ModelRepository, ArtifactInstaller, 
         return knownTypes().get(ext);
     }
 
-    private static String extension(String fileName) {
-        int dot = fileName == null ? -1 : fileName.lastIndexOf('.');
-        return dot < 0 ? "" : fileName.substring(dot + 1).toLowerCase(Locale.ROOT);
+    /**
+     * The type of a file name as a client gives it (an upload's file name may be a path, or anything): what follows
+     * the last dot of its last path segment, if that is 1 to 16 letters and digits; else none. It names the stored
+     * file, so nothing else may pass.
+     */
+    static String extension(String fileName) {
+        if (fileName == null) {
+            return "";
+        }
+        String last = fileName.substring(Math.max(fileName.lastIndexOf('/'), fileName.lastIndexOf('\\')) + 1);
+        int dot = last.lastIndexOf('.');
+        String ext = dot < 0 ? "" : last.substring(dot + 1).toLowerCase(Locale.ROOT);
+        return ext.matches("[a-z0-9]{1,16}") ? ext : "";
     }
 
     private static String baseName(String fileName) {

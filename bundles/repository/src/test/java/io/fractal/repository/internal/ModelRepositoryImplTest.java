@@ -145,6 +145,34 @@ class ModelRepositoryImplTest {
         assertTrue(e.getMessage().contains("cannot tell the engine of 'weights.bin'"), e.getMessage());
     }
 
+    /** An upload's file name gives only its type: a path in it reaches no file (it was a 500 naming the staging path). */
+    @Test
+    void fileNamesThatArePathsGiveOnlyTheirType() throws Exception {
+        assertEquals("model.pt", repo.fileName("p", repo.deploy("p", "../../x/../a.pt", in(MODEL_A), null, null, true)
+                .version));
+        for (String name : new String[] {"a/../b", "x.pt/../y", "..\\..\\", "a./b", "a.p t", "m.\u0000pt", ""}) {
+            InvalidInputException e = assertThrows(InvalidInputException.class,
+                    () -> repo.deploy("q", name, in(MODEL_A), null, null, true), name);
+            assertTrue(e.getMessage().startsWith("cannot tell the engine of '") && !e.getMessage().contains(
+                    home.toString()), e.getMessage());
+        }
+        // with the engine named, the stored file is model.bin whatever the name says
+        assertEquals("model.bin", repo.fileName("r", repo.deploy("r", "a/../b", in(MODEL_A), "PyTorch", null, true)
+                .version));
+        assertEquals("", ModelRepositoryImpl.extension("a.pt/"));
+        assertEquals("onnx", ModelRepositoryImpl.extension("C:\\models\\m.ONNX"));
+    }
+
+    @Test
+    void anInvalidNameIsRefusedBeforeItsSidecarIsRead() {
+        InvalidInputException e = assertThrows(InvalidInputException.class, () -> repo.deploy("${jndi:ldap://x/a}",
+                "model.pt", in(MODEL_A), in("{\"inputs\": ["), null, null, true));
+        assertTrue(e.getMessage().startsWith("invalid model name '${jndi:ldap://x/a}'"), e.getMessage());
+        InvalidInputException longName = assertThrows(InvalidInputException.class, () -> repo.deploy(
+                "x".repeat(5000) + "/", "model.pt", in(MODEL_A), null, null, true));
+        assertTrue(longName.getMessage().length() < 300, longName.getMessage());
+    }
+
     @Test
     void aBoundEngineAddsItsFileTypes() throws Exception {
         assertThrows(InvalidInputException.class, () -> repo.deploy("m", "m.fake", in(MODEL_A), null, null, true));
@@ -355,6 +383,9 @@ class ModelRepositoryImplTest {
         InvalidInputException bad = assertThrows(InvalidInputException.class,
                 () -> repo.deployFrom("s", "iris", "model.pt", in(MODEL_A), in("{\"inputs\": [")));
         assertTrue(bad.getMessage().startsWith("invalid model.json of model iris: "), bad.getMessage());
+        InvalidInputException field = assertThrows(InvalidInputException.class,
+                () -> repo.deployFrom("s", "iris", "model.pt", in(MODEL_A), in("{\"labels\": {\"a\": [1]}}")));
+        assertFalse(field.getMessage().matches("(?s).*(java\\.|io\\.fractal|`).*"), field.getMessage());
         InvalidInputException type = assertThrows(InvalidInputException.class,
                 () -> repo.deployFrom("s", "iris", "model.pt", in(MODEL_A),
                         in("{\"inputs\": [{\"name\": \"x\", \"datatype\": \"complex\"}]}")));
