@@ -119,7 +119,26 @@ final class BinaryTensors {
             }
             case BYTES -> bytes(in, n, shape, label);
         };
+        requireFinite(data, type, label);
         return Tensor.of(name, type, shape, data);
+    }
+
+    /** No model declares that it takes infinities or NaN (a model given one answers NaN): none is accepted. */
+    static void requireFinite(Object data, DataType type, String label) {
+        int bad = -1;
+        if (data instanceof float[] f) {
+            for (int i = 0; i < f.length && bad < 0; i++) {
+                bad = Float.isFinite(f[i]) ? -1 : i;
+            }
+        } else if (data instanceof double[] d) {
+            for (int i = 0; i < d.length && bad < 0; i++) {
+                bad = Double.isFinite(d[i]) ? -1 : i;
+            }
+        }
+        if (bad >= 0) {
+            throw new InvalidInputException(label + ": element " + bad + " of the " + type + " data is not a finite "
+                    + "number (infinities and NaN are not accepted)");
+        }
     }
 
     private static String[] bytes(ByteBuffer in, int n, long[] shape, String label) {

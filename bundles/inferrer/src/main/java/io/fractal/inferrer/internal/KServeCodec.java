@@ -234,7 +234,7 @@ final class KServeCodec {
                 }
                 variable = i;
             } else {
-                fixed = Math.multiplyExact(fixed, shape[i]);
+                fixed = multiply(fixed, shape[i], label, shape);
             }
         }
         int bytes = raw.remaining();
@@ -246,7 +246,7 @@ final class KServeCodec {
                 shape[variable] = 1;
             }
         } else if (variable >= 0) {
-            long rowBytes = fixed * BinaryTensors.elementSize(spec.datatype());
+            long rowBytes = multiply(fixed, BinaryTensors.elementSize(spec.datatype()), label, shape);
             if (rowBytes == 0 || bytes % rowBytes != 0) {
                 throw new InvalidInputException(label + ": " + bytes + " bytes are not a whole number of "
                         + spec.datatype() + " rows of shape " + Arrays.toString(shape));
@@ -254,6 +254,14 @@ final class KServeCodec {
             shape[variable] = bytes / rowBytes;
         }
         return BinaryTensors.decode(spec.name(), spec.datatype(), shape, raw, label);
+    }
+
+    private static long multiply(long a, long b, String label, long[] shape) {
+        try {
+            return Math.multiplyExact(a, b);
+        } catch (ArithmeticException e) {
+            throw new InvalidInputException(label + ": shape " + Arrays.toString(shape) + " is too large");
+        }
     }
 
     /** The answer, uncompressed. */

@@ -24,6 +24,7 @@ import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
+import java.util.regex.Pattern;
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
 import org.osgi.service.component.annotations.Reference;
@@ -84,6 +85,7 @@ public class ModelHostsResource {
     @Path("modelhosts/{id}")
     @Doc("Removes a modelhost: it takes no new requests, finishes its queued and running ones, then goes")
     public Map<String, Object> remove(@PathParam("id") String id) {
+        checkId(id);
         if (!admin.call(a -> a.remove(id))) {
             throw new ModelNotFoundException("no modelhost '" + id + "' is configured");
         }
@@ -94,6 +96,7 @@ public class ModelHostsResource {
     @Path("modelhosts/{id}/drain")
     @Doc("Drains a modelhost: no new requests; it finishes the rest and idles until removed or resumed")
     public Map<String, Object> drain(@PathParam("id") String id) {
+        checkId(id);
         if (!admin.call(a -> a.drain(id))) {
             throw new ModelNotFoundException("no live modelhost '" + id + "'");
         }
@@ -104,6 +107,7 @@ public class ModelHostsResource {
     @Path("modelhosts/{id}/resume")
     @Doc("Lets a drained modelhost take requests again")
     public Map<String, Object> resume(@PathParam("id") String id) {
+        checkId(id);
         if (!admin.call(a -> a.resume(id))) {
             throw new ModelNotFoundException("no live modelhost '" + id + "'");
         }
@@ -142,6 +146,16 @@ public class ModelHostsResource {
         });
     }
 
+    /** Modelhost ids as the administration creates them: checked before anything looks them up. */
+    private static final Pattern ID = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_-]{0,63}");
+
+    static void checkId(String id) {
+        if (id == null || !ID.matcher(id).matches()) {
+            throw new InvalidInputException("invalid modelhost id '" + Quoted.of(id) + "': 1 to 64 letters, digits, "
+                    + "'-' or '_', starting with a letter or digit");
+        }
+    }
+
     private static String text(JsonNode body, String field) {
         JsonNode v = body.get(field);
         if (v == null || v.isNull()) {
@@ -158,8 +172,8 @@ public class ModelHostsResource {
         if (v == null || v.isNull()) {
             return null;
         }
-        if (!v.isIntegralNumber()) {
-            throw new InvalidInputException("'" + field + "' must be an integer");
+        if (!v.isIntegralNumber() || !v.canConvertToInt()) {
+            throw new InvalidInputException("'" + field + "' must be an integer (at most " + Integer.MAX_VALUE + ")");
         }
         return v.intValue();
     }

@@ -24,7 +24,8 @@ record ModelRef(String name, Integer version) {
             }
             return v;
         } catch (NumberFormatException e) {
-            throw new InvalidInputException("invalid model version '" + text + "': versions are positive integers");
+            throw new InvalidInputException("invalid model version '" + Quoted.of(text)
+                    + "': versions are positive integers");
         }
     }
 }

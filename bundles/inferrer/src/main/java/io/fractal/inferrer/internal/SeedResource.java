@@ -24,6 +24,7 @@ import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.osgi.framework.BundleContext;
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
@@ -40,6 +41,10 @@ import org.osgi.service.component.annotations.Reference;
 public class SeedResource {
 
     static final String NAME = "Fractal ML Server";
+    /** The most elements one balancer test call sends. */
+    static final int MAX_ELEMENTS = 10_000;
+    /** How many of a call's elements wait in the modelhosts at a time. */
+    static final int IN_FLIGHT = 8;
     private final InferrerServices services;
     private final DynamicService<LoadBalancer> balancer;
     private final String version;
@@ -79,14 +84,45 @@ public class SeedResource {
         if (!data.isArray()) {
             throw new InvalidInputException("'data' must be an array");
         }
+        if (data.size() > MAX_ELEMENTS) {
+            throw new InvalidInputException("'data' has " + data.size() + " elements; a test call takes at most "
+                    + MAX_ELEMENTS);
+        }
         return services.deadlines().bound(balancer.whenAvailable().thenCompose(lb -> echoes(lb, data)),
                 Math.max(1, services.config().request_timeout_ms()), TimeoutException::new);
     }
 
+    private void sendNext(LoadBalancer lb, JsonNode data, List<CompletableFuture<EchoDTO>> futures,
+            AtomicInteger next) {
+        int i = next.getAndIncrement();
+        if (i >= futures.size()) {
+            return;
+        }
+        JsonNode element = data.get(i);
+        balancer.callAsync(lb, b -> b.echo(element), e -> e instanceof CapacityExceededException)
+                .whenComplete((echo, error) -> {
+                    if (error != null) {
+                        // the call fails with its first failure: the elements not sent yet are not sent
+                        futures.get(i).completeExceptionally(error);
+                        next.set(futures.size());
+                        futures.forEach(f -> f.completeExceptionally(error));
+                    } else {
+                        futures.get(i).complete(echo);
+                        sendNext(lb, data, futures, next);
+                    }
+                });
+    }
+
     private CompletableFuture<Map<String, Object>> echoes(LoadBalancer lb, JsonNode data) {
+        // At most IN_FLIGHT echoes at a time: a long 'data' must not fill the modelhosts' queues (a 503 for the
+        // call, and for other clients' requests meanwhile); each one that completes sends the next.
         List<CompletableFuture<EchoDTO>> futures = new ArrayList<>();
-        for (JsonNode element : data) {
-            futures.add(balancer.callAsync(lb, b -> b.echo(element), e -> e instanceof CapacityExceededException));
+        for (int i = 0; i < data.size(); i++) {
+            futures.add(new CompletableFuture<>());
+        }
+        AtomicInteger next = new AtomicInteger();
+        for (int i = 0; i < Math.min(IN_FLIGHT, data.size()); i++) {
+            sendNext(lb, data, futures, next);
         }
         return CompletableFuture.allOf(futures.toArray(CompletableFuture[]::new)).thenApply(done -> {
             List<Map<String, Object>> results = new ArrayList<>();

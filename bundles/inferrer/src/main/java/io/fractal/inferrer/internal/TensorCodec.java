@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import io.fractal.api.inference.DataType;
+import io.fractal.api.inference.HalfFloats;
 import io.fractal.api.inference.InvalidInputException;
 import io.fractal.api.inference.Tensor;
 import java.util.ArrayList;
@@ -60,14 +61,14 @@ final class TensorCodec {
                 case FP32, FP16, BF16 -> {
                     float[] out = new float[n];
                     for (int i = 0; i < n; i++) {
-                        out[i] = (float) number(leaves.get(i), field).doubleValue();
+                        out[i] = finiteFloat(leaves.get(i), type, field);
                     }
                     return out;
                 }
                 case FP64 -> {
                     double[] out = new double[n];
                     for (int i = 0; i < n; i++) {
-                        out[i] = number(leaves.get(i), field).doubleValue();
+                        out[i] = finite(leaves.get(i), number(leaves.get(i), field).doubleValue(), type, field);
                     }
                     return out;
                 }
@@ -164,6 +165,37 @@ final class TensorCodec {
         } else {
             out.add(node);
         }
+    }
+
+    /**
+     * A number as the datatype holds it, which must be finite: JSON has no infinities or NaN, but a number too large
+     * for the datatype (1e400 for any, 1e39 for FP32, 70000 for FP16) would become one, and a model would answer
+     * NaN. No model declares that it takes non-finite inputs, so none is accepted.
+     */
+    private static float finiteFloat(JsonNode v, DataType type, String field) {
+        double d = finite(v, number(v, field).doubleValue(), type, field);
+        float f = (float) d;
+        float held = switch (type) {
+            case FP16 -> HalfFloats.halfToFloat(HalfFloats.floatToHalf(f));
+            case BF16 -> HalfFloats.bf16ToFloat(HalfFloats.floatToBf16(f));
+            default -> f;
+        };
+        finite(v, held, type, field);
+        return f;
+    }
+
+    private static double finite(JsonNode v, double d, DataType type, String field) {
+        if (!Double.isFinite(d)) {
+            throw new InvalidInputException("'" + field + "' holds " + source(v) + ", which is out of the range of "
+                    + type + " (non-finite numbers are not accepted)");
+        }
+        return d;
+    }
+
+    /** How a number was written, as far as the parsed value tells. */
+    private static String source(JsonNode v) {
+        double d = v.isNumber() ? v.doubleValue() : Double.NaN;
+        return Double.isFinite(d) ? describe(v) : "a number too large for any floating-point type";
     }
 
     private static Number number(JsonNode v, String field) {

@@ -127,6 +127,15 @@ class KServeCodecTest {
         byte[] overflowJson = utf8("{\"inputs\": [{\"name\": \"input\", \"shape\": [4294967296, 4294967296, 4294967296], "
                 + "\"datatype\": \"FP32\", \"data\": [1, 2]}]}");
         bad(overflowJson, null, "too large");
+        // 2^62 x 4: the product overflows a long by exactly one bit ("long overflow" was a 500)
+        bad(utf8("{\"inputs\": [{\"name\": \"input\", \"shape\": [4611686018427387904, 4], "
+                + "\"datatype\": \"FP32\", \"data\": [1, 2, 3, 4]}]}"), null, "too large");
+        byte[] huge = utf8("{\"inputs\": [{\"name\": \"input\", \"shape\": [4611686018427387904, 4], "
+                + "\"datatype\": \"FP32\", \"parameters\": {\"binary_data_size\": 16}}]}");
+        bad(concat(huge, data), Integer.toString(huge.length), "too large");
+        // 1e400 in the data: infinity once parsed
+        bad(utf8("{\"inputs\": [{\"name\": \"input\", \"shape\": [1, 2], \"datatype\": \"FP32\", "
+                + "\"data\": [1e400, 1]}]}"), null, "non-finite numbers are not accepted");
         // both data and binary_data_size; a negative size
         bad(utf8("{\"inputs\": [{\"name\": \"input\", \"shape\": [1], \"datatype\": \"FP32\", \"data\": [1], "
                 + "\"parameters\": {\"binary_data_size\": 4}}]}"), null, "both");

@@ -72,6 +72,27 @@ class TensorCodecTest {
                 json("[9223372036854775807, -9223372036854775808]"), DataType.INT64, "v"));
     }
 
+    /** JSON has no infinities or NaN, but a number too large for the datatype becomes one: it is refused. */
+    @ParameterizedTest
+    @CsvSource({"'[1e400, 2]', FP32", "[1e400], FP64", "[-1e400], FP64", "[1e39], FP32", "[-3.5e38], FP32",
+            "[70000], FP16", "[1e39], BF16"})
+    void numbersTooLargeForTheDatatypeAreBadInput(String values, DataType type) {
+        InvalidInputException e = assertThrows(InvalidInputException.class,
+                () -> TensorCodec.flatten(json(values), type, "inputs 'x'.data"));
+        assertTrue(e.getMessage().startsWith("'inputs 'x'.data' holds ") && e.getMessage().contains(type.name())
+                && e.getMessage().contains("non-finite numbers are not accepted"), e.getMessage());
+    }
+
+    @Test
+    void theLargestFiniteValuesOfEachTypePass() {
+        assertArrayEquals(new float[] {Float.MAX_VALUE, 65504f}, (float[]) TensorCodec.flatten(
+                json("[3.4028234663852886E38, 65504]"), DataType.FP32, "v"));
+        assertArrayEquals(new float[] {65504f, -65519f}, (float[]) TensorCodec.flatten(json("[65504, -65519]"),
+                DataType.FP16, "v"));
+        assertArrayEquals(new double[] {Double.MAX_VALUE}, (double[]) TensorCodec.flatten(
+                json("[1.7976931348623157E308]"), DataType.FP64, "v"));
+    }
+
     @Test
     void integralFloatsAreIntegers() {
         assertArrayEquals(new int[] {1, -2}, (int[]) TensorCodec.flatten(json("[1.0, -2.0]"), DataType.INT32, "v"));
