@@ -12,7 +12,7 @@ FRACTAL_BENCH_CACHE="${FRACTAL_BENCH_CACHE:-/tmp/fractal-bench-cache}"
 PY=/usr/bin/python3
 
 SERVER=""        # the server copy's folder
-REST_PORT="" METRICS_PORT="" SHELL_PORT=""
+REST_PORT="" METRICS_PORT="" SSH_PORT=""
 BASE=""          # http://127.0.0.1:$REST_PORT
 WORK=""          # scratch folder of this run (holds SERVER)
 
@@ -83,12 +83,12 @@ make_server() {
   fi
   [ "$keep_hosts" = 1 ] || rm -f "$SERVER"/deploy/io.fractal.modelhost-*.cfg
   [ "$keep_models" = 1 ] || rm -rf "$SERVER"/deploy/iris "$SERVER"/deploy/digits
-  read -r REST_PORT METRICS_PORT SHELL_PORT <<<"$(free_ports 3)"
+  read -r REST_PORT METRICS_PORT SSH_PORT <<<"$(free_ports 3)"
   echo "port=$REST_PORT" >"$SERVER/deploy/io.fractal.rest.cfg"
   echo "port=$METRICS_PORT" >"$SERVER/deploy/io.fractal.metrics.cfg"
-  echo "port=$SHELL_PORT" >"$SERVER/deploy/io.fractal.shell.cfg"
+  printf 'host=127.0.0.1\nport=%s\n' "$SSH_PORT" >"$SERVER/deploy/io.fractal.ssh.cfg"
   BASE="http://127.0.0.1:$REST_PORT"
-  log "server copy $SERVER (REST $REST_PORT, metrics $METRICS_PORT, shell $SHELL_PORT)"
+  log "server copy $SERVER (REST $REST_PORT, metrics $METRICS_PORT, SSH $SSH_PORT)"
 }
 
 # The scratch folder of this run, removed on exit (kept with KEEP=1 or after a failure).

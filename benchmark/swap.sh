@@ -29,10 +29,11 @@ CONNECTIONS="${CONNECTIONS:-8}"
 BACKGROUND_CONNECTIONS="${BACKGROUND_CONNECTIONS:-2}"   # wrk connections during the RSS cycles
 SERVED_TIMEOUT="${SERVED_TIMEOUT:-30}"                  # seconds the new revision may take to serve
 WARMUP="${WARMUP:-10}"                                  # seconds of load before the first measured run (JIT)
-# io.fractal.shell last: if its update ends the remote shell, nothing else can be updated from bin/client
+# io.fractal.shell and io.fractal.ssh last: if an update ends the SSH console, nothing else can be updated from
+# bin/client
 BUNDLES="${BUNDLES:-io.fractal.rest io.fractal.inferrer io.fractal.balancer io.fractal.modelhost io.fractal.repository
   io.fractal.extender io.fractal.metrics io.fractal.engine.pytorch io.fractal.engine.onnx io.fractal.engine.djl
-  io.fractal.http io.fractal.shell}"
+  io.fractal.http io.fractal.shell io.fractal.ssh}"
 EXPECTED="$REPO_DIR/it-tests/src/test/resources/expected"
 
 command -v wrk >/dev/null || die "needs wrk (apt-get install wrk)"
@@ -54,7 +55,10 @@ start_server
 wait_hosts_ready iris
 wait_hosts_ready digits
 
-client() { "$SERVER/bin/client" -P "$SHELL_PORT" "$@"; }
+# bin/client (ssh with the key the server generated) reads data/ssh/ssh_config, which the SSH console rewrites when
+# deploy/io.fractal.ssh.cfg moves it to its port
+client() { "$SERVER/bin/client" "$@"; }
+wait_for "SSH console on port $SSH_PORT" 60 grep -qx "  Port $SSH_PORT" "$SERVER/data/ssh/ssh_config"
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -246,7 +250,7 @@ EOF2
 # served BUNDLE: whether what the new revision serves answers (polled after its update returned)
 served() {
   case "$1" in
-    io.fractal.shell) shell_answers ;;
+    io.fractal.shell | io.fractal.ssh) shell_answers ;;
     io.fractal.metrics) scrapes && predicts ;;
     *) predicts ;;
   esac
@@ -295,12 +299,12 @@ swap() {
     NOTE="${NOTE:+$NOTE; }not serving ${SERVED_TIMEOUT} s after the update"
     if ! shell_answers; then
       SHELL_LOST=1
-      NOTE="$NOTE; the remote shell does not answer any more"
+      NOTE="$NOTE; the SSH console does not answer any more"
     fi
   fi
 }
 
-# Waits (bounded) until the server serves everything again: both models on both modelhosts, the remote shell.
+# Waits (bounded) until the server serves everything again: both models on both modelhosts, the SSH console.
 settle() {
   local i
   for ((i = 0; i < SERVED_TIMEOUT * 10; i++)); do models_ready && break; sleep 0.1; done
@@ -364,7 +368,7 @@ for ((c = 1; c <= CYCLES; c++)); do
   one_run "no swap" "$c"
   for b in $BUNDLES; do
     if [ "$SHELL_LOST" = 1 ]; then
-      printf '%s\t%s\t\t\t\t\t\t\t\t\t\t\t\t\t\t%s\n' "$b" "$c" "not run: the remote shell is gone" >>"$ROWS"
+      printf '%s\t%s\t\t\t\t\t\t\t\t\t\t\t\t\t\t%s\n' "$b" "$c" "not run: the SSH console is gone" >>"$ROWS"
       continue
     fi
     one_run "$b" "$c" "$b"
@@ -445,14 +449,14 @@ snap() { sed -n "s/^$2=//p" "$WORK/$1.snap"; }
 echo
 CYCLE_NOTE=""
 if [ "$SHELL_LOST" = 1 ]; then
-  log "the remote shell is gone: restarting the server for the leak check, without io.fractal.shell in the cycles"
+  log "the SSH console is gone: restarting the server for the leak check, without io.fractal.shell and io.fractal.ssh in the cycles"
   stop_server
   start_server
   wait_hosts_ready iris
   wait_hosts_ready digits
-  BUNDLES="$(echo $BUNDLES | tr ' ' '\n' | grep -vx io.fractal.shell | tr '\n' ' ')"
+  BUNDLES="$(echo $BUNDLES | tr ' ' '\n' | grep -vx 'io.fractal.shell\|io.fractal.ssh' | tr '\n' ' ')"
   SHELL_LOST=0
-  CYCLE_NOTE=" (the server was restarted after the remote shell was lost; io.fractal.shell left out of the cycles)"
+  CYCLE_NOTE=" (the server was restarted after the SSH console was lost; io.fractal.shell and io.fractal.ssh left out of the cycles)"
 fi
 
 snapshot before
