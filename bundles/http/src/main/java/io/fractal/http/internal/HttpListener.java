@@ -165,7 +165,13 @@ public class HttpListener {
         HttpListenerConfiguration c = config;
         HttpServer s = new HttpServer();
         NetworkListener listener = new NetworkListener("fractal", c.host(), c.port());
-        listener.getTransport().getWorkerThreadPoolConfig().setThreadFactory(IsolatedThreads.factory("fractal-http"));
+        int most = Math.max(2, c.worker_threads());
+        // A pool that grows when every thread is busy: a few slow clients (each holds a thread while its body trickles
+        // in, for read.timeout.ms per wait and body.timeout.ms in all) do not take the API from everyone else.
+        listener.getTransport().getWorkerThreadPoolConfig().setThreadFactory(IsolatedThreads.factory("fractal-http"))
+                .setCorePoolSize(Math.min(most, Math.max(4, 2 * Runtime.getRuntime().availableProcessors())))
+                .setMaxPoolSize(most).setKeepAliveTime(60, TimeUnit.SECONDS).setQueueLimit(-1);
+        listener.getTransport().setReadTimeout(Math.max(1, c.read_timeout_ms()), TimeUnit.MILLISECONDS);
         listener.registerAddOn(new IgnoreUpgrades());
         s.addListener(listener);
         ServerConfiguration sc = s.getServerConfiguration();

@@ -31,4 +31,12 @@ import org.osgi.service.metatype.annotations.ObjectClassDefinition;
             + "it stops taking connections, finishes what is in flight (drain.ms), stops the framework and exits 0. "
             + "Behind Kubernetes, a few seconds (5000).")
     long shutdown_delay_ms() default 1000;
+
+    @AttributeDefinition(description = "Most threads serving requests; the pool grows to it when every thread is "
+            + "busy (a thread reading a slow client's body is busy).")
+    int worker_threads() default 128;
+
+    @AttributeDefinition(description = "Milliseconds a thread reading a request body waits for more bytes before the "
+            + "request is answered 408 (the whole body is bounded by body.timeout.ms).")
+    long read_timeout_ms() default 10000;
 }

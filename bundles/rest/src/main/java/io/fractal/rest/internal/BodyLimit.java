@@ -7,14 +7,20 @@ import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 
-/** Refuses bodies over the limit: at once when the length is declared, while reading when it is chunked. */
+/**
+ * Refuses bodies over the limit (at once when the length is declared, while reading when it is chunked), and
+ * bodies that take longer than the body timeout to arrive: a slow or stalled client holds a listener thread for
+ * that long at most (the listener's read timeout bounds each wait for more bytes).
+ */
 @PreMatching
 final class BodyLimit implements ContainerRequestFilter {
 
     private final long limit;
+    private final long timeoutMillis;
 
-    BodyLimit(long limit) {
+    BodyLimit(long limit, long timeoutMillis) {
         this.limit = limit;
+        this.timeoutMillis = timeoutMillis;
     }
 
     @Override
@@ -24,17 +30,21 @@ final class BodyLimit implements ContainerRequestFilter {
             return;
         }
         if (request.hasEntity()) {
-            request.setEntityStream(new Counting(request.getEntityStream(), limit));
+            request.setEntityStream(new Counting(request.getEntityStream(), limit, timeoutMillis));
         }
     }
 
     private static final class Counting extends FilterInputStream {
         private final long limit;
+        private final long timeoutMillis;
+        private final long deadline;
         private long count;
 
-        Counting(InputStream in, long limit) {
+        Counting(InputStream in, long limit, long timeoutMillis) {
             super(in);
             this.limit = limit;
+            this.timeoutMillis = timeoutMillis;
+            this.deadline = System.nanoTime() + java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
         }
 
         @Override
@@ -56,6 +66,10 @@ final class BodyLimit implements ContainerRequestFilter {
         }
 
         private void add(long n) throws IOException {
+            if (timeoutMillis > 0 && System.nanoTime() - deadline > 0) {
+                throw new BodyTimeoutException("the request body took longer than " + timeoutMillis
+                        + " ms to arrive");
+            }
             count += n;
             if (count > limit) {
                 throw new BodyTooLargeException(limit);

@@ -15,6 +15,7 @@ import jakarta.ws.rs.core.Response;
 import jakarta.ws.rs.core.UriInfo;
 import jakarta.ws.rs.ext.ExceptionMapper;
 import java.io.EOFException;
+import java.io.IOException;
 import java.util.Map;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
@@ -41,11 +42,21 @@ final class JsonErrors implements ExceptionMapper<Throwable> {
         }
         // Body readers wrap what the body's stream threw.
         for (Throwable c = t; c != null && c.getCause() != c; c = c.getCause()) {
-            if (c instanceof BodyTooLargeException || c instanceof JsonProcessingException
-                    || c instanceof EOFException) {
+            if (c instanceof BodyTooLargeException || c instanceof BodyTimeoutException
+                    || c instanceof JsonProcessingException || c instanceof EOFException) {
                 t = c;
                 break;
             }
+            if (c instanceof IOException && c.getCause() instanceof TimeoutException) {
+                // the listener's read timeout: the client stopped sending its body
+                t = new BodyTimeoutException("the request body stopped arriving (no bytes within the read timeout)");
+                break;
+            }
+        }
+        if (t instanceof BodyTimeoutException) {
+            // the rest of the body is not read: the connection cannot carry another request
+            return Response.status(408).header("Connection", "close").entity(Map.of("error", t.getMessage()))
+                    .type(MediaType.APPLICATION_JSON).build();
         }
         if (t instanceof EOFException) {
             // the client closed its side before sending the body its Content-Length (or chunks) announced

@@ -82,7 +82,7 @@ public class RestApplication implements Generation.Successor {
     void modified(RestConfiguration newConfig) {
         RestConfiguration old = config;
         config = newConfig;
-        if (old.max_body_bytes() != newConfig.max_body_bytes()) {
+        if (old.max_body_bytes() != newConfig.max_body_bytes() || old.body_timeout_ms() != newConfig.body_timeout_ms()) {
             reload();
         }
     }
@@ -223,7 +223,7 @@ public class RestApplication implements Generation.Successor {
         rc.register(new ObjectMapperResolver());
         rc.register(new JsonErrors());
         rc.register(new AccessFilter(tokens));
-        rc.register(new BodyLimit(config.max_body_bytes()));
+        rc.register(new BodyLimit(config.max_body_bytes(), config.body_timeout_ms()));
         rc.register(HelpResource.class);
         rc.register(new RequestMetrics(() -> metrics));
         rc.property(ServerProperties.WADL_FEATURE_DISABLE, true);

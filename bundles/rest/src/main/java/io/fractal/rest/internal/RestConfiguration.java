@@ -19,4 +19,8 @@ import org.osgi.service.metatype.annotations.ObjectClassDefinition;
     @AttributeDefinition(description = "Milliseconds a request for a resource that just left (its bundle is being "
             + "updated) waits for it to come back, before the API answers without it.")
     long hold_ms() default 5000;
+
+    @AttributeDefinition(description = "Milliseconds a request body may take to arrive, from its headers to its "
+            + "last byte; slower gets 408 and the connection closes. 0: no limit.")
+    long body_timeout_ms() default 30000;
 }

@@ -1,0 +1,116 @@
+package io.fractal.it;
+
+import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertTrue;
+
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.junit.Test;
+import org.junit.runner.RunWith;
+import org.ops4j.pax.exam.junit.PaxExam;
+import org.ops4j.pax.exam.spi.reactors.ExamReactorStrategy;
+import org.ops4j.pax.exam.spi.reactors.PerClass;
+
+/**
+ * Slow and stalled clients cannot take the server from everyone else: sixteen connections that send their body a
+ * byte at a time, or stop sending it, while predictions are answered at once; the slow ones get a JSON 408 when
+ * the body timeout passes; connections that never finish their request headers hold no metrics thread.
+ */
+@RunWith(PaxExam.class)
+@ExamReactorStrategy(PerClass.class)
+public class SlowClientsIT extends FractalTestSupport {
+
+    private static final Map<String, Object> IRIS = Map.of("values", List.of(5.1, 3.5, 1.4, 0.2));
+
+    @Test
+    public void slowBodiesAndStalledHeadersHoldNobodyElse() throws Exception {
+        awaitReady("iris");
+        setBodyTimeout(3000);
+        int restPort = Integer.parseInt(property(REST_PORT));
+        int metricsPort = Integer.parseInt(property(METRICS_PORT));
+        List<Socket> slow = new ArrayList<>();
+        try {
+            for (int i = 0; i < 16; i++) {
+                Socket s = new Socket("127.0.0.1", restPort);
+                s.setSoTimeout(20_000);
+                OutputStream out = s.getOutputStream();
+                out.write(("POST /api/v1/models/iris/prediction HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                        + "Content-Length: 1000\r\n\r\n{\"values\": [").getBytes(StandardCharsets.US_ASCII));
+                out.flush();
+                slow.add(s);
+            }
+            for (int i = 0; i < 8; i++) {
+                Socket s = new Socket("127.0.0.1", metricsPort);
+                s.setSoTimeout(20_000);
+                s.getOutputStream().write("GET /metr".getBytes(StandardCharsets.US_ASCII)); // and never the rest
+                slow.add(s);
+            }
+            // everyone else is served at once
+            for (int i = 0; i < 20; i++) {
+                long t = System.nanoTime();
+                HttpResult r = http().post("/api/v1/models/iris/prediction", IRIS);
+                assertEquals(r.toString(), 200, r.status);
+                long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t);
+                assertTrue("a prediction waited " + ms + " ms behind slow clients", ms < 2000);
+            }
+            long t = System.nanoTime();
+            HttpResult scrape = http().get("http://127.0.0.1:" + metricsPort + "/metrics", "text/plain");
+            assertEquals(scrape.toString(), 200, scrape.status);
+            assertTrue("a scrape waited behind stalled connections",
+                    TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t) < 2000);
+            // trickle one byte every 200 ms into half of the slow bodies; the others send nothing more
+            long start = System.nanoTime();
+            List<Socket> answered = new ArrayList<>();
+            while (answered.size() < 16 && System.nanoTime() - start < TimeUnit.SECONDS.toNanos(15)) {
+                for (int i = 0; i < 8; i++) {
+                    Socket s = slow.get(i);
+                    if (!answered.contains(s)) {
+                        try {
+                            s.getOutputStream().write('1');
+                        } catch (java.io.IOException closed) {
+                            // answered and closed by the server
+                        }
+                    }
+                }
+                for (int i = 0; i < 16; i++) {
+                    Socket s = slow.get(i);
+                    if (!answered.contains(s) && s.getInputStream().available() > 0) {
+                        answered.add(s);
+                    }
+                }
+                Thread.sleep(200);
+            }
+            assertEquals("every slow body was answered within the timeouts", 16, answered.size());
+            for (int i = 0; i < 16; i++) {
+                String answer = read(slow.get(i).getInputStream());
+                assertTrue("slow body " + i + ": " + answer, answer.startsWith("HTTP/1.1 408"));
+                assertTrue("slow body " + i + ": " + answer, answer.contains("{\"error\":"));
+            }
+            assertEquals(200, http().post("/api/v1/models/iris/prediction", IRIS).status);
+        } finally {
+            for (Socket s : slow) {
+                s.close();
+            }
+            setBodyTimeout(30000);
+        }
+    }
+
+    private static String read(InputStream in) throws Exception {
+        byte[] buf = new byte[4096];
+        int n = in.read(buf);
+        return n <= 0 ? "" : new String(buf, 0, n, StandardCharsets.UTF_8);
+    }
+
+    private void setBodyTimeout(long millis) throws Exception {
+        // the whole configuration of the PID, as FileInstall replaces it
+        writeConfig(deployFolder().resolve("io.fractal.rest.cfg"), "host", "127.0.0.1", "port", property(REST_PORT),
+                "body.timeout.ms", millis);
+        Thread.sleep(1500); // FileInstall polls every 200 ms; the application is rebuilt with it
+    }
+}
