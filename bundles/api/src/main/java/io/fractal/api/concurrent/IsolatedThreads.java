@@ -6,6 +6,8 @@ import java.security.PrivilegedAction;
 import java.security.ProtectionDomain;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.logging.Level;
+import java.util.logging.Logger;
 
 /**
  * Threads that keep no bundle revision alive. On Java 17 a new thread keeps the protection domains of the stack that
@@ -20,13 +22,20 @@ public final class IsolatedThreads {
     private IsolatedThreads() {
     }
 
-    /** A daemon thread, not started. */
+    private static final Logger LOG = Logger.getLogger(IsolatedThreads.class.getName());
+
+    /**
+     * A daemon thread, not started. Should it die of an exception, that is logged (an executor replaces a worker
+     * that dies: the log says why it had to).
+     */
     @SuppressWarnings("removal")
     public static Thread newThread(Runnable task, String name) {
         Thread t = AccessController.doPrivileged((PrivilegedAction<Thread>) () -> new Thread(task, name),
                 new AccessControlContext(new ProtectionDomain[0]));
         t.setDaemon(true);
         t.setContextClassLoader(ClassLoader.getSystemClassLoader());
+        t.setUncaughtExceptionHandler((thread, e) -> LOG.log(Level.SEVERE, "Thread " + thread.getName()
+                + " died of an uncaught " + e.getClass().getSimpleName() + "; a pool it belonged to replaces it", e));
         return t;
     }
 

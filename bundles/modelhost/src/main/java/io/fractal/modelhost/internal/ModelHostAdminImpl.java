@@ -70,6 +70,9 @@ public class ModelHostAdminImpl implements ModelHostAdmin {
         return out;
     }
 
+    /** The most modelhosts the API creates on one server. */
+    static final int MAX_HOSTS = 32;
+
     @Override
     public ModelHostConfigDTO create(ModelHostConfigDTO config) {
         if (config == null || config.id == null || !ID.matcher(config.id).matches()) {
@@ -85,6 +88,11 @@ public class ModelHostAdminImpl implements ModelHostAdmin {
         synchronized (this) {
             if (find(config.id) != null || live.containsKey(config.id)) {
                 throw new ConflictException("modelhost '" + config.id + "' already exists");
+            }
+            if (live.size() >= MAX_HOSTS) {
+                // each modelhost loads its own copy of every model it serves: bounded, so one call cannot exhaust memory
+                throw new ConflictException("this server already runs " + live.size() + " modelhosts, the most the "
+                        + "API creates (" + MAX_HOSTS + "); remove one first, or add it as a .cfg in deploy/");
             }
             Hashtable<String, Object> props = new Hashtable<>();
             props.put("id", config.id);
