@@ -178,7 +178,11 @@ final class GogoCommand implements Command, Runnable {
         try {
             Object result = s.execute(line);
             if (result != null) {
-                o.println(s.format(result, Converter.INSPECT));
+                CharSequence text = s.format(result, Converter.INSPECT);
+                o.print(text);
+                if (text.length() == 0 || text.charAt(text.length() - 1) != '\n') {
+                    o.println();
+                }
             }
             return 0;
         } catch (Exception failure) {

@@ -303,18 +303,33 @@ public class SshConsole {
         }
     }
 
-    /** Closes a server: at once from the deactivation, or from the thread of the last command that ran. */
+    /**
+     * Closes a server: at once from the deactivation, or on the thread of the last command that ran, once its client
+     * has left. Closing the connection right after the exit status would race the client's own close of the channel:
+     * OpenSSH then reports a lost connection (status 255) instead of the command's status.
+     */
     private static final class ServerCloser implements Runnable {
+        private static final long CLIENTS_LEAVE_NANOS = TimeUnit.SECONDS.toNanos(5);
         private final ConsoleServer server;
 
         ServerCloser(ConsoleServer server) {
             this.server = server;
         }
 
-        /** Closes gracefully and returns at once: the exit status of the command that just ended goes out first. */
+        /** Waits (a few seconds at most) for the clients to close their sessions, then closes the server. */
         @Override
         public void run() {
-            server.close(false);
+            long deadline = System.nanoTime() + CLIENTS_LEAVE_NANOS;
+            try {
+                while (System.nanoTime() < deadline && !server.getActiveSessions().isEmpty()) {
+                    Thread.sleep(20);
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            } catch (RuntimeException e) {
+                // closing anyway
+            }
+            closeNow();
         }
 
         void closeNow() {
