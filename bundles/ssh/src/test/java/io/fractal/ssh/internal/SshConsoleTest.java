@@ -357,7 +357,7 @@ class SshConsoleTest {
     private static List<String> serverThreads() {
         List<String> names = new ArrayList<>();
         for (Thread t : Thread.getAllStackTraces().keySet()) {
-            if (t.isAlive() && (t.getName().startsWith("fractal-ssh") || t.getName().contains("SshServer"))) {
+            if (t.isAlive() && (t.getName().startsWith("fractal-ssh") || t.getName().contains("ConsoleServer"))) {
                 names.add(t.getName());
             }
         }
