@@ -13,7 +13,9 @@ import org.glassfish.jersey.uri.UriTemplate;
 
 /**
  * Counts every request by method, route template (e.g. {@code /api/v1/models/{model}/prediction}, so model names
- * do not explode the label set) and status, and times it end to end.
+ * do not explode the label set) and status, and times it end to end. Every label comes from a fixed set: the methods
+ * HTTP defines (else "other"), the routes the application serves (else "unmatched"), and the status codes it
+ * answers.
  */
 @PreMatching
 final class RequestMetrics implements ContainerRequestFilter, ContainerResponseFilter {
@@ -53,8 +55,13 @@ final class RequestMetrics implements ContainerRequestFilter, ContainerResponseF
         return method != null && METHODS.contains(method) ? method : "other";
     }
 
-    private static String route(ContainerRequestContext request) {
-        if (!(request.getUriInfo() instanceof ExtendedUriInfo info)) {
+    /**
+     * The route template of the resource method that served the request; "unmatched" when none did (an unknown
+     * path, or a method the path does not take): such requests are counted together, so that a client trying every
+     * method on every path adds no series.
+     */
+    static String route(ContainerRequestContext request) {
+        if (!(request.getUriInfo() instanceof ExtendedUriInfo info) || info.getMatchedResourceMethod() == null) {
             return "unmatched";
         }
         List<UriTemplate> templates = info.getMatchedTemplates();
