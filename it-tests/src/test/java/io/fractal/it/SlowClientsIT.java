@@ -101,6 +101,32 @@ public class SlowClientsIT extends FractalTestSupport {
         }
     }
 
+    @Test
+    public void aJsonBodyTooLargeToParseInTheBodyMemoryIs413AndOthersAreServed() throws Exception {
+        awaitReady("iris");
+        writeConfig(deployFolder().resolve("io.fractal.inferrer.cfg"), "body.memory.bytes", 600_000);
+        try {
+            StringBuilder big = new StringBuilder("{\"values\": [");
+            for (int i = 0; i < 20_000; i++) {
+                big.append(i == 0 ? "" : ", ").append("[5.1, 3.5, 1.4, 0.2]");
+            }
+            String body = big.append("]}").toString(); // ~440 KB: six times that is over 600 KB
+            HttpResult refused = null;
+            for (int attempt = 0; attempt < 50; attempt++) {
+                refused = http().post("/api/v1/models/iris/prediction", body);
+                if (refused.status == 413) {
+                    break;
+                }
+                Thread.sleep(100); // FileInstall brings the configuration
+            }
+            assertEquals(String.valueOf(refused), 413, refused.status);
+            assertTrue(refused.toString(), refused.json.path("error").asText().contains("memory"));
+            assertEquals(200, http().post("/api/v1/models/iris/prediction", IRIS).status);
+        } finally {
+            writeConfig(deployFolder().resolve("io.fractal.inferrer.cfg"), "body.memory.bytes", 0);
+        }
+    }
+
     private static String read(InputStream in) throws Exception {
         byte[] buf = new byte[4096];
         int n = in.read(buf);

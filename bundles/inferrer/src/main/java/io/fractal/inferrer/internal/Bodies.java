@@ -33,6 +33,18 @@ final class Bodies {
     private Bodies() {
     }
 
+    /** A Content-Length header's value; 0 when absent or not a number (the body's own limit applies then). */
+    static long length(String contentLength) {
+        if (contentLength == null) {
+            return 0;
+        }
+        try {
+            return Math.max(0, Long.parseLong(contentLength.trim()));
+        } catch (NumberFormatException e) {
+            return 0;
+        }
+    }
+
     /** The whole body; an absent body is empty. */
     static byte[] bytes(InputStream body) throws IOException {
         return body == null ? new byte[0] : body.readAllBytes();

@@ -27,4 +27,9 @@ import org.osgi.service.metatype.annotations.ObjectClassDefinition;
     @AttributeDefinition(description = "Largest request body in bytes once decompressed (v1 predictions and v2 "
             + "inferences sent with Content-Encoding gzip or deflate); larger ones get 413.")
     long max_decompressed_bytes() default 256L * 1024 * 1024;
+
+    @AttributeDefinition(description = "Bytes that request bodies in flight may take while parsed (JSON counts six "
+            + "times its size, binary tensors three times); beyond it 503, and 413 for a body that could never fit. "
+            + "0: a quarter of the heap.")
+    long body_memory_bytes() default 0;
 }

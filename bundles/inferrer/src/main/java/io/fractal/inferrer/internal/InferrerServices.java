@@ -37,6 +37,7 @@ public class InferrerServices {
     private final DynamicService<ModelHostAdmin> admin;
     private final Serving serving;
     private final Readiness readiness = new Readiness();
+    private volatile MemoryBudget memory;
     private final Map<String, String> platforms = new ConcurrentHashMap<>();
     private volatile InferrerConfiguration config;
     private volatile FractalMetrics metrics;
@@ -44,6 +45,7 @@ public class InferrerServices {
     @Activate
     public InferrerServices(InferrerConfiguration config) {
         this.config = config;
+        this.memory = budget(config);
         this.repository = new DynamicService<>("the model repository", () -> this.config.grace_ms(), deadlines);
         this.balancer = new DynamicService<>("the balancer", () -> this.config.grace_ms(), deadlines);
         this.admin = new DynamicService<>("the modelhost administration", () -> this.config.grace_ms(), deadlines);
@@ -53,6 +55,9 @@ public class InferrerServices {
 
     @Modified
     void modified(InferrerConfiguration newConfig) {
+        if (newConfig.body_memory_bytes() != config.body_memory_bytes()) {
+            this.memory = budget(newConfig); // leases of the old budget return to it
+        }
         this.config = newConfig;
     }
 
@@ -161,6 +166,15 @@ public class InferrerServices {
     }
 
     /** Predictions and signatures for v1 and v2 alike, counted in one set of statistics. */
+    /** The memory request bodies may take while parsed. */
+    MemoryBudget memory() {
+        return memory;
+    }
+
+    private static MemoryBudget budget(InferrerConfiguration c) {
+        return new MemoryBudget(c.body_memory_bytes() > 0 ? c.body_memory_bytes() : MemoryBudget.defaultCapacity());
+    }
+
     Readiness readiness() {
         return readiness;
     }

@@ -166,8 +166,10 @@ public class KServeResource {
             @HeaderParam(Serving.TIMEOUT_HEADER) String timeout,
             @HeaderParam(KServeCodec.HEADER_LENGTH) String headerLength,
             @HeaderParam(HttpHeaders.CONTENT_ENCODING) String contentEncoding,
-            @HeaderParam(HttpHeaders.ACCEPT_ENCODING) String acceptEncoding, InputStream body) throws IOException {
-        return infer(new ModelRef(model, null), timeout, parse(body, headerLength, contentEncoding), acceptEncoding);
+            @HeaderParam(HttpHeaders.ACCEPT_ENCODING) String acceptEncoding,
+            @HeaderParam(HttpHeaders.CONTENT_LENGTH) String contentLength, InputStream body) throws IOException {
+        return infer(new ModelRef(model, null), timeout, headerLength, contentEncoding, acceptEncoding, contentLength,
+                body);
     }
 
     @POST
@@ -179,15 +181,37 @@ public class KServeResource {
             @PathParam("version") String version, @HeaderParam(Serving.TIMEOUT_HEADER) String timeout,
             @HeaderParam(KServeCodec.HEADER_LENGTH) String headerLength,
             @HeaderParam(HttpHeaders.CONTENT_ENCODING) String contentEncoding,
-            @HeaderParam(HttpHeaders.ACCEPT_ENCODING) String acceptEncoding, InputStream body) throws IOException {
-        ModelRef ref = new ModelRef(model, ModelRef.version(version));
-        return infer(ref, timeout, parse(body, headerLength, contentEncoding), acceptEncoding);
+            @HeaderParam(HttpHeaders.ACCEPT_ENCODING) String acceptEncoding,
+            @HeaderParam(HttpHeaders.CONTENT_LENGTH) String contentLength, InputStream body) throws IOException {
+        return infer(new ModelRef(model, ModelRef.version(version)), timeout, headerLength, contentEncoding,
+                acceptEncoding, contentLength, body);
     }
 
-    private KServeCodec.Request parse(InputStream body, String headerLength, String contentEncoding)
-            throws IOException {
-        long limit = services.config().max_decompressed_bytes();
-        return KServeCodec.parse(Bodies.bytes(body, contentEncoding, limit), headerLength);
+    /** Reads, parses and runs a request within the memory bodies may take; what it reserved returns with the answer. */
+    private CompletionStage<Response> infer(ModelRef ref, String timeout, String headerLength, String contentEncoding,
+            String acceptEncoding, String contentLength, InputStream body) throws IOException {
+        int factor = headerLength == null ? MemoryBudget.JSON_FACTOR : MemoryBudget.BINARY_FACTOR;
+        MemoryBudget memory = services.memory();
+        MemoryBudget.Lease declared = memory.reserve(Bodies.length(contentLength), factor);
+        MemoryBudget.Lease lease = declared;
+        try {
+            byte[] bytes = readBody(body, contentEncoding);
+            if (contentLength == null || contentEncoding != null) {
+                lease = memory.reserve(bytes.length, factor); // chunked or compressed: what it turned out to be
+                declared.close();
+            }
+            MemoryBudget.Lease held = lease;
+            return infer(ref, timeout, KServeCodec.parse(bytes, headerLength), acceptEncoding)
+                    .whenComplete((r, e) -> held.close());
+        } catch (IOException | RuntimeException | Error e) {
+            lease.close();
+            declared.close();
+            throw e;
+        }
+    }
+
+    private byte[] readBody(InputStream body, String contentEncoding) throws IOException {
+        return Bodies.bytes(body, contentEncoding, services.config().max_decompressed_bytes());
     }
 
     private CompletionStage<Response> infer(ModelRef ref, String timeout, KServeCodec.Request request,

@@ -180,7 +180,7 @@ class ResourcesAcrossSwapsTest {
         String parameters = micros == null ? "" : ", \"parameters\": {\"timeout\": " + micros + "}";
         byte[] body = ("{\"inputs\": [{\"name\": \"input\", \"shape\": [1, 4], \"datatype\": "
                 + "\"FP32\", \"data\": [5.1, 3.5, 1.4, 0.2]}]" + parameters + "}").getBytes(StandardCharsets.UTF_8);
-        return resource.infer("iris", timeout, null, null, null, new ByteArrayInputStream(body)).toCompletableFuture()
+        return resource.infer("iris", timeout, null, null, null, null, new ByteArrayInputStream(body)).toCompletableFuture()
                 .thenApply(r -> (Map<String, Object>) r.getEntity());
     }
 
