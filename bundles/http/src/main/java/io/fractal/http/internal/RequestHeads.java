@@ -5,13 +5,14 @@ import java.nio.charset.StandardCharsets;
 /**
  * Checks the head of an HTTP/1.x request (request line and header fields) before Grizzly parses it, so that what it
  * would answer with an empty 500 or 505, pass on to an application that fails on it, or wait for until a timeout
- * (a request line without spaces) is answered at once with a 400 that names the problem. Works on what has arrived
+ * (a request line without spaces) is answered at once with a 400 that names the problem. HTTP/1.2 to 1.9 are
+ * served as HTTP/1.1, as RFC 9112 asks; other versions are answered 505. Works on what has arrived
  * so far: an incomplete head is judged on its complete lines and on the start of its last one.
  *
  * <p>What it refuses: a method that is not a token; a request target with a character RFC 3986 does not allow
  * (space, control characters, bytes over 0x7F, {@code "<>\^`{|}#}), a malformed percent-escape, or a path that,
  * decoded, holds a control character, is not UTF-8, or has a {@code .} or {@code ..} segment; a version that is not
- * {@code HTTP/d.d} (505 when it is, but not 1.0 or 1.1); header lines without a name and a colon, names that are not
+ * {@code HTTP/d.d} (505 when it is, but not HTTP/1.x); CONNECT and PRI (405: no proxy, no HTTP/2); header lines without a name and a colon, names that are not
  * tokens, values with control characters, obsolete line folding; a Host that is not a host and port, or more than
  * one Host.
  */
@@ -142,6 +143,11 @@ final class RequestHeads {
         if (i == from) {
             return bad("the request line must be 'METHOD /path HTTP/1.1'; it starts with a space");
         }
+        if (i < to && (is(b, from, i, "CONNECT") || is(b, from, i, "PRI"))) {
+            // Grizzly would wait for a tunnel or an HTTP/2 connection preface, and answer nothing
+            return new Problem(405, (is(b, from, i, "PRI") ? "HTTP/2 is not supported; send HTTP/1.1"
+                    : "this server is not a proxy: CONNECT is not supported"));
+        }
         int targetStart = ++i;
         while (i < to && b.at(i) != ' ') {
             i++;
@@ -173,8 +179,8 @@ final class RequestHeads {
                     + printable(b, from, to) + "', not an HTTP version") : null;
         }
         int major = b.at(from + 5) - '0';
-        int minor = b.at(from + 7) - '0';
-        if (major != 1 || minor > 1) {
+        if (major != 1) {
+            int minor = b.at(from + 7) - '0';
             return new Problem(505, "HTTP/" + major + "." + minor + " is not supported; send HTTP/1.1");
         }
         return null;
@@ -308,6 +314,31 @@ final class RequestHeads {
             }
         }
         return true;
+    }
+
+    private static boolean is(Bytes b, int from, int to, String s) {
+        if (to - from != s.length()) {
+            return false;
+        }
+        for (int k = 0; k < s.length(); k++) {
+            if (b.at(from + k) != s.charAt(k)) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /**
+     * Where the minor version digit of a complete, well-formed request line is when it is HTTP/1.2 to HTTP/1.9
+     * (RFC 9112 2.3: a higher minor version is served as the highest one the server has, 1.1), else -1.
+     */
+    static int laterMinorVersion(Bytes b, int from, int to) {
+        int lineEnd = lineEnd(b, from, to);
+        if (lineEnd < 0 || lineEnd - from < 10) {
+            return -1;
+        }
+        int minor = lineEnd - 1;
+        return b.at(minor) > '1' && b.at(minor) <= '9' && is(b, minor - 8, minor, " HTTP/1.") ? minor : -1;
     }
 
     private static boolean matchesIgnoreCase(Bytes b, int from, String s) {

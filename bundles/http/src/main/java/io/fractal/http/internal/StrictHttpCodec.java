@@ -71,6 +71,10 @@ final class StrictHttpCodec extends HttpServerFilter {
                 refuse(ctx, problem.status(), problem.message());
                 return ctx.getStopAction();
             }
+            int minor = RequestHeads.laterMinorVersion(input::get, input.position(), input.limit());
+            if (minor >= 0) {
+                input.put(minor, (byte) '1'); // Grizzly knows HTTP/1.1, not HTTP/1.2
+            }
         }
         return super.handleRead(ctx);
     }
@@ -80,9 +84,11 @@ final class StrictHttpCodec extends HttpServerFilter {
         Connection<?> connection = ctx.getConnection();
         REFUSED.set(connection, Boolean.TRUE);
         byte[] body = JsonErrorPages.body(message).getBytes(StandardCharsets.UTF_8);
-        String head = "HTTP/1.1 " + status + (status == 505 ? " HTTP Version Not Supported" : " Bad Request")
-                + "\r\nContent-Type: application/json\r\nContent-Length: " + body.length
-                + "\r\nConnection: close\r\n\r\n";
+        String head = "HTTP/1.1 " + status + switch (status) {
+            case 405 -> " Method Not Allowed\r\nAllow: GET, HEAD, POST, PUT, DELETE, OPTIONS";
+            case 505 -> " HTTP Version Not Supported";
+            default -> " Bad Request";
+        } + "\r\nContent-Type: application/json\r\nContent-Length: " + body.length + "\r\nConnection: close\r\n\r\n";
         byte[] head8 = head.getBytes(StandardCharsets.US_ASCII);
         byte[] all = new byte[head8.length + body.length];
         System.arraycopy(head8, 0, all, 0, head8.length);

@@ -68,6 +68,9 @@ class RequestHeadsTest {
         bad("GET / HTTP/9.9\r\nHost: x\r\n\r\n", 505, "HTTP/9.9");
         bad("GET / HTTP/2.0\r\nHost: x\r\n\r\n", 505, "HTTP/2.0");
         bad("GET / HTTP/0.9\r\n\r\n", 505, "HTTP/0.9");
+        bad("CONNECT /x HTTP/1.1\r\nHost: x\r\n\r\n", 405, "not a proxy");
+        bad("CONNECT x:443 HTTP/1.1\r\nHost: x\r\n\r\n", 405, "not a proxy");
+        bad("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 405, "HTTP/2");
         bad("GET " + "M".repeat(70) + " / HTTP/1.1\r\n\r\n", 400, "must start with '/'");
         bad("M".repeat(70) + " / HTTP/1.1\r\n\r\n", 400, "longer than 64");
     }
@@ -132,6 +135,20 @@ class RequestHeadsTest {
         assertNotNull(check(bytes("GET / HTTP/1.1\r\nX\u0001")));
         assertNull(check(bytes("GET /%2")));
         assertNull(check(bytes("GET / HTTP/1.1\r\nHost: x\r\nX-Partial: abc")));
+    }
+
+    /** HTTP/1.2 to 1.9 are served as HTTP/1.1 (RFC 9112 2.3): where the minor digit is, to rewrite it. */
+    @Test
+    void laterMinorVersionsAreFound() {
+        byte[] b = bytes("GET / HTTP/1.2\r\nHost: x\r\n\r\n");
+        assertNull(check(b));
+        assertEquals(13, RequestHeads.laterMinorVersion(i -> b[i], 0, b.length));
+        byte[] lf = bytes("GET /a HTTP/1.9\n\n");
+        assertEquals(14, RequestHeads.laterMinorVersion(i -> lf[i], 0, lf.length));
+        for (String s : new String[] {"GET / HTTP/1.1\r\n\r\n", "GET / HTTP/1.0\r\n", "GET / HTTP/1.2", "GET /1.2\r\n"}) {
+            byte[] o = bytes(s);
+            assertEquals(-1, RequestHeads.laterMinorVersion(i -> o[i], 0, o.length), s);
+        }
     }
 
     /** The body after the head is not looked at. */

@@ -111,6 +111,9 @@ class StrictHttpTest {
         assertJsonError(exchange("GET /\u0000 HTTP/1.1\r\nHost: x\r\n\r\n", 1000, false), 400, "0x00");
         assertJsonError(exchange("GET /a b HTTP/1.1\r\nHost: x\r\n\r\n", 3, false), 400, "HTTP version");
         assertJsonError(exchange("GET / HTTP/9.9\r\nHost: x\r\n\r\n", 1000, false), 505, "HTTP/9.9");
+        String connect = exchange("CONNECT x:443 HTTP/1.1\r\nHost: x\r\n\r\n", 1000, false);
+        assertJsonError(connect, 405, "not a proxy");
+        assertTrue(connect.contains("\r\nAllow: GET, HEAD, POST, PUT, DELETE, OPTIONS\r\n"), connect);
         assertJsonError(exchange("GET / HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n", 1000, false), 400,
                 "header name");
         assertJsonError(exchange("GET / HTTP/1.1\r\nHost: {bad}\r\n\r\n", 1000, false), 400, "host name");
@@ -134,6 +137,12 @@ class StrictHttpTest {
                 400, "larger than");
         assertJsonError(exchange("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 1000,
                 true), 400, "chunked");
+    }
+
+    @Test
+    void http12IsServedAsHttp11() throws Exception {
+        String a = exchange("POST /v HTTP/1.2\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi", 1000, false);
+        assertTrue(a.startsWith("HTTP/1.1 200") && a.endsWith("POST /v 2"), a);
     }
 
     @Test
