@@ -171,7 +171,8 @@ public class HotDeployLifecycleIT extends FractalTestSupport {
         JsonNode expected = expected("iris");
         JsonNode input = expected.path("inputs").path("input");
         HttpResult after = http().post("/v2/models/m/infer", Map.of("inputs", List.of(Map.of(
-                "name", "input", "shape", input.path("shape"), "datatype", "FP32", "data", input.path("data")))));
+                // a bare file: its input is named as forward's argument, "x", which the v2 metadata says
+                "name", "x", "shape", input.path("shape"), "datatype", "FP32", "data", input.path("data")))));
         assertEquals(after.toString(), 200, after.status);
         assertEquals(after.toString(), "2", after.json.path("model_version").asText());
         assertValues("m version 2", expected.path("outputs").path("probabilities").path("data"),
@@ -313,7 +314,8 @@ public class HotDeployLifecycleIT extends FractalTestSupport {
         JsonNode expected = expected("iris");
         JsonNode input = expected.path("inputs").path("input");
         HttpResult prediction = http().post("/v2/models/slow/infer", Map.of("inputs", List.of(Map.of(
-                "name", "input", "shape", input.path("shape"), "datatype", "FP32", "data", input.path("data")))));
+                // a bare file: its input is named as forward's argument, "x", which the v2 metadata says
+                "name", "x", "shape", input.path("shape"), "datatype", "FP32", "data", input.path("data")))));
         assertEquals(prediction.toString(), 200, prediction.status);
         assertValues("slow", expected.path("outputs").path("probabilities").path("data"),
                 prediction.json.path("outputs").get(0).path("data"));
