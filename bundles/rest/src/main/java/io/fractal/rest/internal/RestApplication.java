@@ -222,6 +222,7 @@ public class RestApplication implements Generation.Successor {
         rc.register(MultiPartFeature.class);
         rc.register(new ObjectMapperResolver());
         rc.register(new JsonErrors());
+        rc.register(new HeaderCheck());
         rc.register(new AccessFilter(tokens));
         rc.register(new BodyLimit(config.max_body_bytes(), config.body_timeout_ms()));
         rc.register(HelpResource.class);
