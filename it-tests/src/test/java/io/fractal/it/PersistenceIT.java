@@ -10,6 +10,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.Paths;
 import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -26,7 +28,8 @@ import org.osgi.framework.Bundle;
 /**
  * The model repository keeps its models on disk: restarted as a restart of the server would (its bundle stopped and
  * started; FileInstall hands it the deploy/ files again), it serves the same models, versions, default versions,
- * descriptions and bytes, and a model deployed from deploy/ is not deployed twice.
+ * descriptions and bytes, and a model deployed from deploy/ is not deployed twice. What a bare TorchScript file's first
+ * call showed of its signature is kept too, and describes the model after it is reloaded, before any call.
  */
 @RunWith(PaxExam.class)
 @ExamReactorStrategy(PerClass.class)
@@ -78,6 +81,8 @@ public class PersistenceIT extends FractalTestSupport {
         // a first call completes the bare TorchScript file's signature (datatypes, shapes): take the view after it
         assertEquals(200, http().post("/api/v1/models/filed/prediction", Map.of("values", adderValues())).status);
         JsonNode filedBefore = modelView("filed");
+        // what that call showed is kept with the version, apart from its (empty) declared signature
+        awaitLearned("filed");
         assertEquals(keptBefore.toString(), 1, keptBefore.path("default_version").asInt());
         assertEquals(keptBefore.toString(), "TorchScript, described after the upload",
                 versionOf(keptBefore, 1).path("description").asText());
@@ -111,6 +116,8 @@ public class PersistenceIT extends FractalTestSupport {
                 .untilAsserted(() -> assertEquals(List.of(1), versionNumbers(modelView("filed"))));
         JsonNode filedAfter = modelView("filed");
         assertEquals(filedAfter.toString(), withoutStates(filedBefore), withoutStates(filedAfter));
+        assertAdderConfig("filed");
+        assertTrue(Files.readString(versionFile("filed")).contains("learnedInputs"));
 
         // and the restarted repository takes new versions after the old ones
         HttpResult third = postBytes("/api/v1/models/kept?file_name=model.pt&make_default=false",
@@ -120,7 +127,87 @@ public class PersistenceIT extends FractalTestSupport {
         assertTrue(modelView("kept").path("default_version").asInt() == 1);
     }
 
+    /**
+     * A bare TorchScript file names its inputs but says neither datatypes nor shapes; its first call shows them, and
+     * the repository keeps what it showed: after the engine reloaded the model (what it completed in memory lost)
+     * and the inferrer restarted (what it cached lost), {@code /v2/models/{m}/config} is complete before any new
+     * call, as a load tool such as perf_analyzer reads it first.
+     */
+    @Test
+    public void aSignatureLearnedFromTheFirstCallDescribesTheModelAfterItIsReloaded() throws Exception {
+        awaitServer();
+        deploy("/models/adder.pt", "learner.pt");
+        awaitReady("learner");
+        HttpResult unknown = http().get("/v2/models/learner/config");
+        assertEquals(unknown.toString(), 200, unknown.status);
+        assertEquals(unknown.toString(), "TYPE_INVALID", unknown.json.path("input").get(0).path("data_type").asText());
+        assertEquals(200, http().post("/api/v1/models/learner/prediction", Map.of("values", adderValues())).status);
+        awaitLearned("learner");
+        assertAdderConfig("learner");
+
+        Bundle engine = installedBundle(PYTORCH);
+        Bundle inferrer = installedBundle(INFERRER);
+        try {
+            engine.stop();
+            await("learner leaves the modelhosts with its engine").atMost(Duration.ofSeconds(30))
+                    .pollInterval(Duration.ofMillis(100))
+                    .until(() -> http().get("/v2/models/learner/ready").status != 200);
+            inferrer.stop();
+            // the REST application drops the stopped inferrer's resources (and their cache) a moment later
+            await("the REST application without the inferrer's resources").atMost(Duration.ofSeconds(30))
+                    .pollInterval(Duration.ofMillis(100))
+                    .until(() -> http().get("/v2/models/learner/config").status != 200);
+        } finally {
+            inferrer.start();
+            engine.start();
+        }
+        awaitReady("learner");
+
+        // before any call: complete from what the repository kept, and said so
+        assertAdderConfig("learner");
+        HttpResult metadata = http().get("/v2/models/learner");
+        assertEquals(metadata.toString(), "model file + first call",
+                metadata.json.path("parameters").path("signature_origin").asText());
+        String stored = Files.readString(versionFile("learner"));
+        assertTrue(stored, stored.contains("learnedInputs") && !stored.contains("\"inputs\""));
+        // described, never enforced: the model still takes what it takes
+        HttpResult adder = http().post("/api/v1/models/learner/prediction", Map.of("values", adderValues()));
+        assertEquals(adder.toString(), 200, adder.status);
+        assertValues("learner", expected("adder").path("outputs").path("output").path("data"),
+                adder.json.path("values"));
+    }
+
     // ------------------------------------------------------------------------------------------------
+
+    private static final String PYTORCH = "io.fractal.engine.pytorch";
+    private static final String INFERRER = "io.fractal.inferrer";
+
+    /** The adder's Triton configuration, complete: x and y, and the output, FP32 of shape [-1, 3]. */
+    private void assertAdderConfig(String model) {
+        HttpResult config = http().get("/v2/models/" + model + "/config");
+        assertEquals(config.toString(), 200, config.status);
+        for (String part : List.of("input", "output")) {
+            assertTrue(config.toString(), config.json.path(part).size() > 0);
+            for (JsonNode tensor : config.json.path(part)) {
+                assertEquals(config.toString(), "TYPE_FP32", tensor.path("data_type").asText());
+                assertEquals(config.toString(), json(List.of(-1, 3)), tensor.path("dims"));
+            }
+        }
+        assertEquals(config.toString(), List.of("x", "y"), List.of(config.json.path("input").get(0).path("name")
+                .asText(), config.json.path("input").get(1).path("name").asText()));
+    }
+
+    /** The {@code version.json} of a model's version 1, where the repository keeps what it learned. */
+    private Path versionFile(String model) {
+        return Paths.get(property(FRACTAL_HOME), "data", "models", model, "1", "version.json");
+    }
+
+    /** Waits until the repository keeps the signature a first call showed (it is told off the request's thread). */
+    private void awaitLearned(String model) {
+        await(model + "'s learned signature in its version.json").atMost(Duration.ofSeconds(10))
+                .pollInterval(Duration.ofMillis(100)).ignoreExceptions()
+                .until(() -> Files.readString(versionFile(model)).contains("learnedOutputs"));
+    }
 
     /** A model view without what is not kept on disk: the modelhosts' states. */
     private static JsonNode withoutStates(JsonNode view) {

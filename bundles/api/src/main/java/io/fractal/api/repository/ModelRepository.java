@@ -1,6 +1,7 @@
 package io.fractal.api.repository;
 
 import io.fractal.api.inference.ModelNotFoundException;
+import io.fractal.api.inference.ModelSignature;
 import java.io.IOException;
 import java.io.InputStream;
 import java.util.List;
@@ -56,6 +57,21 @@ public interface ModelRepository {
      */
     ModelVersionDTO deploy(String name, String fileName, InputStream data, InputStream metadata, String engine,
             String description, boolean makeDefault) throws IOException;
+
+    /**
+     * Remembers what a version's first successful call showed of its signature (a TorchScript file without a
+     * sidecar says neither datatypes nor shapes), so that it can be described after a restart before any call:
+     * kept with the version, apart from its declared signature, and given as {@link ModelVersionDTO#learned}.
+     * It only describes the model: it is never enforced, nor handed to engines ({@link ModelArtifact#signature()}
+     * stays the declared one).
+     *
+     * <p>A no-op when the version is gone, when it already has a complete learned or declared signature, or when
+     * {@code learned} is not {@linkplain ModelSignature#complete() complete}.
+     *
+     * @param learned the version's signature as the first call completed it
+     * @since 1.2
+     */
+    void learnSignature(String name, int version, ModelSignature learned);
 
     /** @throws ModelNotFoundException for an unknown model or version */
     void setDefaultVersion(String name, int version);

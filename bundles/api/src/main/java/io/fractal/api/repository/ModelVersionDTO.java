@@ -15,5 +15,13 @@ public class ModelVersionDTO extends DTO {
     public long size;
     /** Epoch milliseconds. */
     public long created;
+    /** The declared signature, from the model's metadata; {@link ModelSignature#UNKNOWN} if none. */
     public ModelSignature signature;
+    /**
+     * What the version's first successful call showed of its signature ({@link ModelRepository#learnSignature}),
+     * with the origin {@link ModelSignature#FIRST_CALL}; null when nothing was learned. Describes, never enforced.
+     *
+     * @since 1.2
+     */
+    public ModelSignature learned;
 }

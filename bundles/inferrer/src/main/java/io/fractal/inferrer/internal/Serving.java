@@ -9,16 +9,21 @@ import io.fractal.api.inference.InvalidInputException;
 import io.fractal.api.inference.ModelNotReadyException;
 import io.fractal.api.inference.ModelSignature;
 import io.fractal.api.inference.Tensor;
+import io.fractal.api.inference.TensorSpec;
 import io.fractal.api.metrics.FractalMetrics;
 import io.fractal.api.repository.ModelDTO;
 import io.fractal.api.repository.ModelRepository;
 import io.fractal.api.repository.ModelVersionDTO;
+import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executor;
+import java.util.concurrent.ForkJoinPool;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeoutException;
 import java.util.function.Function;
 import java.util.function.Supplier;
@@ -45,6 +50,12 @@ final class Serving {
     private final Supplier<InferrerConfiguration> config;
     private final Deadlines deadlines;
     private final Map<String, Known> loaded = new ConcurrentHashMap<>();
+    /** The versions whose signature, completed by a first call, the repository was told to keep. */
+    private final Set<String> taught = ConcurrentHashMap.newKeySet();
+    /** The versions whose signature was read again right after a call completed it. */
+    private final Set<String> described = ConcurrentHashMap.newKeySet();
+    /** Where the repository is told (never a request's thread); tests may run it in place. */
+    volatile Executor learning = ForkJoinPool.commonPool();
 
     /** A signature, and until when ({@link System#nanoTime()}) it holds: for ever once complete. */
     private record Known(ModelSignature signature, long until, boolean complete) {
@@ -104,14 +115,21 @@ final class Serving {
         return signature(version, balancer.await());
     }
 
-    /** The signature a version is served with: the declared one, completed by what the engine read. */
+    /**
+     * The signature a version is served with: the declared one, completed by what the engine read and (after its
+     * first call) saw. While the modelhosts' is incomplete (after a restart, before any call), what the repository
+     * learned from an earlier first call completes it. Only ever a description: engines enforce the declared one.
+     */
     ModelSignature signature(ModelVersionDTO version, LoadBalancer lb) {
         // A version's files never change, so once an engine has said all of its signature it is kept: predictions
         // do not ask every modelhost for it again. One still incomplete (a TorchScript file without a sidecar,
         // before its first call) is asked again a second later.
-        String key = version.name + ":" + version.version + ":" + version.sha256;
+        String key = key(version);
         Known known = loaded.get(key);
         if (known != null && (known.complete || known.until - System.nanoTime() > 0)) {
+            if (known.complete) {
+                teach(version, known.signature);
+            }
             return known.signature;
         }
         ModelSignature declared = version.signature == null ? ModelSignature.UNKNOWN : version.signature;
@@ -126,14 +144,126 @@ final class Serving {
             }
         }
         if (best == null) {
-            return declared;
+            return completedBy(declared, version.learned); // not loaded anywhere (yet): asked again next time
+        }
+        if (best.complete()) {
+            teach(version, best);
+        } else {
+            best = completedBy(best, version.learned);
         }
         remember(key, new Known(best, System.nanoTime() + INCOMPLETE_NANOS, best.complete()));
         return best;
     }
 
+    /**
+     * {@code known}, with what it leaves unknown (names, datatypes, shapes; the inputs or outputs when it has none)
+     * taken from what a first call showed before (kept by the repository), its origin then saying
+     * {@link ModelSignature#FIRST_CALL}; {@code known} itself when that adds nothing.
+     */
+    static ModelSignature completedBy(ModelSignature known, ModelSignature learned) {
+        if (learned == null || known.complete()) {
+            return known;
+        }
+        List<TensorSpec> inputs = fill(known.inputs(), learned.inputs());
+        List<TensorSpec> outputs = fill(known.outputs(), learned.outputs());
+        if (inputs.equals(known.inputs()) && outputs.equals(known.outputs())) {
+            return known;
+        }
+        String origin = known.origin();
+        origin = origin == null ? ModelSignature.FIRST_CALL
+                : origin.contains(ModelSignature.FIRST_CALL) ? origin : origin + " + " + ModelSignature.FIRST_CALL;
+        return new ModelSignature(inputs, outputs, known.labels(), origin);
+    }
+
+    /** Each spec completed by the learned one of its name, else of its position; the learned ones if none. */
+    private static List<TensorSpec> fill(List<TensorSpec> specs, List<TensorSpec> learned) {
+        if (specs.isEmpty()) {
+            return learned;
+        }
+        if (learned.size() != specs.size()) {
+            return specs; // not the same model's tensors: nothing to take
+        }
+        List<TensorSpec> out = new ArrayList<>(specs.size());
+        for (int i = 0; i < specs.size(); i++) {
+            TensorSpec spec = specs.get(i);
+            TensorSpec l = learned.get(i);
+            for (TensorSpec candidate : learned) {
+                if (spec.name() != null && spec.name().equals(candidate.name())) {
+                    l = candidate;
+                }
+            }
+            out.add(new TensorSpec(spec.name() != null ? spec.name() : l.name(),
+                    spec.datatype() != null ? spec.datatype() : l.datatype(),
+                    spec.shape() != null ? spec.shape() : l.shape()));
+        }
+        return out;
+    }
+
+    /**
+     * Tells the repository, once per version and off the caller's thread, a complete signature that a first call
+     * completed, so that it describes the version after a restart before any call. The repository being away, or
+     * failing, changes nothing for the request: the version is then described as before.
+     */
+    private void teach(ModelVersionDTO version, ModelSignature complete) {
+        if (complete.origin() == null || !complete.origin().contains(ModelSignature.FIRST_CALL)
+                || (version.learned != null && version.learned.complete())) {
+            return;
+        }
+        ModelRepository r = repository.current();
+        String key = key(version);
+        if (r == null || !taught.add(key)) {
+            return; // away (told when a later request describes it), or told already
+        }
+        if (taught.size() > MAX_SIGNATURES) {
+            taught.retainAll(Set.of(key)); // a repository told twice ignores the second
+        }
+        try {
+            learning.execute(() -> {
+                try {
+                    ModelVersionDTO now = r.resolve(version.name, version.version);
+                    if (java.util.Objects.equals(now.sha256, version.sha256)) {
+                        r.learnSignature(version.name, version.version, complete);
+                    }
+                } catch (RuntimeException e) {
+                    LOG.log(Level.FINE, "The repository did not keep the signature of " + key, e);
+                }
+            });
+        } catch (RejectedExecutionException e) {
+            LOG.log(Level.FINE, "The signature of " + key + " is not kept", e);
+        }
+    }
+
+    /**
+     * After a successful call on a version whose signature was incomplete, its host has completed it: it is read
+     * once at once (off the response's thread), so that the repository keeps it even if no later request asks.
+     */
+    private void describeAfterCall(ModelVersionDTO version, LoadBalancer lb) {
+        String key = key(version);
+        if (!described.add(key)) {
+            return; // a later request reads it again anyway
+        }
+        if (described.size() > MAX_SIGNATURES) {
+            described.retainAll(Set.of(key));
+        }
+        try {
+            learning.execute(() -> {
+                try {
+                    signature(version, lb);
+                } catch (RuntimeException e) {
+                    LOG.log(Level.FINE, "The signature of " + key + " was not read after its first call", e);
+                }
+            });
+        } catch (RejectedExecutionException e) {
+            LOG.log(Level.FINE, "The signature of " + key + " was not read after its first call", e);
+        }
+    }
+
+    private static String key(ModelVersionDTO version) {
+        return version.name + ":" + version.version + ":" + version.sha256;
+    }
+
     private void forgetIncomplete(ModelVersionDTO version) {
-        String key = version.name + ":" + version.version + ":" + version.sha256;
+        String key = key(version);
         loaded.computeIfPresent(key, (k, known) -> known.complete ? known : null);
     }
 
@@ -269,6 +399,7 @@ final class Serving {
                     record(response, start);
                     if (!signature.complete()) {
                         forgetIncomplete(version); // the host that answered has completed its signature now
+                        describeAfterCall(version, lb);
                     }
                     result.complete(new Served(response, signature));
                 }

@@ -145,6 +145,20 @@ final class Fakes {
             throw new UnsupportedOperationException();
         }
 
+        /** The signatures it was told to keep, as {@code name:version}. */
+        final List<String> learned = new CopyOnWriteArrayList<>();
+
+        @Override
+        public void learnSignature(String name, int version, ModelSignature signature) {
+            check();
+            learned.add(name + ":" + version);
+            ModelDTO m = models.get(name);
+            if (m != null) {
+                m.versions.stream().filter(v -> v.version == version && v.learned == null).forEach(v -> v.learned =
+                        signature.withOrigin(ModelSignature.FIRST_CALL));
+            }
+        }
+
         @Override
         public void setDefaultVersion(String name, int version) {
             check();

@@ -1,7 +1,9 @@
 package io.fractal.inferrer.internal;
 
+import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -16,7 +18,9 @@ import io.fractal.api.inference.Tensor;
 import io.fractal.api.inference.TensorSpec;
 import io.fractal.api.metrics.FractalMetrics;
 import io.fractal.api.repository.ModelRepository;
+import io.fractal.api.repository.ModelVersionDTO;
 import java.lang.reflect.Proxy;
+import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -195,6 +199,136 @@ class ServingTest {
         }
         serving.signature(Fakes.Repository.version("m", 2));
         assertTrue(serving.signaturesKept() < Serving.MAX_SIGNATURES / 2, serving.signaturesKept() + " kept");
+    }
+
+    // ---- signatures learned from a first call ------------------------------------------------------------
+
+    private static final String FILE_AND_CALL = ModelSignature.MODEL_FILE + " + " + ModelSignature.FIRST_CALL;
+    /** What the PyTorch engine reads from a bare TorchScript file: the names of forward's arguments. */
+    private static final ModelSignature NAMES_ONLY = new ModelSignature(
+            List.of(new TensorSpec("x", null, null), new TensorSpec("y", null, null)), List.of(), List.of(),
+            ModelSignature.MODEL_FILE);
+    /** And what its first call completes. */
+    private static final ModelSignature COMPLETED = new ModelSignature(
+            List.of(new TensorSpec("x", DataType.FP32, new long[] {-1, 3}),
+                    new TensorSpec("y", DataType.FP32, new long[] {-1, 3})),
+            List.of(new TensorSpec("output0", DataType.FP32, new long[] {-1, 3})), List.of(), FILE_AND_CALL);
+
+    @Test
+    void aSignatureAFirstCallCompletedIsGivenToTheRepositoryOnce() {
+        serving.learning = Runnable::run;
+        repository.bind(repo);
+        Fakes.Balancer b = new Fakes.Balancer("b");
+        b.signature = COMPLETED;
+        balancer.bind(b);
+        for (int i = 0; i < 5; i++) {
+            assertEquals(COMPLETED, serving.signature(Fakes.Repository.version("iris", 1)), "a stale DTO, each time");
+        }
+        assertEquals(List.of("iris:1"), repo.learned);
+        assertEquals(COMPLETED.withOrigin(ModelSignature.FIRST_CALL), repo.resolve("iris", 1).learned);
+        // from now on the repository's DTO says it is kept: nobody asks again, cached or not
+        Serving fresh = new Serving(repository, balancer, () -> metrics, () -> config, deadlines, new ServingStats());
+        fresh.learning = Runnable::run;
+        assertEquals(COMPLETED, fresh.signature(repo.resolve("iris", 1)));
+        assertEquals(List.of("iris:1"), repo.learned);
+
+        // a signature complete without a call (declared, or read from the file) is not learned
+        b.signature = COMPLETED.withOrigin(ModelSignature.METADATA);
+        serving.signature(Fakes.Repository.version("iris", 2));
+        assertEquals(List.of("iris:1"), repo.learned);
+    }
+
+    @Test
+    void theRepositoryIsToldOffTheCallersThreadAndItsFailuresChangeNothing() {
+        repository.bind(repo);
+        Fakes.Balancer b = new Fakes.Balancer("b");
+        b.signature = COMPLETED;
+        balancer.bind(b);
+        Thread caller = Thread.currentThread();
+        java.util.List<Thread> ran = new java.util.concurrent.CopyOnWriteArrayList<>();
+        serving.learning = task -> new Thread(() -> {
+            ran.add(Thread.currentThread());
+            task.run();
+        }).start();
+        repo.failure = new IllegalStateException("the repository is stopping");
+        assertEquals(COMPLETED, serving.signature(Fakes.Repository.version("iris", 1)));
+        await().atMost(Duration.ofSeconds(5)).until(() -> ran.size() == 1);
+        assertTrue(ran.stream().noneMatch(t -> t == caller));
+        assertEquals(COMPLETED, serving.signature(Fakes.Repository.version("iris", 1)));
+        assertEquals(List.of(), repo.learned);
+
+        // away: nothing is sent, and the next description tells the repository once it is back
+        repo.failure = null;
+        repository.unbind(repo);
+        assertEquals(COMPLETED, serving.signature(Fakes.Repository.version("iris", 2)));
+        repository.bind(repo);
+        assertEquals(COMPLETED, serving.signature(Fakes.Repository.version("iris", 2)));
+        await().atMost(Duration.ofSeconds(5)).until(() -> repo.learned.equals(List.of("iris:2")));
+    }
+
+    @Test
+    void whileTheModelhostsSignatureIsIncompleteTheLearnedOneCompletesIt() {
+        serving.learning = Runnable::run;
+        repository.bind(repo);
+        Fakes.Balancer b = new Fakes.Balancer("b");
+        b.signature = NAMES_ONLY; // reloaded after a restart: no call yet
+        balancer.bind(b);
+        ModelVersionDTO v = Fakes.Repository.version("iris", 1);
+        v.learned = COMPLETED.withOrigin(ModelSignature.FIRST_CALL);
+        ModelSignature s = serving.signature(v);
+        assertEquals(COMPLETED.inputs(), s.inputs());
+        assertEquals(COMPLETED.outputs(), s.outputs());
+        assertEquals(FILE_AND_CALL, s.origin());
+        assertTrue(s.complete());
+        assertEquals(List.of(), repo.learned, "nothing new to keep");
+
+        // no modelhost has it (yet): the declared signature, completed the same way
+        balancer.bind(new Fakes.Balancer("none"));
+        ModelVersionDTO v2 = Fakes.Repository.version("iris", 2);
+        v2.learned = v.learned;
+        ModelSignature unloaded = serving.signature(v2);
+        assertEquals(COMPLETED.inputs(), unloaded.inputs());
+        assertEquals(ModelSignature.FIRST_CALL, unloaded.origin());
+        // and without anything learned, as before
+        assertEquals(ModelSignature.UNKNOWN, serving.signature(Fakes.Repository.version("iris", 3)));
+    }
+
+    @Test
+    void onlyWhatIsMissingIsTakenFromTheLearnedSignature() {
+        ModelSignature learned = COMPLETED.withOrigin(ModelSignature.FIRST_CALL);
+        ModelSignature declared = new ModelSignature(
+                List.of(new TensorSpec("y", DataType.FP64, null), new TensorSpec("x", null, new long[] {2, 3})),
+                List.of(), List.of("a", "b"), ModelSignature.METADATA);
+        ModelSignature s = Serving.completedBy(declared, learned);
+        assertEquals(List.of(new TensorSpec("y", DataType.FP64, new long[] {-1, 3}),
+                new TensorSpec("x", DataType.FP32, new long[] {2, 3})), s.inputs(), "matched by name");
+        assertEquals(learned.outputs(), s.outputs());
+        assertEquals(List.of("a", "b"), s.labels());
+        assertEquals(ModelSignature.METADATA + " + " + ModelSignature.FIRST_CALL, s.origin());
+        // another number of inputs: not the same tensors, nothing taken from them
+        ModelSignature one = new ModelSignature(List.of(new TensorSpec("x", null, null)), learned.outputs(),
+                List.of(), ModelSignature.MODEL_FILE);
+        assertEquals(one, Serving.completedBy(one, learned));
+        assertSame(COMPLETED, Serving.completedBy(COMPLETED, learned));
+        assertSame(NAMES_ONLY, Serving.completedBy(NAMES_ONLY, null));
+    }
+
+    @Test
+    void aFirstCallThatCompletesTheSignatureIsKeptEvenIfNobodyAsksAgain() throws Exception {
+        serving.learning = Runnable::run;
+        repository.bind(repo);
+        Fakes.Balancer b = new Fakes.Balancer("b");
+        b.signature = NAMES_ONLY;
+        b.behaviour = r -> {
+            b.signature = COMPLETED; // the engine completes it from the call
+            return b.answer(r);
+        };
+        balancer.bind(b);
+        predict().get(5, TimeUnit.SECONDS);
+        await().atMost(Duration.ofSeconds(5)).until(() -> repo.learned.equals(List.of("iris:1")));
+        assertEquals(COMPLETED, serving.signature(repo.resolve("iris", 1)));
+        predict().get(5, TimeUnit.SECONDS);
+        assertEquals(List.of("iris:1"), repo.learned);
     }
 
     // ---- helpers -------------------------------------------------------------------------------------------

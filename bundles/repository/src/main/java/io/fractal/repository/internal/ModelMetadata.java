@@ -39,6 +39,13 @@ public class ModelMetadata {
     public String sourceDigest;
     /** The deploy/ file or folder a version came from (absolute path), or null. */
     public String origin;
+    /**
+     * What the version's first successful call showed of its inputs and outputs (a model file that declares no
+     * datatypes or shapes), kept apart from {@link #inputs} and {@link #outputs}: those are declared, and engines
+     * enforce them; these only describe. Null when nothing was learned; never read from a sidecar.
+     */
+    public List<Spec> learnedInputs;
+    public List<Spec> learnedOutputs;
 
     @JsonIgnoreProperties(ignoreUnknown = true)
     public static class Spec {
@@ -58,6 +65,46 @@ public class ModelMetadata {
     /** The signature this metadata declares; throws IllegalArgumentException for an unknown datatype. */
     ModelSignature signature() {
         return new ModelSignature(specs(inputs, "input"), specs(outputs, "output"), labels);
+    }
+
+    /**
+     * The signature learned from the first call ({@link ModelSignature#FIRST_CALL}), or null when none was learned
+     * or what was kept cannot be read (it only describes: a version never fails to load for it).
+     */
+    ModelSignature learnedSignature() {
+        if (learnedInputs == null || learnedOutputs == null) {
+            return null;
+        }
+        try {
+            return new ModelSignature(specs(learnedInputs, "input"), specs(learnedOutputs, "output"), null,
+                    ModelSignature.FIRST_CALL);
+        } catch (IllegalArgumentException e) {
+            return null;
+        }
+    }
+
+    /** Keeps a learned signature's inputs and outputs. */
+    void learn(ModelSignature learned) {
+        learnedInputs = toSpecs(learned.inputs());
+        learnedOutputs = toSpecs(learned.outputs());
+    }
+
+    /** Drops what only the repository may write (a sidecar cannot declare a learned signature). */
+    void forgetLearned() {
+        learnedInputs = null;
+        learnedOutputs = null;
+    }
+
+    private static List<Spec> toSpecs(List<TensorSpec> specs) {
+        List<Spec> out = new ArrayList<>(specs.size());
+        for (TensorSpec t : specs) {
+            Spec s = new Spec();
+            s.name = t.name();
+            s.datatype = t.datatype() == null ? null : t.datatype().name();
+            s.shape = t.shape();
+            out.add(s);
+        }
+        return out;
     }
 
     private static List<TensorSpec> specs(List<Spec> specs, String kind) {

@@ -13,6 +13,7 @@ import io.fractal.api.host.ModelStateListener;
 import io.fractal.api.host.ModelStatusDTO;
 import io.fractal.api.inference.InvalidInputException;
 import io.fractal.api.inference.ModelNotFoundException;
+import io.fractal.api.inference.ModelSignature;
 import io.fractal.api.repository.ModelArtifact;
 import io.fractal.api.repository.ModelDTO;
 import io.fractal.api.repository.ModelRepository;
@@ -293,6 +294,7 @@ public class ModelRepositoryImpl implements ModelRepository, ArtifactInstaller, 
         try {
             ModelMetadata meta = mapper.readValue(json, ModelMetadata.class);
             meta.signature(); // fails early on an unknown datatype
+            meta.forgetLearned(); // the repository's own, never declared
             return meta;
         } catch (IOException | IllegalArgumentException e) {
             throw new InvalidInputException("invalid " + ModelMetadata.SIDECAR + " of model " + ModelNames.quoted(name)
@@ -307,6 +309,31 @@ public class ModelRepositoryImpl implements ModelRepository, ArtifactInstaller, 
         findVersion(name, version);
         m.defaultVersion = version;
         saveModelState(m);
+    }
+
+    @Override
+    public void learnSignature(String name, int version, ModelSignature learned) {
+        if (learned == null || !learned.complete()) {
+            return;
+        }
+        synchronized (this) {
+            StoredModel m = ModelNames.isValid(name) ? models.get(name) : null;
+            StoredVersion v = m == null ? null : m.versions.get(version);
+            if (!active || v == null || v.gone || v.signature.complete()
+                    || (v.learned != null && v.learned.complete())) {
+                return;
+            }
+            v.metadata.learn(learned);
+            try {
+                writeMetadata(v.dir, v.metadata);
+            } catch (java.io.UncheckedIOException e) {
+                v.metadata.forgetLearned();
+                throw e;
+            }
+            v.learned = v.metadata.learnedSignature();
+        }
+        LOG.info(() -> "Model " + name + ":" + version + " is described from now on as its first call showed it: "
+                + learned.inputs() + " -> " + learned.outputs() + " (not enforced)");
     }
 
     @Override

@@ -15,6 +15,11 @@ final class StoredVersion implements ModelArtifact {
     final Path dir;
     final ModelMetadata metadata;
     final ModelSignature signature;
+    /**
+     * What its first call showed of its signature, or null: only described (in its DTO), never handed to engines.
+     * Set under the repository's lock.
+     */
+    volatile ModelSignature learned;
     /** Set (under the repository's lock) once the version left the store: it is never published again. */
     volatile boolean gone;
     /** Its service while published; guarded by this. */
@@ -26,6 +31,7 @@ final class StoredVersion implements ModelArtifact {
         this.dir = dir;
         this.metadata = metadata;
         this.signature = metadata.signature();
+        this.learned = metadata.learnedSignature();
     }
 
     @Override
@@ -48,6 +54,7 @@ final class StoredVersion implements ModelArtifact {
         return dir.resolve(metadata.file);
     }
 
+    /** The declared signature only: engines enforce it, so what was learned from a call never comes in. */
     @Override
     public ModelSignature signature() {
         return signature;
@@ -126,6 +133,7 @@ final class StoredVersion implements ModelArtifact {
         dto.size = metadata.size == null ? 0 : metadata.size;
         dto.created = metadata.created == null ? 0 : metadata.created;
         dto.signature = signature;
+        dto.learned = learned;
         return dto;
     }
 

@@ -427,6 +427,81 @@ class ModelRepositoryImplTest {
         assertEquals(1, restarted.deployFrom("bundle:acme/digits", "digits", "model.onnx", in(MODEL_B), in(json)).version);
     }
 
+    // ---- signatures learned from a first call ------------------------------------------------------------
+
+    private static final ModelSignature ADDER = new ModelSignature(
+            List.of(new TensorSpec("x", DataType.FP32, new long[] {-1, 3}),
+                    new TensorSpec("y", DataType.FP32, new long[] {-1, 3})),
+            List.of(new TensorSpec("output0", DataType.FP32, new long[] {-1, 3})), List.of(),
+            ModelSignature.MODEL_FILE + " + " + ModelSignature.FIRST_CALL);
+
+    @Test
+    void aLearnedSignatureIsKeptApartFromTheDeclaredOneAndSurvivesARestart() throws Exception {
+        deploy("adder", MODEL_A, null, true);
+        assertEquals(null, repo.resolve("adder", 1).learned, "nothing learned yet");
+
+        repo.learnSignature("adder", 1, ADDER);
+        ModelVersionDTO v = repo.resolve("adder", 1);
+        assertEquals(ADDER.withOrigin(ModelSignature.FIRST_CALL), v.learned);
+        assertEquals(ModelSignature.UNKNOWN, v.signature, "the declared signature is not changed");
+        assertEquals(ModelSignature.UNKNOWN, live("adder", 1).service.signature(), "engines never get it");
+        assertEquals(v.learned, repo.model("adder").versions.get(0).learned);
+        String stored = Files.readString(dataDir.resolve("adder/1/version.json"));
+        assertTrue(stored.contains("\"learnedInputs\"") && stored.contains("\"learnedOutputs\""), stored);
+        assertFalse(stored.contains("\"inputs\"") || stored.contains("\"outputs\""), stored);
+
+        // once learned, it stays as the first call showed it
+        repo.learnSignature("adder", 1, new ModelSignature(List.of(new TensorSpec("x", DataType.FP64,
+                new long[] {-1, 3})), ADDER.outputs(), List.of(), ModelSignature.FIRST_CALL));
+        assertEquals(ADDER.withOrigin(ModelSignature.FIRST_CALL), repo.resolve("adder", 1).learned);
+
+        repo.deactivate();
+        ModelRepositoryImpl restarted = repository();
+        ModelVersionDTO after = restarted.resolve("adder", 1);
+        assertEquals(ADDER.withOrigin(ModelSignature.FIRST_CALL), after.learned, "read back from version.json");
+        assertEquals(ModelSignature.UNKNOWN, after.signature);
+        assertEquals(ModelSignature.UNKNOWN, live("adder", 1).service.signature());
+        // the same file from the same source is still the same version
+        assertEquals(v.sha256, after.sha256);
+    }
+
+    @Test
+    void onlyACompleteSignatureIsLearnedAndNeverForAVersionThatDeclaresOneOrIsGone() throws Exception {
+        deploy("bare", MODEL_A, null, true);
+        repo.learnSignature("bare", 1, new ModelSignature(List.of(new TensorSpec("x", null, null)),
+                ADDER.outputs(), List.of(), ModelSignature.FIRST_CALL));
+        repo.learnSignature("bare", 1, null);
+        assertEquals(null, repo.resolve("bare", 1).learned, "an incomplete signature is not learned");
+
+        String json = """
+                {"inputs": [{"name": "x", "datatype": "FP32", "shape": [-1, 3]},
+                            {"name": "y", "datatype": "FP32", "shape": [-1, 3]}],
+                 "outputs": [{"name": "sum", "datatype": "FP32", "shape": [-1, 3]}]}
+                """;
+        repo.deployFrom("bundle:acme/declared", "declared", "model.pt", in(MODEL_A), in(json));
+        repo.learnSignature("declared", 1, ADDER);
+        assertEquals(null, repo.resolve("declared", 1).learned, "a complete declared signature needs nothing");
+
+        repo.learnSignature("bare", 7, ADDER);
+        repo.learnSignature("nobody", 1, ADDER);
+        repo.learnSignature("../bad", 1, ADDER);
+        repo.delete("bare", null);
+        repo.learnSignature("bare", 1, ADDER);
+        assertThrows(ModelNotFoundException.class, () -> repo.model("bare"));
+        assertFalse(Files.exists(dataDir.resolve("bare")), "a removed version's folder is not written again");
+    }
+
+    @Test
+    void aSidecarCannotDeclareALearnedSignature() throws Exception {
+        String json = """
+                {"learnedInputs": [{"name": "x", "datatype": "FP32", "shape": [-1, 3]}],
+                 "learnedOutputs": [{"name": "y", "datatype": "FP32", "shape": [-1, 3]}]}
+                """;
+        ModelVersionDTO v = repo.deployFrom("bundle:acme/sly", "sly", "model.pt", in(MODEL_A), in(json));
+        assertEquals(null, v.learned);
+        assertFalse(Files.readString(dataDir.resolve("sly/1/version.json")).contains("learned"));
+    }
+
     // ---- promotion: a new default once a modelhost reports it READY ----------------------------------------
 
     @Test
