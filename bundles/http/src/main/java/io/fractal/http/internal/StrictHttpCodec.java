@@ -1,6 +1,7 @@
 package io.fractal.http.internal;
 
 import java.io.IOException;
+import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import org.glassfish.grizzly.Buffer;
 import org.glassfish.grizzly.Connection;
@@ -19,6 +20,7 @@ import org.glassfish.grizzly.http.HttpServerFilter;
 import org.glassfish.grizzly.http.KeepAlive;
 import org.glassfish.grizzly.memory.Buffers;
 import org.glassfish.grizzly.memory.MemoryManager;
+import org.glassfish.grizzly.nio.NIOConnection;
 
 /**
  * Grizzly's HTTP/1.1 server codec, with two changes: a request head is checked ({@link RequestHeads}) before it is
@@ -79,13 +81,20 @@ final class StrictHttpCodec extends HttpServerFilter {
         return super.handleRead(ctx);
     }
 
-    /** Answers a request the codec has not parsed (so no response packet exists) and closes the connection. */
+    /**
+     * Answers a request whose head is refused, then stops sending on the connection (a FIN after the answer) and
+     * drops what still arrives until the client closes it, or the idle timeout does. Closing at once would reset the
+     * connection while the client is still sending (a body after a bad head), and a client that is reset loses the
+     * answer it had not read yet.
+     */
     private static void refuse(FilterChainContext ctx, int status, String message) {
         Connection<?> connection = ctx.getConnection();
         REFUSED.set(connection, Boolean.TRUE);
         byte[] body = JsonErrorPages.body(message).getBytes(StandardCharsets.UTF_8);
         String head = "HTTP/1.1 " + status + switch (status) {
             case 405 -> " Method Not Allowed\r\nAllow: GET, HEAD, POST, PUT, DELETE, OPTIONS";
+            case 413 -> " Payload Too Large";
+            case 431 -> " Request Header Fields Too Large";
             case 505 -> " HTTP Version Not Supported";
             default -> " Bad Request";
         } + "\r\nContent-Type: application/json\r\nContent-Length: " + body.length + "\r\nConnection: close\r\n\r\n";
@@ -96,7 +105,7 @@ final class StrictHttpCodec extends HttpServerFilter {
         ctx.write(Buffers.wrap(connection.getMemoryManager(), all), new EmptyCompletionHandler<WriteResult>() {
             @Override
             public void completed(WriteResult result) {
-                connection.closeSilently();
+                lingeringClose(connection);
             }
 
             @Override
@@ -104,6 +113,18 @@ final class StrictHttpCodec extends HttpServerFilter {
                 connection.closeSilently();
             }
         });
+    }
+
+    private static void lingeringClose(Connection<?> connection) {
+        if (connection instanceof NIOConnection nio && nio.getChannel() instanceof SocketChannel channel) {
+            try {
+                channel.shutdownOutput();
+                return;
+            } catch (IOException e) {
+                // closed meanwhile
+            }
+        }
+        connection.closeSilently();
     }
 
     @Override
@@ -137,17 +158,24 @@ final class StrictHttpCodec extends HttpServerFilter {
         return "the request's head is malformed";
     }
 
+    /** Grizzly found the head malformed (too large, a bad Content-Length, ...): answered as {@link #refuse} does. */
     @Override
     protected void onHttpHeaderError(HttpHeader header, FilterChainContext ctx, Throwable t) throws IOException {
-        if (header instanceof HttpRequestPacket request && request.getAttribute(ERROR) == null) {
+        int status = 400;
+        String message = null;
+        if (header instanceof HttpRequestPacket request) {
+            status = Math.max(400, request.getResponse().getStatus());
+            message = (String) request.getAttribute(ERROR);
+        }
+        if (message == null) {
             String m = t == null || t.getMessage() == null ? "" : t.getMessage();
-            request.setAttribute(ERROR, m.contains("too large")
-                    ? "the request line and headers are larger than " + maxHeadersSize + " bytes"
+            message = m.contains("too large") ? "the request line and headers are larger than " + maxHeadersSize
+                    + " bytes"
                     : m.contains("Content-Length") || m.contains("content-length") || t instanceof NumberFormatException
                             ? "the Content-Length header must be one non-negative number"
-                            : "the request's head is malformed");
+                            : "the request's head is malformed";
         }
-        super.onHttpHeaderError(header, ctx, t);
+        refuse(ctx, status, message);
     }
 
     @Override

@@ -139,6 +139,27 @@ class StrictHttpTest {
                 true), 400, "chunked");
     }
 
+    /**
+     * A refused request whose body is still coming gets its answer: the server stops sending (FIN) and drops the
+     * rest rather than reset the connection, which would lose the answer before the client reads it.
+     */
+    @Test
+    void aRefusedRequestWithALargeBodyStillGetsItsAnswer() throws Exception {
+        String big = "x".repeat(1_000_000);
+        assertJsonError(exchange("POST /%zz HTTP/1.1\r\nHost: x\r\nContent-Length: " + big.length() + "\r\n\r\n"
+                + big, 1_000_000, false), 400, "percent-escape");
+        assertJsonError(exchange("GET / HTTP/1.1\r\nHost: x\r\nContent-Length: " + big.length() + "\r\n\r\n"
+                + big, 1_000_000, false), 400, "take no body");
+        assertJsonError(exchange("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: "
+                + big.length() + "\r\n\r\n" + big, 1_000_000, false), 400, "Content-Length");
+    }
+
+    @Test
+    void aRequestLineTooLargeIsAnsweredAsHttp11() throws Exception {
+        String a = exchange("GET /" + "a".repeat(9000) + " HTTP/1.1\r\nHost: x\r\n\r\n", 100_000, false);
+        assertJsonError(a, 400, "larger than 8192 bytes");
+    }
+
     @Test
     void http12IsServedAsHttp11() throws Exception {
         String a = exchange("POST /v HTTP/1.2\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi", 1000, false);
