@@ -160,11 +160,29 @@ final class Bodies {
         } catch (JsonProcessingException e) {
             String where = e.getLocation() == null ? ""
                     : " (line " + e.getLocation().getLineNr() + ", column " + e.getLocation().getColumnNr() + ")";
-            throw new InvalidInputException("the body is not valid JSON" + where + ": " + e.getOriginalMessage()
-                    + "; expected " + expected);
+            throw new InvalidInputException("the body is not valid JSON" + where + ": "
+                    + withoutJavaNames(e.getOriginalMessage()) + "; expected " + expected);
         } catch (IOException e) {
             throw new InvalidInputException("the body cannot be read as JSON: " + e.getMessage());
         }
+    }
+
+    /**
+     * A Jackson message without the Java names it may hold ({@code (bound as `...JsonNode`)},
+     * {@code not allowed as per `DeserializationFeature...`}, {@code enable `JsonReadFeature...` to allow},
+     * {@code from `StreamReadConstraints...`}).
+     */
+    static String withoutJavaNames(String message) {
+        if (message == null) {
+            return "";
+        }
+        return message.replaceAll(" \\(bound as `[^`]*`\\)", "")
+                .replaceAll(": not allowed as per `[^`]*`", "")
+                .replaceAll(": enable `[^`]*` to allow", "")
+                .replaceAll(", from `[^`]*`", "")
+                .replaceAll(" ?\\(class [\\w$.]+\\)", "")
+                .replaceAll("`(?:[\\w$]+\\.)+([\\w$]+)[^`]*`", "$1")
+                .replaceAll("`[^`]*`", "");
     }
 
     private static boolean isBlank(byte[] bytes, int offset, int length) {

@@ -58,6 +58,19 @@ class BodiesTest {
         assertNull(Bodies.responseEncoding(null));
     }
 
+    /** Jackson's messages name its classes and features: a client reads what is wrong, not which Java type said so. */
+    @Test
+    void jsonErrorsNameNoJavaType() {
+        for (String body : new String[] {"{\"a\":1}{\"b\":2}", "{\"values\": [NaN]}", "[".repeat(1100),
+                "{\"values\": [1" + "0".repeat(2000) + "]}"}) {
+            InvalidInputException e = assertThrows(InvalidInputException.class, () -> Bodies.json(
+                    body.getBytes(StandardCharsets.UTF_8), 0, body.length(), "a JSON object"));
+            assertTrue(e.getMessage().startsWith("the body is not valid JSON") && !e.getMessage().contains("`")
+                    && !e.getMessage().matches("(?s).*(com\\.fasterxml|Feature|Constraints|JsonNode).*"),
+                    e.getMessage());
+        }
+    }
+
     @Test
     void bodiesThatAreNotJsonSaySo() {
         InvalidInputException e = assertThrows(InvalidInputException.class,

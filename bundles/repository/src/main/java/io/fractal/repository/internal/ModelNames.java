@@ -37,7 +37,9 @@ final class ModelNames {
         if (message == null) {
             return "";
         }
-        return message.replaceAll(": enable `[^`]*` to allow", "")
+        return message.replaceAll(" \\(bound as `[^`]*`\\)", "")
+                .replaceAll(": not allowed as per `[^`]*`", "")
+                .replaceAll(": enable `[^`]*` to allow", "")
                 .replaceAll(", from `[^`]*`", "")
                 .replaceAll(" ?\\(class [\\w$.]+\\)", "")
                 .replaceAll("`(?:[\\w$]+\\.)+([\\w$]+)[^`]*`", "$1")

@@ -126,7 +126,9 @@ final class JsonErrors implements ExceptionMapper<Throwable> {
         if (message == null) {
             return "";
         }
-        return message.replaceAll(": enable `[^`]*` to allow", "")
+        return message.replaceAll(" \\(bound as `[^`]*`\\)", "")
+                .replaceAll(": not allowed as per `[^`]*`", "")
+                .replaceAll(": enable `[^`]*` to allow", "")
                 .replaceAll(", from `[^`]*`", "")
                 .replaceAll(" ?\\(class [\\w$.]+\\)", "")
                 .replaceAll("`(?:[\\w$]+\\.)+([\\w$]+)[^`]*`", "$1")
