@@ -14,7 +14,7 @@ import java.nio.charset.StandardCharsets;
  * decoded, holds a control character, is not UTF-8, or has a {@code .} or {@code ..} segment; a version that is not
  * {@code HTTP/d.d} (505 when it is, but not HTTP/1.x); CONNECT and PRI (405: no proxy, no HTTP/2); header lines without a name and a colon, names that are not
  * tokens, values with control characters, obsolete line folding; a Host that is not a host and port, or more than
- * one Host.
+ * one Host; an Expect other than 100-continue (417).
  */
 final class RequestHeads {
 
@@ -80,6 +80,12 @@ final class RequestHeads {
             p = headerLine(b, i, e, complete);
             if (p != null) {
                 return p;
+            }
+            if (complete && isNamed(b, i, e, "expect:")) {
+                p = expect(b, i + 7, e);
+                if (p != null) {
+                    return p;
+                }
             }
             if (complete && isHost(b, i, e)) {
                 if (++hosts > 1) {
@@ -386,7 +392,25 @@ final class RequestHeads {
     }
 
     private static boolean isHost(Bytes b, int from, int to) {
-        return to - from >= 5 && matchesIgnoreCase(b, from, "host:");
+        return isNamed(b, from, to, "host:");
+    }
+
+    private static boolean isNamed(Bytes b, int from, int to, String nameAndColon) {
+        return to - from >= nameAndColon.length() && matchesIgnoreCase(b, from, nameAndColon);
+    }
+
+    /** Expect: the one expectation a server can meet is 100-continue (RFC 9110 10.1.1); others are a 417. */
+    private static Problem expect(Bytes b, int from, int to) {
+        int s = from;
+        int e = to;
+        while (s < e && (b.at(s) == ' ' || b.at(s) == '\t')) {
+            s++;
+        }
+        while (e > s && (b.at(e - 1) == ' ' || b.at(e - 1) == '\t')) {
+            e--;
+        }
+        return e - s == 12 && matchesIgnoreCase(b, s, "100-continue") ? null
+                : new Problem(417, "the Expect header can only be 100-continue");
     }
 
     /** The value of a Host header, from just after its colon: optional whitespace, host[:port], whitespace. */

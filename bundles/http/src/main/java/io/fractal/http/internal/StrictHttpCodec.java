@@ -93,8 +93,7 @@ final class StrictHttpCodec extends HttpServerFilter {
         byte[] body = JsonErrorPages.body(message).getBytes(StandardCharsets.UTF_8);
         String head = "HTTP/1.1 " + status + switch (status) {
             case 405 -> " Method Not Allowed\r\nAllow: GET, HEAD, POST, PUT, DELETE, OPTIONS";
-            case 413 -> " Payload Too Large";
-            case 431 -> " Request Header Fields Too Large";
+            case 417 -> " Expectation Failed";
             case 505 -> " HTTP Version Not Supported";
             default -> " Bad Request";
         } + "\r\nContent-Type: application/json\r\nContent-Length: " + body.length + "\r\nConnection: close\r\n\r\n";

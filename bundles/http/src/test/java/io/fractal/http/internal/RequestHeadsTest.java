@@ -49,6 +49,7 @@ class RequestHeadsTest {
         ok("BREW /pot HTTP/1.1\r\nHost: x\r\nUpgrade: h2c\r\nHTTP2-Settings: AAEAAEAAAAIAAAABAAMAAABkAAQBAAAAAAUAAEAA\r\n"
                 + "X-Obs-Text: caf\u00e9\r\n\r\n");
         ok("GET /a/.b/..c/...?q=../.. HTTP/1.1\r\nHost: x\r\n\r\n");
+        ok("POST / HTTP/1.1\r\nHost: x\r\nExpect:  100-Continue \r\nContent-Length: 1\r\n\r\n");
     }
 
     @Test
@@ -125,6 +126,8 @@ class RequestHeadsTest {
         bad("GET / HTTP/1.1\r\nHost: [::1\r\n\r\n", 400, "']'");
         bad("GET / HTTP/1.1\r\nHost: x%zz\r\n\r\n", 400, "percent-escape");
         bad("GET / HTTP/1.1\r\nHost: x\r\nhost: y\r\n\r\n", 400, "more than one Host");
+        bad("GET / HTTP/1.1\r\nHost: x\r\nExpect: garbage\r\n\r\n", 417, "100-continue");
+        bad("GET / HTTP/1.1\r\nHost: x\r\nexpect: 100-continue, x\r\n\r\n", 417, "100-continue");
     }
 
     /** A refused head is refused as soon as its bad part has arrived, before the rest of the head. */

@@ -117,11 +117,48 @@ class StrictHttpTest {
         assertJsonError(exchange("GET / HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n", 1000, false), 400,
                 "header name");
         assertJsonError(exchange("GET / HTTP/1.1\r\nHost: {bad}\r\n\r\n", 1000, false), 400, "host name");
+        assertJsonError(exchange("GET / HTTP/1.1\r\nHost: x\r\nExpect: garbage\r\n\r\n", 1000, false), 417,
+                "100-continue");
         assertJsonError(exchange("\u0016\u0003\u0001\u0000\u00a5\u0001", 1000, false), 400, "TLS");
         // the second request on a connection
         String second = exchange("GET /ok HTTP/1.1\r\nHost: x\r\n\r\nGET /%zz HTTP/1.1\r\nHost: x\r\n\r\n", 1000,
                 false);
         assertTrue(second.startsWith("HTTP/1.1 200") && second.contains("HTTP/1.1 400 Bad Request"), second);
+    }
+
+    /** What a hostile client sends is not the server's problem: Grizzly's filter chain logs no warning for it. */
+    private final java.util.List<java.util.logging.LogRecord> warnings = new java.util.concurrent.CopyOnWriteArrayList<>();
+    private final java.util.logging.Handler collect = new java.util.logging.Handler() {
+        @Override
+        public void publish(java.util.logging.LogRecord r) {
+            if (r.getLevel().intValue() >= java.util.logging.Level.WARNING.intValue()) {
+                warnings.add(r);
+            }
+        }
+
+        @Override
+        public void flush() {
+        }
+
+        @Override
+        public void close() {
+        }
+    };
+
+    @Test
+    void aBrokenChunkIsA400WithoutAWarning() throws Exception {
+        java.util.logging.Logger grizzly = java.util.logging.Logger.getLogger("org.glassfish.grizzly");
+        grizzly.addHandler(collect);
+        try {
+            assertJsonError(exchange("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 1000,
+                    true), 400, "chunked");
+            String later = exchange("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n"
+                    + "zz\r\n", 40, true);
+            assertTrue(later.isEmpty() || later.startsWith("HTTP/1.1 400") || later.startsWith("HTTP/1.1 200"), later);
+            assertEquals(java.util.List.of(), warnings.stream().map(r -> r.getMessage()).toList());
+        } finally {
+            grizzly.removeHandler(collect);
+        }
     }
 
     @Test
