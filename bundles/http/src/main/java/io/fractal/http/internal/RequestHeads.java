@@ -14,7 +14,8 @@ import java.nio.charset.StandardCharsets;
  * decoded, holds a control character, is not UTF-8, or has a {@code .} or {@code ..} segment; a version that is not
  * {@code HTTP/d.d} (505 when it is, but not HTTP/1.x); CONNECT and PRI (405: no proxy, no HTTP/2); header lines without a name and a colon, names that are not
  * tokens, values with control characters, obsolete line folding; a Host that is not a host and port, or more than
- * one Host; an Expect other than 100-continue (417).
+ * one Host; an Expect other than 100-continue (417); a Content-Length that is not one number, a Transfer-Encoding
+ * other than chunked, both at once, and a body on TRACE.
  */
 final class RequestHeads {
 
@@ -69,13 +70,30 @@ final class RequestHeads {
             return p;
         }
         int hosts = 0;
+        int lengths = 0;
+        long length = 0;
+        int encodings = 0;
         int i = next(b, lineEnd, to);
         while (i < to) {
             int end = lineEnd(b, i, to);
             boolean complete = end >= 0;
             int e = complete ? end : partialEnd(b, i, to);
             if (complete && e == i) {
-                return null; // the empty line: the head is complete
+                // the empty line: the head is complete
+                return framing(b, from, lengths, length, encodings);
+            }
+            if (complete && isNamed(b, i, e, "content-length:")) {
+                lengths++;
+                length = number(b, i + 15, e);
+                if (length < 0) {
+                    return bad("the Content-Length header must be a non-negative number of bytes");
+                }
+            }
+            if (complete && isNamed(b, i, e, "transfer-encoding:")) {
+                encodings++;
+                if (!valueIs(b, i + 18, e, "chunked")) {
+                    return bad("the Transfer-Encoding header can only be chunked");
+                }
             }
             p = headerLine(b, i, e, complete);
             if (p != null) {
@@ -399,8 +417,28 @@ final class RequestHeads {
         return to - from >= nameAndColon.length() && matchesIgnoreCase(b, from, nameAndColon);
     }
 
-    /** Expect: the one expectation a server can meet is 100-continue (RFC 9110 10.1.1); others are a 417. */
-    private static Problem expect(Bytes b, int from, int to) {
+    /**
+     * How the body is delimited, once the whole head is known: one Content-Length or chunked, not both (a request
+     * smuggling vector), and no body on TRACE (Grizzly would read one as the next request).
+     */
+    private static Problem framing(Bytes b, int from, int lengths, long length, int encodings) {
+        if (lengths > 1) {
+            return bad("the request has more than one Content-Length header");
+        }
+        if (encodings > 1) {
+            return bad("the request has more than one Transfer-Encoding header");
+        }
+        if (lengths > 0 && encodings > 0) {
+            return bad("the request has both Content-Length and Transfer-Encoding; send one");
+        }
+        if ((encodings > 0 || length > 0) && is(b, from, from + 6, "TRACE ")) {
+            return bad("TRACE requests take no body");
+        }
+        return null;
+    }
+
+    /** A header value (after the colon) as a decimal number of at most 18 digits, else -1. */
+    private static long number(Bytes b, int from, int to) {
         int s = from;
         int e = to;
         while (s < e && (b.at(s) == ' ' || b.at(s) == '\t')) {
@@ -409,7 +447,36 @@ final class RequestHeads {
         while (e > s && (b.at(e - 1) == ' ' || b.at(e - 1) == '\t')) {
             e--;
         }
-        return e - s == 12 && matchesIgnoreCase(b, s, "100-continue") ? null
+        if (e == s || e - s > 18) {
+            return -1;
+        }
+        long n = 0;
+        for (int k = s; k < e; k++) {
+            int c = b.at(k);
+            if (c < '0' || c > '9') {
+                return -1;
+            }
+            n = n * 10 + (c - '0');
+        }
+        return n;
+    }
+
+    /** Whether a header value (after the colon), without surrounding whitespace, is {@code value} in any case. */
+    private static boolean valueIs(Bytes b, int from, int to, String value) {
+        int s = from;
+        int e = to;
+        while (s < e && (b.at(s) == ' ' || b.at(s) == '\t')) {
+            s++;
+        }
+        while (e > s && (b.at(e - 1) == ' ' || b.at(e - 1) == '\t')) {
+            e--;
+        }
+        return e - s == value.length() && matchesIgnoreCase(b, s, value);
+    }
+
+    /** Expect: the one expectation a server can meet is 100-continue (RFC 9110 10.1.1); others are a 417. */
+    private static Problem expect(Bytes b, int from, int to) {
+        return valueIs(b, from, to, "100-continue") ? null
                 : new Problem(417, "the Expect header can only be 100-continue");
     }
 

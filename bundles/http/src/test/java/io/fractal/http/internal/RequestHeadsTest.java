@@ -50,6 +50,8 @@ class RequestHeadsTest {
                 + "X-Obs-Text: caf\u00e9\r\n\r\n");
         ok("GET /a/.b/..c/...?q=../.. HTTP/1.1\r\nHost: x\r\n\r\n");
         ok("POST / HTTP/1.1\r\nHost: x\r\nExpect:  100-Continue \r\nContent-Length: 1\r\n\r\n");
+        ok("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding:  Chunked\r\n\r\n");
+        ok("TRACE / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n");
     }
 
     @Test
@@ -127,6 +129,16 @@ class RequestHeadsTest {
         bad("GET / HTTP/1.1\r\nHost: x%zz\r\n\r\n", 400, "percent-escape");
         bad("GET / HTTP/1.1\r\nHost: x\r\nhost: y\r\n\r\n", 400, "more than one Host");
         bad("GET / HTTP/1.1\r\nHost: x\r\nExpect: garbage\r\n\r\n", 417, "100-continue");
+        bad("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n", 400, "non-negative number");
+        bad("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n", 400, "non-negative number");
+        bad("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999\r\n\r\n", 400, "non-negative");
+        bad("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n", 400, "more than one");
+        bad("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", 400, "only be chunked");
+        bad("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", 400, "only be chunked");
+        bad("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n", 400, "both");
+        bad("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\ntransfer-encoding: chunked\r\n\r\n", 400,
+                "more than one Transfer-Encoding");
+        bad("TRACE / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello", 400, "TRACE");
         bad("GET / HTTP/1.1\r\nHost: x\r\nexpect: 100-continue, x\r\n\r\n", 417, "100-continue");
     }
 

@@ -25,7 +25,15 @@ final class BodyLimit implements ContainerRequestFilter {
 
     @Override
     public void filter(ContainerRequestContext request) throws IOException {
-        if (request.getLength() > limit) {
+        int length;
+        try {
+            length = request.getLength();
+        } catch (RuntimeException e) {
+            // several Content-Length values (the listener refuses them first)
+            request.abortWith(JsonErrors.error(400, "the Content-Length header must be one non-negative number"));
+            return;
+        }
+        if (length > limit) {
             request.abortWith(JsonErrors.error(413, new BodyTooLargeException(limit).getMessage()));
             return;
         }
