@@ -70,6 +70,9 @@ public class ModelHostAdminImpl implements ModelHostAdmin {
         return out;
     }
 
+    /** Where FileInstall notes the .cfg file a configuration came from (a file: URI). */
+    static final String FILEINSTALL_FILENAME = "felix.fileinstall.filename";
+
     /** The most modelhosts the API creates on one server. */
     static final int MAX_HOSTS = 32;
 
@@ -120,10 +123,17 @@ public class ModelHostAdminImpl implements ModelHostAdmin {
         if (c == null) {
             return false;
         }
+        Dictionary<String, Object> props = c.getProperties();
+        Object file = props == null ? null : props.get(FILEINSTALL_FILENAME);
         try {
             c.delete();
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot delete the modelhost configuration", e);
+            if (file != null) {
+                // defined by a .cfg in deploy/: the file goes too, or the modelhost would come back with it at start
+                java.nio.file.Files.deleteIfExists(java.nio.file.Path.of(java.net.URI.create(String.valueOf(file))));
+            }
+        } catch (IOException | IllegalArgumentException e) {
+            throw new UncheckedIOException("cannot delete the modelhost configuration", e instanceof IOException io
+                    ? io : new IOException(e.getMessage(), e));
         }
         return true;
     }
