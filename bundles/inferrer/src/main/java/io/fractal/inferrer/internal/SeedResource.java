@@ -94,23 +94,28 @@ public class SeedResource {
 
     private void sendNext(LoadBalancer lb, JsonNode data, List<CompletableFuture<EchoDTO>> futures,
             AtomicInteger next) {
-        int i = next.getAndIncrement();
-        if (i >= futures.size()) {
-            return;
+        int i;
+        CompletableFuture<EchoDTO> sent;
+        // in the order of the elements: a round-robin balancer gives sequential elements alternate modelhosts
+        synchronized (futures) {
+            i = next.getAndIncrement();
+            if (i >= futures.size()) {
+                return;
+            }
+            JsonNode element = data.get(i);
+            sent = balancer.callAsync(lb, b -> b.echo(element), e -> e instanceof CapacityExceededException);
         }
-        JsonNode element = data.get(i);
-        balancer.callAsync(lb, b -> b.echo(element), e -> e instanceof CapacityExceededException)
-                .whenComplete((echo, error) -> {
-                    if (error != null) {
-                        // the call fails with its first failure: the elements not sent yet are not sent
-                        futures.get(i).completeExceptionally(error);
-                        next.set(futures.size());
-                        futures.forEach(f -> f.completeExceptionally(error));
-                    } else {
-                        futures.get(i).complete(echo);
-                        sendNext(lb, data, futures, next);
-                    }
-                });
+        sent.whenComplete((echo, error) -> {
+            if (error != null) {
+                // the call fails with its first failure: the elements not sent yet are not sent
+                futures.get(i).completeExceptionally(error);
+                next.set(futures.size());
+                futures.forEach(f -> f.completeExceptionally(error));
+            } else {
+                futures.get(i).complete(echo);
+                sendNext(lb, data, futures, next);
+            }
+        });
     }
 
     private CompletableFuture<Map<String, Object>> echoes(LoadBalancer lb, JsonNode data) {
