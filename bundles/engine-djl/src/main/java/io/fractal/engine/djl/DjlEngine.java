@@ -9,9 +9,13 @@ import io.fractal.api.inference.DataType;
 import io.fractal.api.inference.ModelSignature;
 import io.fractal.api.inference.TensorSpec;
 import io.fractal.api.repository.ModelArtifact;
+import java.io.File;
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.EnumSet;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -118,7 +122,8 @@ public abstract class DjlEngine implements InferenceEngine, AutoCloseable {
             if (model != null) {
                 model.close();
             }
-            throw new ModelLoadException(djlEngineName + " cannot load " + file.getFileName() + ": " + rootMessage(e), e);
+            throw new ModelLoadException(djlEngineName + " cannot load " + file.getFileName() + ": "
+                    + withoutFolder(rootMessage(e), file), e);
         }
     }
 
@@ -157,14 +162,29 @@ public abstract class DjlEngine implements InferenceEngine, AutoCloseable {
         }
     }
 
+    /**
+     * What an engine's failure says, for a client: the innermost message, without a C++ stack trace, and for a
+     * TorchScript error only its last line (the error itself; the lines before are a traceback of the model's code,
+     * with file names of the machine it was trained on).
+     */
     static String rootMessage(Throwable e) {
         Throwable t = e;
         while (t.getCause() != null && t.getCause() != t) {
             t = t.getCause();
         }
         String m = t.getMessage();
-        if (m == null) {
-            return t.getClass().getSimpleName();
+        if (m == null || m.isBlank()) {
+            return "the engine gave no reason";
+        }
+        if (m.contains("Traceback of TorchScript")) {
+            String last = "";
+            for (String line : m.split("\n")) {
+                if (!line.isBlank()) {
+                    last = line.strip();
+                }
+            }
+            // "RuntimeError: The size of tensor a (3) must match ..."
+            m = last.replaceFirst("^[A-Za-z_.]*(Error|Exception): *", "");
         }
         // TorchScript errors carry a C++ stack trace after the first lines: keep the message only.
         int cut = m.indexOf("\nException raised from");
@@ -173,5 +193,24 @@ public abstract class DjlEngine implements InferenceEngine, AutoCloseable {
         }
         m = cut > 0 ? m.substring(0, cut) : m;
         return m.length() > 500 ? m.substring(0, 500) + "..." : m.strip();
+    }
+
+    /**
+     * A message without the folder the model file is stored in (ONNX Runtime says "Load model from
+     * /srv/fractal/data/models/m/1/model.onnx failed"): the file's name is what a client knows.
+     */
+    static String withoutFolder(String message, Path file) {
+        String out = message;
+        Path folder = file.toAbsolutePath().getParent();
+        List<String> folders = new ArrayList<>(List.of(folder.toString()));
+        try {
+            folders.add(folder.toRealPath().toString());
+        } catch (IOException | RuntimeException e) {
+            // gone already
+        }
+        for (String f : folders) {
+            out = out.replace(f + File.separator, "").replace(f, "the model's folder");
+        }
+        return out;
     }
 }
