@@ -12,7 +12,12 @@ final class JsonErrorPages implements ErrorPageGenerator {
 
     @Override
     public String generate(Request request, int status, String reasonPhrase, String description, Throwable exception) {
-        return body(status + " " + reasonPhrase + (description == null || description.isBlank() ? "" : ": " + description));
+        if (request != null && request.getResponse() != null) {
+            // Grizzly labels what a generator returns text/html unless a type is set
+            request.getResponse().setContentType("application/json;charset=UTF-8");
+        }
+        boolean plain = description == null || description.isBlank() || description.equals(reasonPhrase);
+        return body(status + " " + reasonPhrase + (plain ? "" : ": " + description));
     }
 
     static String body(String message) {
