@@ -172,6 +172,7 @@ public class HttpListener {
                 .setCorePoolSize(Math.min(most, Math.max(4, 2 * Runtime.getRuntime().availableProcessors())))
                 .setMaxPoolSize(most).setKeepAliveTime(60, TimeUnit.SECONDS).setQueueLimit(-1);
         listener.getTransport().setReadTimeout(Math.max(1, c.read_timeout_ms()), TimeUnit.MILLISECONDS);
+        listener.registerAddOn(new StrictHttp()); // request heads checked before Grizzly parses them: 400 in JSON
         listener.registerAddOn(new IgnoreUpgrades());
         s.addListener(listener);
         ServerConfiguration sc = s.getServerConfiguration();

@@ -18,15 +18,11 @@ import org.glassfish.grizzly.http.server.NetworkListener;
  * nothing. Without it Grizzly, which has no HTTP/2 or WebSocket here, treats the rest of the connection as upgraded
  * and the request hangs until a timeout. The codec announces the upgrade before it checks the request, so clearing
  * it here is in time.
- *
- * <p>It also puts the {@link StrictHttp} codec in place first (the listener registers this add-on only; it should
- * register {@link StrictHttp} itself, before this one).
  */
 final class IgnoreUpgrades extends BaseFilter implements AddOn {
 
     @Override
     public void setup(NetworkListener listener, FilterChainBuilder builder) {
-        new StrictHttp().setup(listener, builder);
         int codec = builder.indexOfType(HttpServerFilter.class);
         builder.add(codec + 1, this);
     }

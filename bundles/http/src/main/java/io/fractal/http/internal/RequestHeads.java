@@ -297,6 +297,10 @@ final class RequestHeads {
             if (!utf8.accept(decoded)) {
                 return bad("the request path is not UTF-8 once percent-decoded");
             }
+            if (c == ';') {
+                // matrix parameters: JAX-RS drops them from path parameters, so /models/iris;x would act on iris
+                return bad("the request path must not hold ';' (no call takes matrix parameters)");
+            }
             if (decoded == '.') {
                 dots++;
             } else {

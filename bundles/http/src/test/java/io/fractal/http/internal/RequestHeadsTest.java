@@ -109,6 +109,7 @@ class RequestHeadsTest {
         bad("GET http://a{b/ HTTP/1.1\r\n\r\n", 400, "not allowed in a host name");
         bad("GET http://a?x HTTP/1.1\r\n\r\n", 400, "path after its host");
         bad("GET *x HTTP/1.1\r\n\r\n", 400, "'*'");
+        bad("DELETE /api/v1/models/iris;x HTTP/1.1\r\n\r\n", 400, "';'");
     }
 
     @Test

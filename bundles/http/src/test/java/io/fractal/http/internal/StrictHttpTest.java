@@ -34,6 +34,7 @@ class StrictHttpTest {
         }
         server = new HttpServer();
         NetworkListener listener = new NetworkListener("test", "127.0.0.1", port);
+        listener.registerAddOn(new StrictHttp()); // as HttpListener registers them
         listener.registerAddOn(new IgnoreUpgrades());
         server.addListener(listener);
         server.getServerConfiguration().addHttpHandler(new HttpHandler() {
