@@ -76,7 +76,8 @@ public class AuthIT extends FractalTestSupport {
         Http stranger = http().anonymous();
         assertEquals(200, stranger.post("/api/v1/models/iris/prediction", IRIS_ROW).status);
         assertEquals(200, stranger.get("/v2/models/iris").status);
-        assertEquals(200, stranger.get("/v2/health/ready").status);
+        await("ready, for a stranger too").atMost(READY_TIMEOUT).pollInterval(Duration.ofMillis(50))
+                .until(() -> stranger.get("/v2/health/ready").status == 200);
         assertEquals(200, stranger.get("/api/v1/modelhosts").status);
         // With the token, management works.
         HttpResult drain = http().post("/api/v1/modelhosts/mh2/drain");

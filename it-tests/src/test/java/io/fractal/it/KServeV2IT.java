@@ -1,10 +1,12 @@
 package io.fractal.it;
 
+import static org.awaitility.Awaitility.await;
 import static org.junit.Assert.assertEquals;
 import static org.junit.Assert.assertFalse;
 import static org.junit.Assert.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -131,6 +133,9 @@ public class KServeV2IT extends FractalTestSupport {
     @Test
     public void serverIsLiveAndReady() {
         HttpResult live = http().get("/v2/health/live");
+        // ready once the models present at start are loaded: a moment after the API answers
+        await("ready").atMost(READY_TIMEOUT).pollInterval(Duration.ofMillis(50))
+                .until(() -> http().get("/v2/health/ready").status == 200);
         HttpResult ready = http().get("/v2/health/ready");
 
         assertEquals(live.toString(), 200, live.status);
