@@ -151,14 +151,17 @@ machine_line() {
     "$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)" "$(cut -d' ' -f1-3 /proc/loadavg)"
 }
 
-# Waits until model $1 is READY on $2 modelhosts (default: all of them).
-wait_hosts_ready() {
-  wait_for "model $1 ready on ${2:-every} modelhost(s)" "${3:-60}" "$PY" - "$BASE" "$1" "${2:-0}" <<'EOF2'
+# Waits until model $1 is READY on $2 modelhosts (default: all of them). The check is passed with -c, not on
+# stdin: wait_for runs it again and again, and a here-document is read by the first attempt only (later ones then
+# ran an empty script and passed at once).
+HOSTS_READY_PY='
 import json, sys, urllib.request
 base, model, want = sys.argv[1], sys.argv[2], int(sys.argv[3])
 hosts = json.load(urllib.request.urlopen(base + "/api/v1/modelhosts", timeout=5))
 hosts = hosts["modelhosts"] if isinstance(hosts, dict) else hosts
 ready = sum(1 for h in hosts if any(m.get("model") == model and m.get("state") == "READY" for m in h.get("loaded", [])))
 sys.exit(0 if hosts and ready >= (want or len(hosts)) else 1)
-EOF2
+'
+wait_hosts_ready() {
+  wait_for "model $1 ready on ${2:-every} modelhost(s)" "${3:-60}" "$PY" -c "$HOSTS_READY_PY" "$BASE" "$1" "${2:-0}"
 }
