@@ -72,9 +72,11 @@ final class Fakes {
     /** A repository of models in memory, each with versions 1..n and a default. */
     static final class Repository implements ModelRepository {
 
+        volatile boolean settled = true;
+
         @Override
         public boolean settled() {
-            return true;
+            return settled;
         }
 
         final Map<String, ModelDTO> models = new ConcurrentHashMap<>();
