@@ -82,13 +82,7 @@ public class HttpListener {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-        HttpServer s;
-        synchronized (this) {
-            stopped = true;
-            s = server;
-            server = null;
-        }
-        retries.shutdownNow();
+        HttpServer s = stopListening();
         if (s != null) {
             int inFlight = handler.inFlight();
             close(s, c.drain_ms());
@@ -214,6 +208,15 @@ public class HttpListener {
         } catch (IllegalStateException e) {
             // the JVM is shutting down: the hook is what stops us
         }
+        HttpServer s = stopListening();
+        if (s != null) {
+            close(s, config.drain_ms());
+        }
+        LOG.info("REST API listener stopped");
+    }
+
+    /** Stops for good: no more (re)tries to listen; the server that listens now, if any, for the caller to close. */
+    private HttpServer stopListening() {
         HttpServer s;
         synchronized (this) {
             stopped = true;
@@ -221,10 +224,7 @@ public class HttpListener {
             server = null;
         }
         retries.shutdownNow();
-        if (s != null) {
-            close(s, config.drain_ms());
-        }
-        LOG.info("REST API listener stopped");
+        return s;
     }
 
     /**

@@ -441,16 +441,28 @@ final class RequestHeads {
         return null;
     }
 
-    /** A header value (after the colon) as a decimal number of at most 18 digits, else -1. */
-    private static long number(Bytes b, int from, int to) {
+    /** Where a header value (after the colon) starts: past its leading spaces and tabs. */
+    private static int valueStart(Bytes b, int from, int to) {
         int s = from;
-        int e = to;
-        while (s < e && (b.at(s) == ' ' || b.at(s) == '\t')) {
+        while (s < to && (b.at(s) == ' ' || b.at(s) == '\t')) {
             s++;
         }
-        while (e > s && (b.at(e - 1) == ' ' || b.at(e - 1) == '\t')) {
+        return s;
+    }
+
+    /** Where a header value that starts at {@code from} ends: before its trailing spaces and tabs. */
+    private static int valueEnd(Bytes b, int from, int to) {
+        int e = to;
+        while (e > from && (b.at(e - 1) == ' ' || b.at(e - 1) == '\t')) {
             e--;
         }
+        return e;
+    }
+
+    /** A header value (after the colon) as a decimal number of at most 18 digits, else -1. */
+    private static long number(Bytes b, int from, int to) {
+        int s = valueStart(b, from, to);
+        int e = valueEnd(b, s, to);
         if (e == s || e - s > 18) {
             return -1;
         }
@@ -467,14 +479,8 @@ final class RequestHeads {
 
     /** Whether a header value (after the colon), without surrounding whitespace, is {@code value} in any case. */
     private static boolean valueIs(Bytes b, int from, int to, String value) {
-        int s = from;
-        int e = to;
-        while (s < e && (b.at(s) == ' ' || b.at(s) == '\t')) {
-            s++;
-        }
-        while (e > s && (b.at(e - 1) == ' ' || b.at(e - 1) == '\t')) {
-            e--;
-        }
+        int s = valueStart(b, from, to);
+        int e = valueEnd(b, s, to);
         return e - s == value.length() && matchesIgnoreCase(b, s, value);
     }
 
@@ -486,14 +492,8 @@ final class RequestHeads {
 
     /** The value of a Host header, from just after its colon: optional whitespace, host[:port], whitespace. */
     private static Problem host(Bytes b, int from, int to) {
-        int s = from;
-        int e = to;
-        while (s < e && (b.at(s) == ' ' || b.at(s) == '\t')) {
-            s++;
-        }
-        while (e > s && (b.at(e - 1) == ' ' || b.at(e - 1) == '\t')) {
-            e--;
-        }
+        int s = valueStart(b, from, to);
+        int e = valueEnd(b, s, to);
         return s == e ? null : hostAndPort(b, s, e, true, "the Host header's");
     }
 

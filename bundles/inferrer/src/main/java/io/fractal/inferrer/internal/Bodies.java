@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.fractal.api.inference.ClientText;
 import io.fractal.api.inference.InvalidInputException;
 import jakarta.ws.rs.WebApplicationException;
 import java.io.ByteArrayInputStream;
@@ -161,28 +162,10 @@ final class Bodies {
             String where = e.getLocation() == null ? ""
                     : " (line " + e.getLocation().getLineNr() + ", column " + e.getLocation().getColumnNr() + ")";
             throw new InvalidInputException("the body is not valid JSON" + where + ": "
-                    + withoutJavaNames(e.getOriginalMessage()) + "; expected " + expected);
+                    + ClientText.withoutJavaNames(e.getOriginalMessage()) + "; expected " + expected);
         } catch (IOException e) {
             throw new InvalidInputException("the body cannot be read as JSON: " + e.getMessage());
         }
-    }
-
-    /**
-     * A Jackson message without the Java names it may hold ({@code (bound as `...JsonNode`)},
-     * {@code not allowed as per `DeserializationFeature...`}, {@code enable `JsonReadFeature...` to allow},
-     * {@code from `StreamReadConstraints...`}).
-     */
-    static String withoutJavaNames(String message) {
-        if (message == null) {
-            return "";
-        }
-        return message.replaceAll(" \\(bound as `[^`]*`\\)", "")
-                .replaceAll(": not allowed as per `[^`]*`", "")
-                .replaceAll(": enable `[^`]*` to allow", "")
-                .replaceAll(", from `[^`]*`", "")
-                .replaceAll(" ?\\(class [\\w$.]+\\)", "")
-                .replaceAll("`(?:[\\w$]+\\.)+([\\w$]+)[^`]*`", "$1")
-                .replaceAll("`[^`]*`", "");
     }
 
     private static boolean isBlank(byte[] bytes, int offset, int length) {

@@ -191,23 +191,8 @@ public class KServeResource {
     private CompletionStage<Response> infer(ModelRef ref, String timeout, String headerLength, String contentEncoding,
             String acceptEncoding, String contentLength, InputStream body) throws IOException {
         int factor = headerLength == null ? MemoryBudget.JSON_FACTOR : MemoryBudget.BINARY_FACTOR;
-        MemoryBudget memory = services.memory();
-        MemoryBudget.Lease declared = memory.reserve(Bodies.length(contentLength), factor);
-        MemoryBudget.Lease lease = declared;
-        try {
-            byte[] bytes = readBody(body, contentEncoding);
-            if (contentLength == null || contentEncoding != null) {
-                lease = memory.reserve(bytes.length, factor); // chunked or compressed: what it turned out to be
-                declared.close();
-            }
-            MemoryBudget.Lease held = lease;
-            return infer(ref, timeout, KServeCodec.parse(bytes, headerLength), acceptEncoding)
-                    .whenComplete((r, e) -> held.close());
-        } catch (IOException | RuntimeException | Error e) {
-            lease.close();
-            declared.close();
-            throw e;
-        }
+        return services.memory().within(contentLength, contentEncoding, factor, () -> readBody(body, contentEncoding),
+                bytes -> infer(ref, timeout, KServeCodec.parse(bytes, headerLength), acceptEncoding));
     }
 
     private byte[] readBody(InputStream body, String contentEncoding) throws IOException {

@@ -2,6 +2,9 @@ package io.fractal.inferrer.internal;
 
 import io.fractal.api.inference.CapacityExceededException;
 import jakarta.ws.rs.WebApplicationException;
+import java.io.IOException;
+import java.util.concurrent.CompletionStage;
+import java.util.function.Function;
 
 /**
  * The memory that request bodies may take while they are parsed, shared by every prediction: a body reserves what
@@ -69,6 +72,35 @@ final class MemoryBudget {
                 }
             }
         };
+    }
+
+    /** Reads a body; the same as {@link java.io.InputStream#readAllBytes()} may throw. */
+    interface BodyReader {
+        byte[] read() throws IOException;
+    }
+
+    /**
+     * Runs {@code work} on a body read within this budget: what the declared {@code Content-Length} costs is
+     * reserved before the body is read (what it turned out to be, when chunked or compressed), and given back when
+     * the stage {@code work} returns completes, or at once if anything throws.
+     */
+    <T> CompletionStage<T> within(String contentLength, String contentEncoding, int factor, BodyReader body,
+            Function<byte[], CompletionStage<T>> work) throws IOException {
+        Lease declared = reserve(Bodies.length(contentLength), factor);
+        Lease lease = declared;
+        try {
+            byte[] bytes = body.read();
+            if (contentLength == null || contentEncoding != null) {
+                lease = reserve(bytes.length, factor); // chunked or compressed: what it turned out to be
+                declared.close();
+            }
+            Lease held = lease;
+            return work.apply(bytes).whenComplete((r, e) -> held.close());
+        } catch (IOException | RuntimeException | Error e) {
+            lease.close();
+            declared.close();
+            throw e;
+        }
     }
 
     synchronized long used() {

@@ -5,6 +5,7 @@ import io.fractal.api.balancer.LoadBalancer;
 import io.fractal.api.balancer.Strategy;
 import io.fractal.api.host.ModelHostAdmin;
 import io.fractal.api.host.ModelHostConfigDTO;
+import io.fractal.api.inference.ClientText;
 import io.fractal.api.inference.InvalidInputException;
 import io.fractal.api.inference.ModelNotFoundException;
 import io.fractal.api.rest.Doc;
@@ -151,7 +152,7 @@ public class ModelHostsResource {
 
     static void checkId(String id) {
         if (id == null || !ID.matcher(id).matches()) {
-            throw new InvalidInputException("invalid modelhost id '" + Quoted.of(id) + "': 1 to 64 letters, digits, "
+            throw new InvalidInputException("invalid modelhost id '" + ClientText.quote(id) + "': 1 to 64 letters, digits, "
                     + "'-' or '_', starting with a letter or digit");
         }
     }

@@ -1,5 +1,6 @@
 package io.fractal.inferrer.internal;
 
+import io.fractal.api.inference.ClientText;
 import io.fractal.api.inference.InvalidInputException;
 
 /** A model as a request names it: {@code iris} (the default version) or {@code iris:3}. */
@@ -24,7 +25,7 @@ record ModelRef(String name, Integer version) {
             }
             return v;
         } catch (NumberFormatException e) {
-            throw new InvalidInputException("invalid model version '" + Quoted.of(text)
+            throw new InvalidInputException("invalid model version '" + ClientText.quote(text)
                     + "': versions are positive integers");
         }
     }

@@ -237,23 +237,10 @@ public class ModelsResource {
             @HeaderParam(HttpHeaders.CONTENT_ENCODING) String contentEncoding,
             @HeaderParam(HttpHeaders.CONTENT_LENGTH) String contentLength, InputStream body) throws IOException {
         // within the memory bodies may take: what it reserved returns with the answer
-        MemoryBudget memory = services.memory();
-        MemoryBudget.Lease declared = memory.reserve(Bodies.length(contentLength), MemoryBudget.JSON_FACTOR);
-        MemoryBudget.Lease lease = declared;
-        try {
-            byte[] bytes = Bodies.bytes(body, contentEncoding, services.config().max_decompressed_bytes());
-            if (contentLength == null || contentEncoding != null) {
-                lease = memory.reserve(bytes.length, MemoryBudget.JSON_FACTOR);
-                declared.close();
-            }
-            MemoryBudget.Lease held = lease;
-            return predict(model, timeout, Bodies.json(bytes, 0, bytes.length, "a JSON object {\"values\": [...]}"))
-                    .whenComplete((r, e) -> held.close());
-        } catch (IOException | RuntimeException | Error e) {
-            lease.close();
-            declared.close();
-            throw e;
-        }
+        return services.memory().within(contentLength, contentEncoding, MemoryBudget.JSON_FACTOR,
+                () -> Bodies.bytes(body, contentEncoding, services.config().max_decompressed_bytes()),
+                bytes -> predict(model, timeout, Bodies.json(bytes, 0, bytes.length,
+                        "a JSON object {\"values\": [...]}")));
     }
 
     CompletionStage<Map<String, Object>> predict(String model, String timeout, JsonNode body) {

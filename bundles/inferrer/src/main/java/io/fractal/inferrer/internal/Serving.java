@@ -211,11 +211,8 @@ final class Serving {
         }
         ModelRepository r = repository.current();
         String key = key(version);
-        if (r == null || !taught.add(key)) {
-            return; // away (told when a later request describes it), or told already
-        }
-        if (taught.size() > MAX_SIGNATURES) {
-            taught.retainAll(Set.of(key)); // a repository told twice ignores the second
+        if (r == null || !firstTime(taught, key)) {
+            return; // away (told when a later request describes it), or told already (told twice, it ignores one)
         }
         try {
             learning.execute(() -> {
@@ -239,11 +236,8 @@ final class Serving {
      */
     private void describeAfterCall(ModelVersionDTO version, LoadBalancer lb) {
         String key = key(version);
-        if (!described.add(key)) {
+        if (!firstTime(described, key)) {
             return; // a later request reads it again anyway
-        }
-        if (described.size() > MAX_SIGNATURES) {
-            described.retainAll(Set.of(key));
         }
         try {
             learning.execute(() -> {
@@ -256,6 +250,20 @@ final class Serving {
         } catch (RejectedExecutionException e) {
             LOG.log(Level.FINE, "The signature of " + key + " was not read after its first call", e);
         }
+    }
+
+    /**
+     * Whether {@code key} is new to {@code seen}, which it joins; past {@link #MAX_SIGNATURES} keys the set starts
+     * over (doing the work once more is harmless).
+     */
+    private static boolean firstTime(Set<String> seen, String key) {
+        if (!seen.add(key)) {
+            return false;
+        }
+        if (seen.size() > MAX_SIGNATURES) {
+            seen.retainAll(Set.of(key));
+        }
+        return true;
     }
 
     private static String key(ModelVersionDTO version) {

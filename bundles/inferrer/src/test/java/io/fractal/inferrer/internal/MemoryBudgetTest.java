@@ -35,4 +35,23 @@ class MemoryBudgetTest {
         assertEquals(0, budget.used());
         budget.reserve(0, MemoryBudget.JSON_FACTOR).close();
     }
+
+    @Test
+    void aBodyHoldsItsShareUntilItsAnswerAndNotAfterAFailure() throws Exception {
+        MemoryBudget budget = new MemoryBudget(1000);
+        java.util.concurrent.CompletableFuture<String> answer = new java.util.concurrent.CompletableFuture<>();
+        budget.within("100", null, MemoryBudget.JSON_FACTOR, () -> new byte[100], bytes -> answer);
+        assertEquals(600, budget.used());
+        answer.complete("done");
+        assertEquals(0, budget.used());
+        // chunked: what it turned out to be
+        java.util.concurrent.CompletableFuture<String> chunked = new java.util.concurrent.CompletableFuture<>();
+        budget.within(null, null, MemoryBudget.BINARY_FACTOR, () -> new byte[50], bytes -> chunked);
+        assertEquals(150, budget.used());
+        chunked.complete("done");
+        assertThrows(java.io.IOException.class, () -> budget.within("100", null, MemoryBudget.JSON_FACTOR, () -> {
+            throw new java.io.IOException("client went away");
+        }, bytes -> answer));
+        assertEquals(0, budget.used());
+    }
 }

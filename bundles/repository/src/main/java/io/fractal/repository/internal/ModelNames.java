@@ -1,5 +1,6 @@
 package io.fractal.repository.internal;
 
+import io.fractal.api.inference.ClientText;
 import io.fractal.api.inference.InvalidInputException;
 import java.util.regex.Pattern;
 
@@ -17,33 +18,10 @@ final class ModelNames {
 
     static String check(String name) {
         if (!isValid(name)) {
-            throw new InvalidInputException("invalid model name '" + quoted(name) + "': use 1 to 128 letters, digits, "
+            throw new InvalidInputException("invalid model name '" + ClientText.quote(name) + "': use 1 to 128 letters, digits, "
                     + "'-', '_' or '.', starting with a letter or digit");
         }
         return name;
     }
 
-    /** Client input as a message quotes it: at most 64 characters, control characters as '?'. */
-    static String quoted(String text) {
-        if (text == null) {
-            return "null";
-        }
-        String shown = text.length() > 64 ? text.substring(0, 64) + "..." : text;
-        return shown.replaceAll("\\p{Cntrl}", "?");
-    }
-
-    /** A Jackson message without the Java class and feature names it may hold. */
-    static String withoutJavaNames(String message) {
-        if (message == null) {
-            return "";
-        }
-        return message.replaceAll(" \\(bound as `[^`]*`\\)", "")
-                .replaceAll(": not allowed as per `[^`]*`", "")
-                .replaceAll(": enable `[^`]*` to allow", "")
-                .replaceAll(", from `[^`]*`", "")
-                .replaceAll(" ?\\(class [\\w$.]+\\)", "")
-                .replaceAll("`(?:[\\w$]+\\.)+([\\w$]+)[^`]*`", "$1")
-                .replaceAll("`[^`]*`", "")
-                .replaceAll("\\s*\\(through reference chain:[^)]*\\)", "");
-    }
 }

@@ -11,6 +11,7 @@ import io.fractal.api.engine.InferenceEngine;
 import io.fractal.api.host.ModelState;
 import io.fractal.api.host.ModelStateListener;
 import io.fractal.api.host.ModelStatusDTO;
+import io.fractal.api.inference.ClientText;
 import io.fractal.api.inference.InvalidInputException;
 import io.fractal.api.inference.ModelNotFoundException;
 import io.fractal.api.inference.ModelSignature;
@@ -297,9 +298,9 @@ public class ModelRepositoryImpl implements ModelRepository, ArtifactInstaller, 
             meta.forgetLearned(); // the repository's own, never declared
             return meta;
         } catch (IOException | IllegalArgumentException e) {
-            throw new InvalidInputException("invalid " + ModelMetadata.SIDECAR + " of model " + ModelNames.quoted(name)
+            throw new InvalidInputException("invalid " + ModelMetadata.SIDECAR + " of model " + ClientText.quote(name)
                     + ": " + (e instanceof com.fasterxml.jackson.core.JacksonException j
-                            ? ModelNames.withoutJavaNames(j.getOriginalMessage()) : e.getMessage()));
+                            ? ClientText.withoutJavaNames(j.getOriginalMessage()) : e.getMessage()));
         }
     }
 
@@ -718,7 +719,7 @@ public class ModelRepositoryImpl implements ModelRepository, ArtifactInstaller, 
             meta.engine = engineFor(ext);
         }
         if (meta.engine == null) {
-            throw new InvalidInputException("cannot tell the engine of '" + ModelNames.quoted(fileName)
+            throw new InvalidInputException("cannot tell the engine of '" + ClientText.quote(fileName)
                     + "': known model file types are "
                     + knownTypes().keySet() + "; or name the engine");
         }

@@ -2,6 +2,7 @@ package io.fractal.rest.internal;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import io.fractal.api.inference.CapacityExceededException;
+import io.fractal.api.inference.ClientText;
 import io.fractal.api.inference.ConflictException;
 import io.fractal.api.inference.InvalidInputException;
 import io.fractal.api.inference.ModelNotFoundException;
@@ -86,7 +87,7 @@ final class JsonErrors implements ExceptionMapper<Throwable> {
         if (t instanceof JsonProcessingException j) {
             String where = j.getLocation() == null ? ""
                     : " at line " + j.getLocation().getLineNr() + ", column " + j.getLocation().getColumnNr();
-            return error(400, "malformed JSON" + where + ": " + jacksonMessage(j.getOriginalMessage()));
+            return error(400, "malformed JSON" + where + ": " + ClientText.withoutJavaNames(j.getOriginalMessage()));
         }
         if (t instanceof BodyTooLargeException) {
             return error(413, t.getMessage());
@@ -116,23 +117,6 @@ final class JsonErrors implements ExceptionMapper<Throwable> {
         LOG.log(Level.WARNING, "Request failed (reference " + reference + ")", t);
         int status = t instanceof WebApplicationException w ? w.getResponse().getStatus() : 500;
         return error(status, "internal error (reference " + reference + " in the server log)");
-    }
-
-    /**
-     * A Jackson message without the Java names it may hold ({@code enable `JsonReadFeature...` to allow},
-     * {@code from `StreamReadConstraints...`}, {@code (class io.fractal...)}, {@code `java.lang.String`}).
-     */
-    static String jacksonMessage(String message) {
-        if (message == null) {
-            return "";
-        }
-        return message.replaceAll(" \\(bound as `[^`]*`\\)", "")
-                .replaceAll(": not allowed as per `[^`]*`", "")
-                .replaceAll(": enable `[^`]*` to allow", "")
-                .replaceAll(", from `[^`]*`", "")
-                .replaceAll(" ?\\(class [\\w$.]+\\)", "")
-                .replaceAll("`(?:[\\w$]+\\.)+([\\w$]+)[^`]*`", "$1")
-                .replaceAll("`[^`]*`", "");
     }
 
     static Response error(int status, String message) {

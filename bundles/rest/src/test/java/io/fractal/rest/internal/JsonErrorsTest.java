@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.fractal.api.inference.CapacityExceededException;
+import io.fractal.api.inference.ClientText;
 import io.fractal.api.inference.ConflictException;
 import io.fractal.api.inference.InvalidInputException;
 import io.fractal.api.inference.ModelNotFoundException;
@@ -139,14 +140,14 @@ class JsonErrorsTest {
 
     @Test
     void jacksonMessagesLoseTheirJavaNames() {
-        assertEquals("Non-standard token 'NaN'", JsonErrors.jacksonMessage(
+        assertEquals("Non-standard token 'NaN'", ClientText.withoutJavaNames(
                 "Non-standard token 'NaN': enable `JsonReadFeature.ALLOW_NON_NUMERIC_NUMBERS` to allow"));
-        assertEquals("Document nesting depth (1001) exceeds the maximum allowed (1000)", JsonErrors.jacksonMessage(
+        assertEquals("Document nesting depth (1001) exceeds the maximum allowed (1000)", ClientText.withoutJavaNames(
                 "Document nesting depth (1001) exceeds the maximum allowed (1000, from "
                         + "`StreamReadConstraints.getMaxNestingDepth()`)"));
-        assertEquals("Unrecognized field \"x\", not marked as ignorable", JsonErrors.jacksonMessage(
+        assertEquals("Unrecognized field \"x\", not marked as ignorable", ClientText.withoutJavaNames(
                 "Unrecognized field \"x\" (class io.fractal.repository.internal.ModelMetadata), not marked as ignorable"));
-        assertEquals("Cannot deserialize value of type String from Array value", JsonErrors.jacksonMessage(
+        assertEquals("Cannot deserialize value of type String from Array value", ClientText.withoutJavaNames(
                 "Cannot deserialize value of type `java.lang.String` from Array value"));
         String nested = body(errors.toResponse(parseError("[".repeat(1100) + "]".repeat(1100))));
         assertTrue(!nested.contains("StreamReadConstraints") && nested.contains("nesting depth"), nested);
