@@ -1,6 +1,6 @@
 /** Modelhosts: the workers that hold loaded models and run inference; each instance is a {@link io.fractal.api.host.ModelHost} service. */
 @Export
-@Version("1.1.0")
+@Version("1.2.0")
 package io.fractal.api.host;
 
 import org.osgi.annotation.bundle.Export;

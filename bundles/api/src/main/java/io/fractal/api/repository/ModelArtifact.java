@@ -1,5 +1,6 @@
 package io.fractal.api.repository;
 
+import io.fractal.api.inference.Batching;
 import io.fractal.api.inference.ModelSignature;
 import java.nio.file.Path;
 import org.osgi.annotation.versioning.ProviderType;
@@ -46,4 +47,14 @@ public interface ModelArtifact {
 
     /** The declared signature, from the model's metadata; {@link ModelSignature#UNKNOWN} if none. */
     ModelSignature signature();
+
+    /**
+     * How its requests may be batched, from the model's metadata ({@code max_batch_size}, {@code
+     * max_queue_delay_us}); {@link Batching#OFF} if it says nothing. A modelhost's configuration may override it.
+     *
+     * @since 1.3
+     */
+    default Batching batching() {
+        return Batching.OFF;
+    }
 }

@@ -1,5 +1,6 @@
 package io.fractal.api.repository;
 
+import io.fractal.api.inference.Batching;
 import io.fractal.api.inference.ModelSignature;
 import org.osgi.dto.DTO;
 
@@ -24,4 +25,10 @@ public class ModelVersionDTO extends DTO {
      * @since 1.2
      */
     public ModelSignature learned;
+    /**
+     * How its requests may be batched, as its metadata declares ({@link Batching#OFF} if it does not).
+     *
+     * @since 1.3
+     */
+    public Batching batching;
 }

@@ -1,6 +1,9 @@
-/** The REST whiteboard (how a bundle adds resources to the HTTP API) and the contract between the HTTP listener and the application it serves. */
+/**
+ * The REST whiteboard (how a bundle adds resources to the HTTP API) and the contract between the HTTP listener and
+ * the application it serves, including whether a request's client is still there ({@link ClientConnection}).
+ */
 @Export
-@Version("1.2.0")
+@Version("1.3.0")
 package io.fractal.api.rest;
 
 import org.osgi.annotation.bundle.Export;

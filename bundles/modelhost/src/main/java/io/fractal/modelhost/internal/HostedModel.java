@@ -30,6 +30,8 @@ final class HostedModel {
     /** Set (to the token of its expiry) while the artifact is gone but not withdrawn; guarded by this. */
     private Object lingering;
     private volatile boolean withdrawn;
+    /** Its metrics series on this host, once looked up (see {@link ModelMeters}). */
+    volatile ModelMeters meters;
 
     HostedModel(ModelArtifact artifact, String sha256, Consumer<ModelStatusDTO> events) {
         this.key = key(artifact.name(), artifact.version());

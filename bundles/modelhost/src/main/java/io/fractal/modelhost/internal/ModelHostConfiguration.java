@@ -31,4 +31,10 @@ import org.osgi.service.metatype.annotations.ObjectClassDefinition;
             + "goes without being withdrawn (the repository stopping for an update): offered again with the same "
             + "name, version and SHA-256 within that time, it is kept rather than loaded again. 0: no lingering.")
     int linger_seconds() default 30;
+
+    @AttributeDefinition(name = "Run on caller", description = "A request that finds one of the workers' shares "
+            + "free and nobody queued runs at once on the thread that received it, skipping the hand-off to a "
+            + "worker thread and back (at most 'workers' requests still run at once). false: always on the "
+            + "host's worker threads.")
+    boolean run_on_caller() default true;
 }

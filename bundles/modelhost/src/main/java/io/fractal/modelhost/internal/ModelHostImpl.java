@@ -9,6 +9,7 @@ import io.fractal.api.host.ModelHostDTO;
 import io.fractal.api.host.ModelState;
 import io.fractal.api.host.ModelStateListener;
 import io.fractal.api.host.ModelStatusDTO;
+import io.fractal.api.inference.Batching;
 import io.fractal.api.inference.CapacityExceededException;
 import io.fractal.api.inference.InferenceRequest;
 import io.fractal.api.inference.InferenceResponse;
@@ -28,6 +29,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.Semaphore;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.ThreadPoolExecutor;
@@ -75,6 +77,12 @@ public class ModelHostImpl implements ModelHost {
     private final int workerCount;
     /** The workers; {@code shutdown} lets the queued requests run, then the threads end. */
     private final ThreadPoolExecutor workers;
+    /**
+     * One share per worker: a request runs while holding one, on a worker thread or on its caller's; so no more than
+     * {@code workers} run at once, wherever they run.
+     */
+    private final Semaphore permits;
+    private final BatchingSettings batchingSettings;
     /** Loads models, one at a time, and ends lingering. */
     private final ScheduledThreadPoolExecutor loader;
     /** Tells the listeners, in order. */
@@ -93,14 +101,17 @@ public class ModelHostImpl implements ModelHost {
     private volatile FractalMetrics metrics;
 
     @Activate
-    public ModelHostImpl(ModelHostConfiguration config, Map<String, Object> properties) {
+    public ModelHostImpl(ModelHostConfiguration config, Map<String, Object> properties,
+            @Reference BatchingSettings batchingSettings) {
         this.config = config;
+        this.batchingSettings = batchingSettings;
         this.id = config.id().isBlank() ? defaultId(properties) : config.id().trim();
         this.filter = new ModelFilter(config.models());
         this.workerCount = Math.max(1, config.workers());
         this.workers = new ThreadPoolExecutor(workerCount, workerCount, 0, TimeUnit.MILLISECONDS,
                 new ArrayBlockingQueue<>(Math.max(1, config.queue_capacity())), threads("worker-"),
                 new ThreadPoolExecutor.AbortPolicy());
+        this.permits = new Semaphore(workerCount);
         this.workers.prestartAllCoreThreads();
         this.loader = new ScheduledThreadPoolExecutor(1, threads("loader"));
         this.loader.setExecuteExistingDelayedTasksAfterShutdownPolicy(false); // lingering ends with the host
@@ -436,6 +447,11 @@ public class ModelHostImpl implements ModelHost {
         return id;
     }
 
+    /**
+     * Runs a request at once on the caller's thread when a worker's share of the host is free and nobody is queued
+     * (no hand-off to a worker thread, and none back), else queues it for the workers. Either way at most
+     * {@code workers} requests run at once on this host.
+     */
     @Override
     public CompletableFuture<InferenceResponse> infer(InferenceRequest request) {
         HostedModel m = models.get(HostedModel.key(request.model(), request.version()));
@@ -444,9 +460,36 @@ public class ModelHostImpl implements ModelHost {
             return CompletableFuture.failedFuture(new ModelNotReadyException("model " + request.model() + ":"
                     + request.version() + " is not ready on modelhost " + id));
         }
+        Batching batching = batching(m);
+        if (batching.enabled() && Batches.rows(request) > batching.maxBatchSize()) {
+            g.release();
+            return CompletableFuture.failedFuture(new InvalidInputException("model " + request.model() + ":"
+                    + request.version() + " takes at most " + batching.maxBatchSize() + " rows per request "
+                    + "(max_batch_size), not " + Batches.rows(request)));
+        }
         CompletableFuture<InferenceResponse> future = new CompletableFuture<>();
-        enqueue(new Job.Inference(request, m, g, future, System.nanoTime())); // a refused job releases its generation
+        Job.Inference job = new Job.Inference(request, m, g, future, System.nanoTime());
+        if (config.run_on_caller() && accepting && batching.maxQueueDelayMicros() == 0 && workers.getQueue().isEmpty()
+                && permits.tryAcquire()) {
+            Runnable answer;
+            inFlight.incrementAndGet();
+            try {
+                answer = execute(List.of(job));
+            } finally {
+                inFlight.decrementAndGet();
+                permits.release();
+            }
+            answer.run(); // the caller's response is written once the share is free again
+            return future;
+        }
+        enqueue(job); // a refused job releases its generation
         return future;
+    }
+
+    /** How this host batches a version: its configuration's setting for the model, else the model's metadata. */
+    private Batching batching(HostedModel m) {
+        ModelArtifact a = m.artifact();
+        return batchingSettings.of(a.name(), a.batching());
     }
 
     @Override
@@ -501,20 +544,63 @@ public class ModelHostImpl implements ModelHost {
         @Override
         public void run() {
             inFlight.incrementAndGet();
+            Runnable answer = null;
+            permits.acquireUninterruptibly(); // a request running on its caller's thread may hold a share
             try {
                 if (job instanceof Job.Inference inference) {
-                    ModelHostImpl.this.run(inference);
+                    answer = execute(collect(inference));
                 } else if (job instanceof Job.Echo echo) {
                     EchoDTO dto = new EchoDTO();
                     dto.data = echo.payload();
                     dto.modelhost = id;
                     dto.worker = Thread.currentThread().getName();
                     served.incrementAndGet();
-                    echo.future().complete(dto);
+                    answer = () -> echo.future().complete(dto);
                 }
             } finally {
                 inFlight.decrementAndGet();
+                permits.release();
             }
+            if (answer != null) {
+                answer.run(); // responses are written with the share free for the next request
+            }
+        }
+    }
+
+    /**
+     * The batch a worker runs: the job it took and, for a version that batches, every queued job of the same
+     * generation that fits ({@link Batches#compatible}) up to the batch size, taken out of the queue. If the version
+     * asks for a queue delay, the worker waits up to that long for the batch to fill.
+     */
+    private List<Job.Inference> collect(Job.Inference first) {
+        Batching batching = batching(first.model());
+        int rows = Batches.rows(first.request());
+        if (!batching.enabled() || rows == 0 || rows >= batching.maxBatchSize() || first.future().isDone()) {
+            return List.of(first);
+        }
+        List<Job.Inference> batch = new ArrayList<>();
+        batch.add(first);
+        long delay = TimeUnit.MICROSECONDS.toNanos(batching.maxQueueDelayMicros());
+        long until = System.nanoTime() + delay;
+        while (true) {
+            for (Runnable r : workers.getQueue().toArray(new Runnable[0])) {
+                if (r instanceof Queued q && q.job instanceof Job.Inference j && j.generation() == first.generation()
+                        && !j.future().isDone() && Batches.compatible(first.request(), j.request())) {
+                    int more = Batches.rows(j.request());
+                    if (more > 0 && rows + more <= batching.maxBatchSize() && workers.getQueue().remove(q)) {
+                        batch.add(j);
+                        rows += more;
+                        if (rows == batching.maxBatchSize()) {
+                            return batch;
+                        }
+                    }
+                }
+            }
+            long left = until - System.nanoTime();
+            if (delay == 0 || left <= 0) {
+                return batch;
+            }
+            java.util.concurrent.locks.LockSupport.parkNanos(Math.min(left, 50_000));
         }
     }
 
@@ -527,41 +613,140 @@ public class ModelHostImpl implements ModelHost {
                 + "its caller stopped waiting");
     }
 
-    private void run(Job.Inference job) {
-        if (job.future().isDone()) {
-            dropped(job); // the caller stopped waiting while it was queued: nobody to run it for
-            return;
+    /**
+     * Runs one engine call for the jobs (several only when they batch) and releases their generations; answers
+     * nothing itself, but returns what completes their futures, for the caller to run once its share of the host is
+     * free (a future's dependents write the HTTP response).
+     */
+    private Runnable execute(List<Job.Inference> jobs) {
+        List<Job.Inference> live = new ArrayList<>(jobs.size());
+        for (Job.Inference job : jobs) {
+            if (job.future().isDone()) {
+                dropped(job); // the caller stopped waiting while it was queued: nobody to run it for
+            } else {
+                live.add(job);
+            }
         }
+        if (live.isEmpty()) {
+            return () -> { };
+        }
+        Generation generation = live.get(0).generation();
         long started = System.nanoTime();
-        long queued = started - job.enqueuedNanos();
+        List<Runnable> answers = new ArrayList<>(live.size());
+        try {
+            if (live.size() == 1) {
+                answers.add(single(live.get(0), started));
+            } else {
+                batch(live, started, answers);
+            }
+        } finally {
+            for (Job.Inference job : live) {
+                job.generation().release();
+            }
+        }
+        if (batching(live.get(0).model()).enabled()) {
+            long rows = 0;
+            for (Job.Inference job : live) {
+                rows += Math.max(1, Batches.rows(job.request()));
+            }
+            long batchRows = rows;
+            meters(live.get(0), generation).ifPresent(mt -> mt.batch(batchRows));
+        }
+        return answers.size() == 1 ? answers.get(0) : () -> answers.forEach(Runnable::run);
+    }
+
+    /** One request, one engine call. */
+    private Runnable single(Job.Inference job, long started) {
         InferenceRequest req = job.request();
         try {
             List<Tensor> outputs = job.generation().model.predict(req.inputs());
-            if (!req.outputs().isEmpty()) {
-                outputs = outputs.stream().filter(t -> req.outputs().contains(t.name())).toList();
-            }
-            long inference = System.nanoTime() - started;
-            served.incrementAndGet();
-            String version = Integer.toString(req.version());
-            record(mx -> {
-                mx.timer("fractal_queue_seconds", "model", req.model(), "version", version, "modelhost", id).record(queued);
-                mx.timer("fractal_inference_seconds", "model", req.model(), "version", version, "modelhost", id)
-                        .record(inference);
-            });
-            job.future().complete(new InferenceResponse(req.id(), req.model(), req.version(), outputs, id, queued,
-                    inference));
+            return succeeded(job, outputs, started, System.nanoTime() - started);
         } catch (InvalidInputException e) {
             invalid.incrementAndGet(); // the request's fault, not the host's
-            job.future().completeExceptionally(e);
+            return () -> job.future().completeExceptionally(e);
         } catch (RuntimeException | Error e) {
             // Anything else the engine throws is the host's failure (counted, and the balancer may eject the host),
             // never bad input.
             failed.incrementAndGet();
             record(mx -> mx.counter("fractal_inference_failures_total", "model", req.model(), "modelhost", id).inc());
-            job.future().completeExceptionally(e);
-        } finally {
-            job.generation().release();
+            return () -> job.future().completeExceptionally(e);
         }
+    }
+
+    /**
+     * Several compatible requests as one engine call, the outputs split back by rows. If the engine refuses the
+     * batch as input, or its outputs do not follow the batch's rows, each request runs on its own, so that only a
+     * bad one fails and each gets exactly its own answer.
+     */
+    private void batch(List<Job.Inference> jobs, long started, List<Runnable> answers) {
+        int[] rows = new int[jobs.size()];
+        List<InferenceRequest> requests = new ArrayList<>(jobs.size());
+        for (int j = 0; j < rows.length; j++) {
+            requests.add(jobs.get(j).request());
+            rows[j] = Batches.rows(requests.get(j));
+        }
+        List<List<Tensor>> parts = null;
+        try {
+            parts = Batches.split(jobs.get(0).generation().model.predict(Batches.join(requests)), rows);
+        } catch (InvalidInputException e) {
+            LOG.fine(() -> "Modelhost " + id + ": a batch of " + jobs.size() + " was refused (" + e.getMessage()
+                    + "): its requests run one by one");
+        } catch (RuntimeException | Error e) {
+            failed.addAndGet(jobs.size());
+            record(mx -> mx.counter("fractal_inference_failures_total", "model", requests.get(0).model(),
+                    "modelhost", id).inc(jobs.size()));
+            for (Job.Inference job : jobs) {
+                answers.add(() -> job.future().completeExceptionally(e));
+            }
+            return;
+        }
+        if (parts == null) {
+            for (Job.Inference job : jobs) {
+                answers.add(single(job, System.nanoTime()));
+            }
+            return;
+        }
+        long inference = System.nanoTime() - started;
+        for (int j = 0; j < rows.length; j++) {
+            answers.add(succeeded(jobs.get(j), parts.get(j), started, inference));
+        }
+    }
+
+    /** Counts and records a request that ran, and returns what answers it. */
+    private Runnable succeeded(Job.Inference job, List<Tensor> outputs, long started, long inference) {
+        InferenceRequest req = job.request();
+        if (!req.outputs().isEmpty()) {
+            outputs = outputs.stream().filter(t -> req.outputs().contains(t.name())).toList();
+        }
+        long queued = started - job.enqueuedNanos();
+        served.incrementAndGet();
+        meters(job, job.generation()).ifPresent(mt -> {
+            mt.queue.record(queued);
+            mt.inference.record(inference);
+        });
+        InferenceResponse response = new InferenceResponse(req.id(), req.model(), req.version(), outputs, id, queued,
+                inference);
+        return () -> job.future().complete(response);
+    }
+
+    /** The series of a job's version, looked up again when the metrics service changed; empty without one. */
+    private java.util.Optional<ModelMeters> meters(Job.Inference job, Generation generation) {
+        FractalMetrics mx = metrics;
+        if (mx == null) {
+            return java.util.Optional.empty();
+        }
+        HostedModel m = job.model();
+        ModelMeters mt = m.meters;
+        if (mt == null || mt.owner != mx) {
+            try {
+                mt = ModelMeters.of(mx, job.request().model(), job.request().version(), id);
+            } catch (RuntimeException e) {
+                LOG.log(Level.FINE, "metrics", e);
+                return java.util.Optional.empty();
+            }
+            m.meters = mt;
+        }
+        return java.util.Optional.of(mt);
     }
 
     // ---- state ---------------------------------------------------------------------------------------------
@@ -575,7 +760,13 @@ public class ModelHostImpl implements ModelHost {
     @Override
     public ModelStatusDTO status(String model, int version) {
         HostedModel m = models.get(HostedModel.key(model, version));
-        return m == null ? null : m.toDTO();
+        return m == null ? null : statusOf(m);
+    }
+
+    private ModelStatusDTO statusOf(HostedModel m) {
+        ModelStatusDTO dto = m.toDTO();
+        dto.batching = batching(m);
+        return dto;
     }
 
     @Override
@@ -620,7 +811,7 @@ public class ModelHostImpl implements ModelHost {
         dto.failed = failed.get();
         dto.rejected = rejected.get();
         dto.invalid = invalid.get();
-        dto.loaded = models.values().stream().map(HostedModel::toDTO)
+        dto.loaded = models.values().stream().map(this::statusOf)
                 .sorted(Comparator.comparing((ModelStatusDTO s) -> s.model).thenComparingInt(s -> s.version))
                 .toList();
         return dto;

@@ -36,6 +36,8 @@ final class FakeEngine implements InferenceEngine {
     final AtomicInteger loadsEnded = new AtomicInteger();
     /** Each prediction waits for this latch when set. */
     volatile CountDownLatch gate;
+    /** The first dimension of every prediction's first input, in order. */
+    final List<Long> rowsSeen = new CopyOnWriteArrayList<>();
     /** Counts the predictions that reached the model. */
     final AtomicInteger entered = new AtomicInteger();
     /** A load waits for this latch when set. */
@@ -137,6 +139,20 @@ final class FakeEngine implements InferenceEngine {
                 for (int i = 0; i < x.length; i++) {
                     y[i] = 2 * x[i];
                     sum += x[i];
+                }
+                long[] shape = inputs.get(0).shape();
+                rowsSeen.add(shape[0]);
+                if (shape.length == 2) { // rows of features: "sum" is per row, so a batch splits back
+                    int rows = (int) shape[0];
+                    int k = (int) shape[1];
+                    float[] sums = new float[rows];
+                    for (int r = 0; r < rows; r++) {
+                        for (int c = 0; c < k; c++) {
+                            sums[r] += x[r * k + c];
+                        }
+                    }
+                    return List.of(Tensor.of("doubled", DataType.FP32, shape, y),
+                            Tensor.of("sum", DataType.FP32, new long[] {rows}, sums));
                 }
                 return List.of(Tensor.of("doubled", DataType.FP32, new long[] {y.length}, y),
                         Tensor.of("sum", DataType.FP32, new long[] {1}, new float[] {sum}));

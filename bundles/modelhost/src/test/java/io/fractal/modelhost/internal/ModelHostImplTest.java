@@ -18,6 +18,7 @@ import io.fractal.api.inference.CapacityExceededException;
 import io.fractal.api.inference.DataType;
 import io.fractal.api.inference.InferenceRequest;
 import io.fractal.api.inference.InferenceResponse;
+import io.fractal.api.inference.InvalidInputException;
 import io.fractal.api.inference.ModelNotReadyException;
 import io.fractal.api.inference.ModelSignature;
 import io.fractal.api.inference.Tensor;
@@ -49,6 +50,8 @@ class ModelHostImplTest {
 
     private final List<ModelHostImpl> hosts = new ArrayList<>();
     private final List<FakeEngine> engines = new ArrayList<>();
+    /** The batching configuration the hosts of a test are made with. */
+    private final Map<String, Object> batching = new HashMap<>();
 
     @BeforeAll
     static void quiet() {
@@ -743,6 +746,100 @@ class ModelHostImplTest {
                 .filter(n -> n.startsWith(prefix)).toList();
     }
 
+    // ---- running on the caller's thread, dynamic batching --------------------------------------------------
+
+    @Test
+    void aRequestRunsOnItsCallersThreadWhenAWorkerIsFreeAndNobodyIsQueued() {
+        ModelHostImpl host = readyHost(Map.of("id", "mh-caller", "workers", 1, "run_on_caller", true), "iris", 1);
+        CompletableFuture<InferenceResponse> f = host.infer(request("iris", 1, 3));
+        assertTrue(f.isDone(), "answered before infer returned: no hand-off to a worker");
+        assertArrayEquals(new float[] {6}, f.join().outputs().get(0).toFloats());
+        assertEquals(0, host.outstanding());
+    }
+
+    @Test
+    void queuedRequestsOfAVersionThatBatchesRunAsOneCallAndEachGetsItsOwnRows() {
+        batching.put("iris.max_batch_size", 4);
+        ModelHostImpl host = host(Map.of("id", "mh-batch", "workers", 1, "queue_capacity", 16));
+        FakeEngine engine = engine();
+        host.bindEngine(engine);
+        bind(host, "iris", 1);
+        awaitReady(host, "iris", 1);
+        engine.blockPredictions();
+        CompletableFuture<InferenceResponse> first = host.infer(rows("iris", 1, 1));
+        await().atMost(WAIT).until(() -> engine.entered.get() == 1);
+        List<CompletableFuture<InferenceResponse>> queued = new ArrayList<>();
+        for (int i = 0; i < 6; i++) {
+            queued.add(host.infer(rows("iris", 1, 10 * (i + 1))));
+        }
+        engine.release();
+        assertArrayEquals(new float[] {2, 4}, first.join().outputs().get(0).toFloats());
+        for (int i = 0; i < 6; i++) {
+            float x = 10 * (i + 1);
+            InferenceResponse r = queued.get(i).join();
+            assertArrayEquals(new long[] {1, 2}, r.outputs().get(0).shape());
+            assertArrayEquals(new float[] {2 * x, 2 * (x + 1)}, r.outputs().get(0).toFloats(), "request " + i);
+            assertArrayEquals(new float[] {2 * x + 1}, r.outputs().get(1).toFloats(), "request " + i);
+        }
+        // the first alone (nothing was queued), then batches of at most 4 rows in the order they came
+        assertEquals(List.of(1L, 4L, 2L), engine.rowsSeen);
+        assertEquals(4, host.status("iris", 1).batching.maxBatchSize());
+    }
+
+    @Test
+    void requestsOfOtherShapesOrTooManyRowsAreNotBatched() {
+        batching.put("iris.max_batch_size", "3");
+        ModelHostImpl host = host(Map.of("id", "mh-shapes", "workers", 1, "queue_capacity", 16));
+        FakeEngine engine = engine();
+        host.bindEngine(engine);
+        bind(host, "iris", 1);
+        awaitReady(host, "iris", 1);
+        assertFails(InvalidInputException.class, host.infer(InferenceRequest.of("iris", 1, List.of(
+                Tensor.of("x", DataType.FP32, new long[] {4, 1}, new float[4])))));
+        engine.blockPredictions();
+        CompletableFuture<InferenceResponse> first = host.infer(rows("iris", 1, 1));
+        await().atMost(WAIT).until(() -> engine.entered.get() == 1);
+        CompletableFuture<InferenceResponse> a = host.infer(rows("iris", 1, 5));
+        CompletableFuture<InferenceResponse> wide = host.infer(InferenceRequest.of("iris", 1, List.of(
+                Tensor.of("x", DataType.FP32, new long[] {1, 3}, new float[] {1, 2, 3}))));
+        CompletableFuture<InferenceResponse> b = host.infer(rows("iris", 1, 7));
+        engine.release();
+        assertArrayEquals(new float[] {6}, wide.join().outputs().get(1).toFloats());
+        assertArrayEquals(new float[] {11}, a.join().outputs().get(1).toFloats());
+        assertArrayEquals(new float[] {15}, b.join().outputs().get(1).toFloats());
+        first.join();
+        assertEquals(List.of(1L, 2L, 1L), engine.rowsSeen); // a and b together, the wide one alone
+    }
+
+    @Test
+    void aBatchWhoseOutputsDoNotFollowItsRowsRunsOneByOne() {
+        batching.put("iris.max_batch_size", 8);
+        ModelHostImpl host = host(Map.of("id", "mh-nosplit", "workers", 1, "queue_capacity", 16));
+        FakeEngine engine = engine();
+        host.bindEngine(engine);
+        bind(host, "iris", 1);
+        awaitReady(host, "iris", 1);
+        engine.blockPredictions();
+        CompletableFuture<InferenceResponse> first = host.infer(request("iris", 1, 1));
+        await().atMost(WAIT).until(() -> engine.entered.get() == 1);
+        List<CompletableFuture<InferenceResponse>> queued = new ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            queued.add(host.infer(request("iris", 1, i + 2)));
+        }
+        engine.release();
+        first.join();
+        for (int i = 0; i < 3; i++) {
+            // "sum" is one number for the whole call: the batch's would not split back, so each ran on its own
+            assertArrayEquals(new float[] {i + 2}, queued.get(i).join().outputs().get(1).toFloats());
+        }
+        assertEquals(List.of(1L, 3L, 1L, 1L, 1L), engine.rowsSeen);
+    }
+
+    private static InferenceRequest rows(String model, int version, float x) {
+        return InferenceRequest.of(model, version, List.of(Tensor.of("x", DataType.FP32, new long[] {1, 2},
+                new float[] {x, x + 1})));
+    }
+
     // ---- helpers -------------------------------------------------------------------------------------------
 
     private static FakeEngine.Artifact bind(ModelHostImpl host, String model, int version) {
@@ -771,7 +868,10 @@ class ModelHostImplTest {
     private ModelHostImpl host(Map<String, Object> settings, Map<String, Object> properties) {
         Map<String, Object> withTimeout = new HashMap<>(settings);
         withTimeout.putIfAbsent("drain_timeout_seconds", 2); // keeps a stuck drain from stalling the suite
-        ModelHostImpl h = new ModelHostImpl(config(withTimeout), properties);
+        // Requests run on the host's workers, so that a test blocking predictions never blocks its own thread; the
+        // tests of running on the caller's thread ask for it.
+        withTimeout.putIfAbsent("run_on_caller", false);
+        ModelHostImpl h = new ModelHostImpl(config(withTimeout), properties, new BatchingSettings(batching));
         hosts.add(h);
         return h;
     }

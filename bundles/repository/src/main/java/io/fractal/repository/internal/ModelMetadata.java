@@ -2,7 +2,9 @@ package io.fractal.repository.internal;
 
 import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.fractal.api.inference.Batching;
 import io.fractal.api.inference.DataType;
 import io.fractal.api.inference.ModelSignature;
 import io.fractal.api.inference.TensorSpec;
@@ -29,6 +31,12 @@ public class ModelMetadata {
     public List<Spec> inputs;
     public List<Spec> outputs;
     public List<String> labels;
+    /** Dynamic batching: the most rows one engine call takes (absent or 0: not batched). */
+    @JsonProperty("max_batch_size")
+    public Integer maxBatchSize;
+    /** Dynamic batching: how long a worker may wait for a batch to fill, in microseconds (absent: 0). */
+    @JsonProperty("max_queue_delay_us")
+    public Long maxQueueDelayMicros;
 
     // Kept by the repository for each version.
     public String source;
@@ -81,6 +89,15 @@ public class ModelMetadata {
         } catch (IllegalArgumentException e) {
             return null;
         }
+    }
+
+    /** The batching this metadata declares; throws IllegalArgumentException for a size or delay out of range. */
+    Batching batching() {
+        if (maxBatchSize == null && maxQueueDelayMicros == null) {
+            return Batching.OFF;
+        }
+        return new Batching(maxBatchSize == null ? 0 : maxBatchSize,
+                maxQueueDelayMicros == null ? 0 : maxQueueDelayMicros);
     }
 
     /** Keeps a learned signature's inputs and outputs. */

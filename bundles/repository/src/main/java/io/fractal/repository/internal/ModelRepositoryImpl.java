@@ -295,6 +295,7 @@ public class ModelRepositoryImpl implements ModelRepository, ArtifactInstaller, 
         try {
             ModelMetadata meta = mapper.readValue(json, ModelMetadata.class);
             meta.signature(); // fails early on an unknown datatype
+            meta.batching(); // and on a batch size or delay out of range
             meta.forgetLearned(); // the repository's own, never declared
             return meta;
         } catch (IOException | IllegalArgumentException e) {

@@ -1,5 +1,6 @@
 package io.fractal.repository.internal;
 
+import io.fractal.api.inference.Batching;
 import io.fractal.api.inference.ModelSignature;
 import io.fractal.api.repository.ModelArtifact;
 import io.fractal.api.repository.ModelVersionDTO;
@@ -15,6 +16,7 @@ final class StoredVersion implements ModelArtifact {
     final Path dir;
     final ModelMetadata metadata;
     final ModelSignature signature;
+    final Batching batching;
     /**
      * What its first call showed of its signature, or null: only described (in its DTO), never handed to engines.
      * Set under the repository's lock.
@@ -31,6 +33,7 @@ final class StoredVersion implements ModelArtifact {
         this.dir = dir;
         this.metadata = metadata;
         this.signature = metadata.signature();
+        this.batching = batchingOf(metadata);
         this.learned = metadata.learnedSignature();
     }
 
@@ -58,6 +61,20 @@ final class StoredVersion implements ModelArtifact {
     @Override
     public ModelSignature signature() {
         return signature;
+    }
+
+    @Override
+    public Batching batching() {
+        return batching;
+    }
+
+    /** What the metadata declares; a stored version whose value is out of range (written by hand) is not batched. */
+    private static Batching batchingOf(ModelMetadata metadata) {
+        try {
+            return metadata.batching();
+        } catch (IllegalArgumentException e) {
+            return Batching.OFF;
+        }
     }
 
     /** The properties of its service: name, version, engine and the file's SHA-256. */
@@ -134,6 +151,7 @@ final class StoredVersion implements ModelArtifact {
         dto.created = metadata.created == null ? 0 : metadata.created;
         dto.signature = signature;
         dto.learned = learned;
+        dto.batching = batching;
         return dto;
     }
 
