@@ -21,6 +21,9 @@
 #   MODELS=iris MODEL_ALONE=0 benchmark/ceiling.sh         # one model, without the in-process figure
 #   flock /tmp/fractal.lock benchmark/ceiling.sh           # on the shared machine: not during others' builds
 #
+# With BASELINE_DIST=<another distribution> (an earlier build, say), a second Fractal server from it is measured in
+# the same run, interleaved, as "v1 (baseline)" and "v2 JSON (baseline)": before and after side by side.
+#
 # Environment: LEVELS, DURATION (s per run), WARMUP (s of load per endpoint before a model's runs),
 # WARMUP_CONNECTIONS (16), MODELS (iris digits), MODEL_ALONE (s measured in process per model; 0 skips it),
 # JFR=1 (a 10 s JFR recording of the server under v1 load at the end, summarised), and lib.sh's FRACTAL_DIST, KEEP.
@@ -48,11 +51,26 @@ on_exit() {
   local rc=$?
   set +e
   for p in $WRK_PID $CEILING_PIDS; do kill "$p" 2>/dev/null; done
+  [ -z "$BASE_SERVER" ] || FRACTAL_HOME="$BASE_SERVER" "$BASE_SERVER/bin/fractal" stop >/dev/null 2>&1
   for p in $CEILING_PIDS; do wait "$p" 2>/dev/null; done
   (exit "$rc")
   cleanup   # lib.sh's: stops the server, removes the run's folder (kept after a failure)
 }
 
+BASE_SERVER=""   # the baseline server (BASELINE_DIST), stopped on exit
+BASE_URL=""
+BASE_PID=""
+if [ -n "${BASELINE_DIST:-}" ]; then
+  # the baseline first: make_server's globals then describe the server under test
+  FRACTAL_DIST_UNDER_TEST="${FRACTAL_DIST:-}"
+  FRACTAL_DIST="$BASELINE_DIST" SERVER_NAME=baseline make_server
+  trap on_exit EXIT
+  start_server
+  for m in $MODELS; do wait_hosts_ready "$m"; done
+  BASE_SERVER="$SERVER" BASE_URL="$BASE" BASE_PID="$(server_pid)"
+  FRACTAL_DIST="$FRACTAL_DIST_UNDER_TEST"
+  [ -n "$FRACTAL_DIST" ] || unset FRACTAL_DIST
+fi
 make_server                     # the sample models iris and digits, modelhosts mh1 and mh2 (2 workers each)
 trap on_exit EXIT
 start_server
@@ -119,6 +137,12 @@ for m in models:
         {"Content-Type": "application/octet-stream", "Inference-Header-Content-Length": str(len(header))},
         f"{work}/{m}-v2bin.body")
 EOF
+
+if [ -n "$BASE_URL" ]; then   # the baseline server gets the very same requests
+  for m in $MODELS; do
+    for kind in v1 v2json; do cp "$WORK/$m-$kind.lua" "$WORK/$m-base-$kind.lua"; done
+  done
+fi
 
 # check MODEL KIND: one request with curl; writes the answer to $WORK/MODEL-KIND.answer, prints the status
 check() {
@@ -205,14 +229,23 @@ field() {
   echo "${v:-0}"
 }
 url() {  # url MODEL KIND
-  if [ "$2" = ceiling ]; then echo "http://127.0.0.1:${PORT[$1]}"; else echo "$BASE"; fi
+  case "$2" in
+    ceiling) echo "http://127.0.0.1:${PORT[$1]}" ;;
+    base-*) echo "$BASE_URL" ;;
+    *) echo "$BASE" ;;
+  esac
 }
 pid_of() {  # pid_of MODEL KIND
-  if [ "$2" = ceiling ]; then local v="CEILING_PID_$1"; echo "${!v}"; else echo "$FRACTAL_PID"; fi
+  case "$2" in
+    ceiling) local v="CEILING_PID_$1"; echo "${!v}" ;;
+    base-*) echo "$BASE_PID" ;;
+    *) echo "$FRACTAL_PID" ;;
+  esac
 }
 kinds() {
   local m="$1" k
   for k in ceiling v1 v2json v2bin; do [ -n "${SKIP[$m-$k]:-}" ] || echo "$k"; done
+  [ -z "$BASE_URL" ] || echo "base-v1 base-v2json"
 }
 
 # thread_ticks PID: "tid ticks name" per thread of the process (utime + stime)
@@ -331,7 +364,7 @@ for m in $MODELS; do
   echo "| c | endpoint | req/s | p50 ms | p99 ms | server CPU/req us | errors | req/s vs ceiling | p50 vs ceiling ms | wrk CPU/req us | others' CPU |"
   echo "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
   awk -F'\t' -v m="$m" '
-    function label(k) { return k == "ceiling" ? "ceiling (bare Grizzly)" : k == "v1" ? "v1 prediction" : k == "v2json" ? "v2 JSON" : "v2 binary" }
+    function label(k) { return k == "ceiling" ? "ceiling (bare Grizzly)" : k == "v1" ? "v1 prediction" : k == "v2json" ? "v2 JSON" : k == "base-v1" ? "v1 (baseline)" : k == "base-v2json" ? "v2 JSON (baseline)" : "v2 binary" }
     $1 == m {
       rate = $5 > 0 ? $4 / ($5 / 1e6) : 0
       cpu = $4 > 0 ? $8 / $4 : 0

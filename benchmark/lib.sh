@@ -71,7 +71,7 @@ make_server() {
   done
   ensure_dist
   init_work
-  SERVER="$WORK/server"
+  SERVER="$WORK/${SERVER_NAME:-server}"
   cp -a "$FRACTAL_DIST" "$SERVER"
   rm -rf "$SERVER"/{data,log,tmp,cache}
   # share the extracted engines (432 MB of libtorch) between the copies; the framework cache stays private

@@ -6,6 +6,7 @@ import io.fractal.api.rest.Access.Level;
 import io.fractal.api.balancer.LoadBalancer;
 import io.fractal.api.host.ModelState;
 import io.fractal.api.host.ModelStatusDTO;
+import io.fractal.api.inference.Batching;
 import io.fractal.api.inference.DataType;
 import io.fractal.api.inference.InvalidInputException;
 import io.fractal.api.inference.ModelSignature;
@@ -162,14 +163,14 @@ public class KServeResource {
             + "whatever the Content-Type; binary tensors after the JSON with header Inference-Header-Content-Length "
             + "(inputs' parameters.binary_data_size; outputs' parameters.binary_data or the request's "
             + "parameters.binary_data_output), or the raw data of a single-input model with that header 0")
-    public CompletionStage<Response> infer(@PathParam("model") String model,
+    public Object infer(@PathParam("model") String model,
             @HeaderParam(Serving.TIMEOUT_HEADER) String timeout,
             @HeaderParam(KServeCodec.HEADER_LENGTH) String headerLength,
             @HeaderParam(HttpHeaders.CONTENT_ENCODING) String contentEncoding,
             @HeaderParam(HttpHeaders.ACCEPT_ENCODING) String acceptEncoding,
             @HeaderParam(HttpHeaders.CONTENT_LENGTH) String contentLength, InputStream body) throws IOException {
-        return infer(new ModelRef(model, null), timeout, headerLength, contentEncoding, acceptEncoding, contentLength,
-                body);
+        return Answers.settled(infer(new ModelRef(model, null), timeout, headerLength, contentEncoding, acceptEncoding,
+                contentLength, body));
     }
 
     @POST
@@ -177,14 +178,14 @@ public class KServeResource {
     @Access(Level.INFERENCE)
     @Produces({MediaType.APPLICATION_JSON, MediaType.APPLICATION_OCTET_STREAM})
     @Doc("v2 inference on a version (as .../infer)")
-    public CompletionStage<Response> infer(@PathParam("model") String model,
+    public Object infer(@PathParam("model") String model,
             @PathParam("version") String version, @HeaderParam(Serving.TIMEOUT_HEADER) String timeout,
             @HeaderParam(KServeCodec.HEADER_LENGTH) String headerLength,
             @HeaderParam(HttpHeaders.CONTENT_ENCODING) String contentEncoding,
             @HeaderParam(HttpHeaders.ACCEPT_ENCODING) String acceptEncoding,
             @HeaderParam(HttpHeaders.CONTENT_LENGTH) String contentLength, InputStream body) throws IOException {
-        return infer(new ModelRef(model, ModelRef.version(version)), timeout, headerLength, contentEncoding,
-                acceptEncoding, contentLength, body);
+        return Answers.settled(infer(new ModelRef(model, ModelRef.version(version)), timeout, headerLength,
+                contentEncoding, acceptEncoding, contentLength, body));
     }
 
     /** Reads, parses and runs a request within the memory bodies may take; what it reserved returns with the answer. */
@@ -426,10 +427,21 @@ public class KServeResource {
         m.put("platform", ModelConfig.tritonPlatform(platform));
         m.put("backend", ModelConfig.tritonBackend(platform));
         m.put("version_policy", Map.of("specific", Map.of("versions", List.of(v.version))));
-        m.put("max_batch_size", 0);
-        m.put("input", ModelConfig.tensors(signature.inputs()));
-        m.put("output", ModelConfig.tensors(signature.outputs()));
+        Batching batching = batching(v);
+        ModelConfig.batching(m, batching);
+        m.put("input", ModelConfig.tensors(signature.inputs(), batching.maxBatchSize() > 0));
+        m.put("output", ModelConfig.tensors(signature.outputs(), batching.maxBatchSize() > 0));
         return m;
+    }
+
+    /** How the version is batched: as a modelhost holding it does (its configuration may override), else declared. */
+    private Batching batching(ModelVersionDTO v) {
+        for (ModelStatusDTO s : balancer.call(b -> b.status(v.name, v.version)).values()) {
+            if (s.batching != null) {
+                return s.batching;
+            }
+        }
+        return v.batching == null ? Batching.OFF : v.batching;
     }
 
     private Response readiness(ModelVersionDTO v) {

@@ -232,15 +232,15 @@ public class ModelsResource {
     @Access(Level.INFERENCE)
     @Doc("Predicts: {\"values\": [...]} with one observation or a list of them (JSON, whatever the Content-Type); "
             + "{model}:{version} picks a version")
-    public CompletionStage<Map<String, Object>> predict(@PathParam("model") String model,
+    public Object predict(@PathParam("model") String model,
             @HeaderParam(Serving.TIMEOUT_HEADER) String timeout,
             @HeaderParam(HttpHeaders.CONTENT_ENCODING) String contentEncoding,
             @HeaderParam(HttpHeaders.CONTENT_LENGTH) String contentLength, InputStream body) throws IOException {
         // within the memory bodies may take: what it reserved returns with the answer
-        return services.memory().within(contentLength, contentEncoding, MemoryBudget.JSON_FACTOR,
+        return Answers.settled(services.memory().within(contentLength, contentEncoding, MemoryBudget.JSON_FACTOR,
                 () -> Bodies.bytes(body, contentEncoding, services.config().max_decompressed_bytes()),
                 bytes -> predict(model, timeout, Bodies.json(bytes, 0, bytes.length,
-                        "a JSON object {\"values\": [...]}")));
+                        "a JSON object {\"values\": [...]}"))));
     }
 
     CompletionStage<Map<String, Object>> predict(String model, String timeout, JsonNode body) {

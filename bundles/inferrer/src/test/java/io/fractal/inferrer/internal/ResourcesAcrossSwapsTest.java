@@ -19,6 +19,9 @@ import java.lang.reflect.Proxy;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import jakarta.ws.rs.core.Response;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -180,8 +183,15 @@ class ResourcesAcrossSwapsTest {
         String parameters = micros == null ? "" : ", \"parameters\": {\"timeout\": " + micros + "}";
         byte[] body = ("{\"inputs\": [{\"name\": \"input\", \"shape\": [1, 4], \"datatype\": "
                 + "\"FP32\", \"data\": [5.1, 3.5, 1.4, 0.2]}]" + parameters + "}").getBytes(StandardCharsets.UTF_8);
-        return resource.infer("iris", timeout, null, null, null, null, new ByteArrayInputStream(body)).toCompletableFuture()
-                .thenApply(r -> (Map<String, Object>) r.getEntity());
+        CompletableFuture<Response> answer;
+        try {
+            Object r = resource.infer("iris", timeout, null, null, null, null, new ByteArrayInputStream(body));
+            answer = r instanceof CompletionStage<?> stage ? (CompletableFuture<Response>) stage.toCompletableFuture()
+                    : CompletableFuture.completedFuture((Response) r);
+        } catch (CompletionException e) {
+            answer = CompletableFuture.failedFuture(e.getCause()); // answered at once, with a failure
+        }
+        return answer.thenApply(r -> (Map<String, Object>) r.getEntity());
     }
 
     private static ModelHostAdmin admin() {

@@ -1,6 +1,7 @@
 package io.fractal.metrics.internal;
 
 import com.codahale.metrics.Gauge;
+import com.codahale.metrics.LockFreeExponentiallyDecayingReservoir;
 import com.codahale.metrics.MetricRegistry;
 import io.fractal.api.metrics.FractalMetrics;
 import io.prometheus.client.Collector;
@@ -24,7 +25,8 @@ import org.osgi.service.component.annotations.Component;
 
 /**
  * The server's one metric registry (no global default registry), and its exposition in the Prometheus text
- * format through the Prometheus client's Dropwizard bridge. Timers report seconds over a sliding window.
+ * format through the Prometheus client's Dropwizard bridge. Timers report seconds; their quantiles come from
+ * a lock-free sample that favours the last five minutes.
  */
 @Component(service = {FractalMetrics.class, MetricsService.class})
 public class MetricsService implements FractalMetrics {
@@ -72,7 +74,7 @@ public class MetricsService implements FractalMetrics {
     @Override
     public Histogram histogram(String name, String... labels) {
         com.codahale.metrics.Histogram h = registry.histogram(MetricName.encode(name, labels),
-                () -> new com.codahale.metrics.Histogram(new com.codahale.metrics.SlidingTimeWindowArrayReservoir(60, TimeUnit.SECONDS)));
+                () -> new com.codahale.metrics.Histogram(LockFreeExponentiallyDecayingReservoir.builder().build()));
         return h::update;
     }
 

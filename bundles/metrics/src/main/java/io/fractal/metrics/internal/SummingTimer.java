@@ -1,17 +1,21 @@
 package io.fractal.metrics.internal;
 
-import com.codahale.metrics.SlidingTimeWindowArrayReservoir;
+import com.codahale.metrics.LockFreeExponentiallyDecayingReservoir;
 import com.codahale.metrics.Timer;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.LongAdder;
 
-/** A Dropwizard timer over a one-minute window that also keeps the exact sum of all durations. */
+/**
+ * A Dropwizard timer that also keeps the exact sum of all durations. Its quantiles come from a lock-free, exponentially
+ * decaying sample of 1028 values that favours the last five minutes (Dropwizard's default): recording takes no lock
+ * and allocates nothing for most values, where a sliding time window locked and grew with every request.
+ */
 final class SummingTimer extends Timer {
 
     private final LongAdder sum = new LongAdder();
 
     SummingTimer() {
-        super(new SlidingTimeWindowArrayReservoir(60, TimeUnit.SECONDS));
+        super(LockFreeExponentiallyDecayingReservoir.builder().build());
     }
 
     @Override

@@ -51,7 +51,7 @@ final class TimerCollector extends Collector {
         });
         List<MetricFamilySamples> out = new ArrayList<>();
         families.forEach((name, samples) -> out.add(new MetricFamilySamples(name, Type.SUMMARY,
-                "Latency in seconds (p50, p90, p99 over the last minute; count and sum since start)", samples)));
+                "Latency in seconds (p50, p90, p99 of a sample favouring the last five minutes; count and sum since start)", samples)));
         return out;
     }
 }

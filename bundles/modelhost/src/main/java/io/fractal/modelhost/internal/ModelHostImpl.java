@@ -82,7 +82,8 @@ public class ModelHostImpl implements ModelHost {
      * {@code workers} run at once, wherever they run.
      */
     private final Semaphore permits;
-    private final BatchingSettings batchingSettings;
+    /** Batching set by configuration; without it, each model's metadata decides. */
+    private volatile BatchingSettings batchingSettings;
     /** Loads models, one at a time, and ends lingering. */
     private final ScheduledThreadPoolExecutor loader;
     /** Tells the listeners, in order. */
@@ -101,10 +102,8 @@ public class ModelHostImpl implements ModelHost {
     private volatile FractalMetrics metrics;
 
     @Activate
-    public ModelHostImpl(ModelHostConfiguration config, Map<String, Object> properties,
-            @Reference BatchingSettings batchingSettings) {
+    public ModelHostImpl(ModelHostConfiguration config, Map<String, Object> properties) {
         this.config = config;
-        this.batchingSettings = batchingSettings;
         this.id = config.id().isBlank() ? defaultId(properties) : config.id().trim();
         this.filter = new ModelFilter(config.models());
         this.workerCount = Math.max(1, config.workers());
@@ -133,6 +132,19 @@ public class ModelHostImpl implements ModelHost {
     }
 
     // ---- references ----------------------------------------------------------------------------------------
+
+    /** Dynamic: its configuration changing (or going) changes the next batches, never reloads this host. */
+    @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
+            policyOption = ReferencePolicyOption.GREEDY)
+    void bindBatchingSettings(BatchingSettings settings) {
+        batchingSettings = settings;
+    }
+
+    void unbindBatchingSettings(BatchingSettings settings) {
+        if (batchingSettings == settings) {
+            batchingSettings = null;
+        }
+    }
 
     @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
             policyOption = ReferencePolicyOption.GREEDY)
@@ -489,7 +501,8 @@ public class ModelHostImpl implements ModelHost {
     /** How this host batches a version: its configuration's setting for the model, else the model's metadata. */
     private Batching batching(HostedModel m) {
         ModelArtifact a = m.artifact();
-        return batchingSettings.of(a.name(), a.batching());
+        BatchingSettings settings = batchingSettings;
+        return settings == null ? a.batching() : settings.of(a.name(), a.batching());
     }
 
     @Override

@@ -871,7 +871,8 @@ class ModelHostImplTest {
         // Requests run on the host's workers, so that a test blocking predictions never blocks its own thread; the
         // tests of running on the caller's thread ask for it.
         withTimeout.putIfAbsent("run_on_caller", false);
-        ModelHostImpl h = new ModelHostImpl(config(withTimeout), properties, new BatchingSettings(batching));
+        ModelHostImpl h = new ModelHostImpl(config(withTimeout), properties);
+        h.bindBatchingSettings(new BatchingSettings(batching));
         hosts.add(h);
         return h;
     }
