@@ -37,4 +37,10 @@ import org.osgi.service.metatype.annotations.ObjectClassDefinition;
             + "worker thread and back (at most 'workers' requests still run at once). false: always on the "
             + "host's worker threads.")
     boolean run_on_caller() default true;
+
+    @AttributeDefinition(name = "Warm-up calls", description = "Calls with zeros of the declared input shapes (one "
+            + "row) a model gets after it loads and before it is READY, so that its first requests do not pay for the "
+            + "engine's first-call optimisation (TorchScript's profiling executor, ONNX Runtime's allocations). "
+            + "Skipped for a model whose input shapes or datatypes are unknown; 0: none.")
+    int warmup_calls() default 10;
 }

@@ -2,6 +2,7 @@ package io.fractal.modelhost.internal;
 
 import io.fractal.api.concurrent.IsolatedThreads;
 import io.fractal.api.engine.InferenceEngine;
+import io.fractal.api.engine.LoadedModel;
 import io.fractal.api.engine.ModelLoadException;
 import io.fractal.api.host.EchoDTO;
 import io.fractal.api.host.ModelHost;
@@ -11,11 +12,14 @@ import io.fractal.api.host.ModelStateListener;
 import io.fractal.api.host.ModelStatusDTO;
 import io.fractal.api.inference.Batching;
 import io.fractal.api.inference.CapacityExceededException;
+import io.fractal.api.inference.DataType;
 import io.fractal.api.inference.InferenceRequest;
 import io.fractal.api.inference.InferenceResponse;
 import io.fractal.api.inference.InvalidInputException;
 import io.fractal.api.inference.ModelNotReadyException;
+import io.fractal.api.inference.ModelSignature;
 import io.fractal.api.inference.Tensor;
+import io.fractal.api.inference.TensorSpec;
 import io.fractal.api.metrics.FractalMetrics;
 import io.fractal.api.repository.ModelArtifact;
 import java.util.ArrayList;
@@ -395,7 +399,9 @@ public class ModelHostImpl implements ModelHost {
         }
         long start = System.nanoTime();
         try {
-            Generation g = new Generation(engine.load(artifact, workerCount), engine);
+            LoadedModel loaded = engine.load(artifact, workerCount);
+            warmUp(loaded, m.key());
+            Generation g = new Generation(loaded, engine);
             boolean ready;
             synchronized (m) {
                 ready = models.get(m.key()) == m && engines.get(engine.name()) == engine && m.ready(load, g);
@@ -418,6 +424,53 @@ public class ModelHostImpl implements ModelHost {
                 LOG.fine(() -> "Modelhost " + id + ": a voided load of " + m.key() + " failed: " + e.getMessage());
             }
         }
+    }
+
+    /**
+     * Runs a freshly loaded model {@code warmup_calls} times on zeros of its declared inputs (one row), before it
+     * takes requests; a model whose inputs are not fully known, or that refuses zeros, is left cold.
+     */
+    private void warmUp(LoadedModel model, String key) {
+        int calls = config.warmup_calls();
+        List<Tensor> zeros = calls <= 0 ? null : zeros(model.signature());
+        if (zeros == null) {
+            return;
+        }
+        long start = System.nanoTime();
+        try {
+            for (int i = 0; i < calls; i++) {
+                model.predict(zeros);
+            }
+            LOG.fine(() -> "Modelhost " + id + ": " + key + " warmed up with " + calls + " calls in "
+                    + (System.nanoTime() - start) / 1_000_000 + " ms");
+        } catch (RuntimeException e) {
+            LOG.fine(() -> "Modelhost " + id + ": " + key + " not warmed up: " + e.getMessage());
+        }
+    }
+
+    /** One row of zeros per declared input; null when an input's datatype or shape is unknown, or is BYTES. */
+    static List<Tensor> zeros(ModelSignature signature) {
+        if (signature == null || signature.inputs().isEmpty()) {
+            return null;
+        }
+        List<Tensor> out = new ArrayList<>();
+        for (TensorSpec spec : signature.inputs()) {
+            long[] shape = spec.shape();
+            if (spec.datatype() == null || spec.datatype() == DataType.BYTES || shape == null || spec.name() == null) {
+                return null;
+            }
+            shape = shape.clone();
+            for (int i = 0; i < shape.length; i++) {
+                shape[i] = shape[i] < 0 ? 1 : shape[i];
+            }
+            long n = Tensor.elementCount(shape);
+            if (n > 1 << 24) {
+                return null; // not worth a large allocation at load
+            }
+            Object data = java.lang.reflect.Array.newInstance(spec.datatype().storage().getComponentType(), (int) n);
+            out.add(Tensor.of(spec.name(), spec.datatype(), shape, data));
+        }
+        return out;
     }
 
     // ---- listeners -----------------------------------------------------------------------------------------

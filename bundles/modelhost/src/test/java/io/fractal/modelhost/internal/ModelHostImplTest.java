@@ -835,6 +835,17 @@ class ModelHostImplTest {
         assertEquals(List.of(1L, 3L, 1L, 1L, 1L), engine.rowsSeen);
     }
 
+    @Test
+    void aModelIsWarmedUpWithZerosBeforeItIsReady() {
+        ModelHostImpl host = host(Map.of("id", "mh-warm", "warmup_calls", 3));
+        FakeEngine engine = engine();
+        host.bindEngine(engine);
+        bind(host, "iris", 1);
+        awaitReady(host, "iris", 1);
+        assertEquals(List.of(1L, 1L, 1L), engine.rowsSeen); // one row of zeros, three times, before READY
+        assertEquals(3, engine.entered.get());
+    }
+
     private static InferenceRequest rows(String model, int version, float x) {
         return InferenceRequest.of(model, version, List.of(Tensor.of("x", DataType.FP32, new long[] {1, 2},
                 new float[] {x, x + 1})));
@@ -871,6 +882,7 @@ class ModelHostImplTest {
         // Requests run on the host's workers, so that a test blocking predictions never blocks its own thread; the
         // tests of running on the caller's thread ask for it.
         withTimeout.putIfAbsent("run_on_caller", false);
+        withTimeout.putIfAbsent("warmup_calls", 0); // the tests count the calls their models get
         ModelHostImpl h = new ModelHostImpl(config(withTimeout), properties);
         h.bindBatchingSettings(new BatchingSettings(batching));
         hosts.add(h);
