@@ -1,15 +1,19 @@
 package io.fractal.http.internal;
 
+import io.fractal.api.rest.ClientConnection;
 import io.fractal.api.rest.HttpApplication;
+import java.nio.channels.SocketChannel;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.logging.Logger;
+import org.glassfish.grizzly.http.server.AfterServiceListener;
 import org.glassfish.grizzly.http.server.HttpHandler;
 import org.glassfish.grizzly.http.server.Request;
 import org.glassfish.grizzly.http.server.Response;
+import org.glassfish.grizzly.nio.NIOConnection;
 
 /**
  * The stable handler the socket serves: it passes each request to the current application handler and counts the
@@ -32,10 +36,16 @@ final class DelegatingHandler extends HttpHandler {
     private volatile long holdNanos;
     private volatile boolean closing;
     private volatile boolean shuttingDown;
+    private volatile ClientWatch watch;
 
     DelegatingHandler(long holdMillis) {
         super("fractal");
         setHoldMillis(holdMillis);
+    }
+
+    /** Where clients of waiting requests are watched for leaving; null: they are not. */
+    void setClientWatch(ClientWatch watch) {
+        this.watch = watch;
     }
 
     void setHoldMillis(long holdMillis) {
@@ -106,13 +116,8 @@ final class DelegatingHandler extends HttpHandler {
             return;
         }
         // Registered before the handler runs: an asynchronous answer may complete before service() returns.
-        AtomicReference<Delegate> serving = new AtomicReference<>();
-        request.addAfterServiceListener(r -> {
-            Delegate d = serving.getAndSet(null);
-            if (d != null) {
-                d.release();
-            }
-        });
+        Exchange serving = new Exchange(request);
+        request.addAfterServiceListener(serving);
         for (int attempt = 0; ; attempt++) {
             Delegate d = acquire(deadline);
             if (d == null) {
@@ -126,7 +131,12 @@ final class DelegatingHandler extends HttpHandler {
             // holder, in this thread, before it returns.
             AtomicBoolean declined = new AtomicBoolean();
             request.setAttribute(HttpApplication.REDISPATCH, declined);
-            d.handler.service(request, response);
+            ClientConnection.bind(serving);
+            try {
+                d.handler.service(request, response);
+            } finally {
+                ClientConnection.bind(null);
+            }
             if (declined.get() && serving.compareAndSet(d, null)) {
                 // declined without answering: the request is still ours; the handler registered now takes it
                 d.release();
@@ -136,6 +146,58 @@ final class DelegatingHandler extends HttpHandler {
                 JsonErrorPages.send(response, 503, "the HTTP application is being replaced; retry", 1);
             }
             return;
+        }
+    }
+
+    /**
+     * One request: the handler serving it (released once it is answered), and the watch on its client's connection
+     * that the application may ask for while it runs on the request's thread ({@link ClientConnection}).
+     */
+    private final class Exchange extends AtomicReference<Delegate> implements AfterServiceListener,
+            ClientConnection.Watch {
+        /** The request, while the handler runs on its thread: never touched afterwards (it may be recycled). */
+        private final Request request;
+        private volatile ClientWatch.Entry watched;
+        private volatile boolean answered;
+
+        Exchange(Request request) {
+            this.request = request;
+        }
+
+        @Override
+        public void onAfterService(Request r) {
+            Delegate d = getAndSet(null);
+            if (d != null) {
+                d.release();
+            }
+            answered = true;
+            ClientWatch.Entry e = watched;
+            if (e != null) {
+                e.answered();
+            }
+        }
+
+        @Override
+        public boolean onClose(Runnable action) {
+            ClientWatch w = watch;
+            if (w == null || action == null || answered) {
+                return false;
+            }
+            ClientWatch.Entry e = watched;
+            if (e == null) {
+                // Only once the body is in: until then Grizzly reads the connection, and the watch must not.
+                if (!request.getInputBuffer().isFinished()
+                        || !(request.getContext().getConnection() instanceof NIOConnection c)
+                        || !(c.getChannel() instanceof SocketChannel channel)) {
+                    return false;
+                }
+                e = w.watch(channel, c.getTransport().getWorkerThreadPool());
+                watched = e;
+                if (answered) { // answered meanwhile, on another thread: onAfterService may not have seen it
+                    e.answered();
+                }
+            }
+            return e.add(action);
         }
     }
 

@@ -48,6 +48,8 @@ public class HttpListener {
 
     private final BundleContext context;
     private final DelegatingHandler handler;
+    /** Watches the connections of requests waiting for their answers: a client that leaves cancels its request. */
+    private final ClientWatch clients;
     private final Thread shutdownHook;
     private final ScheduledExecutorService retries = Executors.newSingleThreadScheduledExecutor(
             IsolatedThreads.factory("fractal-http-listen"));
@@ -61,6 +63,15 @@ public class HttpListener {
         this.context = context;
         this.config = config;
         this.handler = new DelegatingHandler(config.hold_ms());
+        ClientWatch watch = null;
+        try {
+            watch = new ClientWatch("fractal-http-clients");
+        } catch (IOException e) {
+            // no selector: requests still work, only a client that leaves is noticed at its deadline
+            LOG.warning(() -> "Clients that leave are not noticed before their requests' deadlines: " + e);
+        }
+        this.clients = watch;
+        handler.setClientWatch(watch);
         this.shutdownHook = IsolatedThreads.factory("fractal-shutdown").newThread(this::shutDownGracefully);
         Runtime.getRuntime().addShutdownHook(shutdownHook);
         listen();
@@ -211,6 +222,10 @@ public class HttpListener {
         HttpServer s = stopListening();
         if (s != null) {
             close(s, config.drain_ms());
+        }
+        if (clients != null) {
+            handler.setClientWatch(null);
+            clients.stop();
         }
         LOG.info("REST API listener stopped");
     }

@@ -14,11 +14,13 @@ import io.fractal.api.metrics.FractalMetrics;
 import io.fractal.api.repository.ModelDTO;
 import io.fractal.api.repository.ModelRepository;
 import io.fractal.api.repository.ModelVersionDTO;
+import io.fractal.api.rest.ClientConnection;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
@@ -319,11 +321,12 @@ final class Serving {
         // What the caller gets completes once the request is counted: a client that reads the statistics right
         // after its answer sees its request in them.
         CompletableFuture<Served> counted = result.whenComplete((served, error) -> {
-            if (error instanceof TimeoutException) {
-                call.abandon(); // the client has its answer: a request still waiting in the balancer stops there
+            if (error instanceof TimeoutException || error instanceof CancellationException) {
+                call.abandon(); // nobody waits any more: a request still waiting in the balancer stops there
             }
             count(call, served, error);
         });
+        ClientConnection.onClose(() -> result.cancel(false)); // its client went away: no deadline to wait for
         ModelRepository repo = repository.current();
         LoadBalancer lb = balancer.current();
         if (repo != null && lb != null) {

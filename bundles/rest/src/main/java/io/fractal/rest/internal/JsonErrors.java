@@ -18,6 +18,7 @@ import jakarta.ws.rs.ext.ExceptionMapper;
 import java.io.EOFException;
 import java.io.IOException;
 import java.util.Map;
+import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeoutException;
@@ -31,6 +32,8 @@ import java.util.logging.Logger;
 final class JsonErrors implements ExceptionMapper<Throwable> {
 
     private static final Logger LOG = Logger.getLogger(JsonErrors.class.getName());
+    /** The status of a request whose client went away before its answer (not HTTP's: nginx's, for the logs). */
+    static final int CLIENT_CLOSED_REQUEST = 499;
 
     @Context
     private UriInfo uriInfo;
@@ -77,6 +80,11 @@ final class JsonErrors implements ExceptionMapper<Throwable> {
         }
         if (t instanceof TimeoutException) {
             return error(504, "the request's deadline passed before it was answered");
+        }
+        if (t instanceof CancellationException) {
+            // its client closed the connection while it waited (io.fractal.api.rest.ClientConnection): nobody reads
+            // this answer; 499 (nginx's "client closed request") counts it apart from the server's own failures
+            return error(CLIENT_CLOSED_REQUEST, "the client closed its connection before the answer");
         }
         if (t instanceof InvalidInputException || t instanceof IllegalArgumentException) {
             return error(400, t.getMessage());
