@@ -177,6 +177,75 @@ public class ClusterIT {
         assertFalse("a stack trace in A's log", Files.readString(a.log).contains("Exception in thread"));
     }
 
+    /**
+     * The container entry point (deploy/docker/docker-entrypoint.sh), run as the image runs it but with
+     * FRACTAL_ENTRYPOINT_DRY_RUN: the configuration it writes from the environment, and what it refuses.
+     */
+    @Test
+    public void containerEntryPointWritesTheNodeConfiguration() throws Exception {
+        Path script = Paths.get(System.getProperty("fractal.dist", "../runtime/target/fractal-server"))
+                .toAbsolutePath().resolve("../../../deploy/docker/docker-entrypoint.sh").normalize();
+        assertTrue(script + " is missing", Files.isRegularFile(script));
+        Path work = Files.createDirectories(Paths.get(System.getProperty("fractal.it.work", "target/it-work"))
+                .toAbsolutePath());
+        Path home = Files.createTempDirectory(work, "entrypoint-");
+        Path secret = home.resolve("secret");
+        Files.writeString(secret, "s3cret\n");
+
+        Entry tcp = entrypoint(script, home, Map.of("FRACTAL_CLUSTER_ENABLED", "true", "FRACTAL_CLUSTER_MEMBERS",
+                "fractal-1,fractal-2,fractal-3", "FRACTAL_CLUSTER_BIND", "10.1.2.3", "FRACTAL_NODE_NAME", "fractal-2",
+                "FRACTAL_CLUSTER_SECRET_FILE", secret.toString(), "FRACTAL_HTTP_PORT", "8080"));
+        assertEquals(tcp.output, 0, tcp.status);
+        String cluster = Files.readString(home.resolve("deploy/io.fractal.cluster.cfg"));
+        for (String line : List.of("enabled=true", "cluster.name=fractal", "node.name=fractal-2",
+                "bind.address=10.1.2.3", "port=5701", "advertise.url=http://10.1.2.3:8080/",
+                "secret.file=" + secret, "members=fractal-1,fractal-2,fractal-3")) {
+            assertTrue(line + " in " + cluster, cluster.lines().anyMatch(line::equals));
+        }
+        assertEquals("host=0.0.0.0\nport=8080\n", Files.readString(home.resolve("deploy/io.fractal.rest.cfg")));
+        assertEquals("host=0.0.0.0\nport=0\n", Files.readString(home.resolve("deploy/io.fractal.ssh.cfg")));
+        assertFalse("the printed configuration shows no secret", tcp.output.contains("s3cret"));
+
+        Entry k8s = entrypoint(script, home, Map.of("FRACTAL_CLUSTER_ENABLED", "true", "FRACTAL_CLUSTER_BIND",
+                "10.1.2.4", "FRACTAL_CLUSTER_SECRET", "abc", "FRACTAL_KUBERNETES_SERVICE_DNS",
+                "fractal-cluster.default.svc.cluster.local"));
+        assertEquals(k8s.output, 0, k8s.status);
+        cluster = Files.readString(home.resolve("deploy/io.fractal.cluster.cfg"));
+        assertTrue(cluster, cluster.contains("kubernetes.enabled=true\n"));
+        assertTrue(cluster, cluster.contains("kubernetes.service.dns=fractal-cluster.default.svc.cluster.local\n"));
+        assertFalse(cluster, cluster.contains("members="));
+        assertTrue(k8s.output, k8s.output.contains("secret=<set>") && !k8s.output.contains("abc"));
+
+        Entry noSecret = entrypoint(script, home, Map.of("FRACTAL_CLUSTER_ENABLED", "true",
+                "FRACTAL_CLUSTER_MEMBERS", "a", "FRACTAL_CLUSTER_BIND", "10.1.2.3"));
+        assertTrue(noSecret.output, noSecret.status != 0 && noSecret.output.contains("shared secret"));
+        Entry badPort = entrypoint(script, home, Map.of("FRACTAL_HTTP_PORT", "80a"));
+        assertTrue(badPort.output, badPort.status != 0 && badPort.output.contains("FRACTAL_HTTP_PORT"));
+        Entry anyAddress = entrypoint(script, home, Map.of("FRACTAL_CLUSTER_ENABLED", "true",
+                "FRACTAL_CLUSTER_MEMBERS", "a", "FRACTAL_CLUSTER_BIND", "0.0.0.0", "FRACTAL_CLUSTER_SECRET", "x"));
+        assertTrue(anyAddress.output, anyAddress.status != 0 && anyAddress.output.contains("one address"));
+
+        Entry off = entrypoint(script, home, Map.of());
+        assertEquals(off.output, 0, off.status);
+        assertFalse("no cluster configuration when it is off",
+                Files.exists(home.resolve("deploy/io.fractal.cluster.cfg")));
+    }
+
+    private record Entry(int status, String output) {
+    }
+
+    private static Entry entrypoint(Path script, Path home, Map<String, String> env) throws Exception {
+        ProcessBuilder pb = new ProcessBuilder("bash", script.toString()).redirectErrorStream(true);
+        pb.environment().keySet().removeIf(k -> k.startsWith("FRACTAL_"));
+        pb.environment().putAll(env);
+        pb.environment().put("FRACTAL_HOME", home.toString());
+        pb.environment().put("FRACTAL_ENTRYPOINT_DRY_RUN", "1");
+        Process p = pb.start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(30, TimeUnit.SECONDS));
+        return new Entry(p.exitValue(), out);
+    }
+
     // ---- the load through one node ---------------------------------------------------------------------------
 
     /** Clients predicting iris through one node without pause, every answer checked. */

@@ -281,6 +281,7 @@ public class ClusterNode implements ModelStateListener, RemoteModelHost.Versions
         c.setProperty("hazelcast.merge.next.run.delay.seconds", "5");
         c.setProperty("hazelcast.wait.seconds.before.join", "0");
         c.setProperty("hazelcast.jmx", "false");
+        c.setProperty("hazelcast.health.monitoring.level", "OFF");
         c.getJetConfig().setEnabled(false);
         NetworkConfig n = c.getNetworkConfig();
         n.setPort(config.port()).setPortAutoIncrement(config.port_auto_increment());
@@ -422,9 +423,27 @@ public class ClusterNode implements ModelStateListener, RemoteModelHost.Versions
 
     private synchronized void publish() {
         ReplicatedMap<String, String> map = nodes;
-        UUID me = self;
-        if (map == null || me == null) {
+        HazelcastInstance hz = hazelcast;
+        if (map == null || hz == null || self == null) {
             return;
+        }
+        UUID me;
+        try {
+            me = hz.getCluster().getLocalMember().getUuid();
+        } catch (RuntimeException e) {
+            return; // shutting down
+        }
+        if (!me.equals(self)) {
+            // a member that merged back after a split rejoins with a new UUID: publish under that one
+            UUID old = self;
+            self = me;
+            lastPublished = null;
+            LOG.info(() -> "Cluster: this member's UUID changed from " + old + " to " + me + " (merged after a split)");
+            try {
+                map.remove(old.toString());
+            } catch (RuntimeException e) {
+                LOG.log(Level.FINE, "Cluster: old entry not removed", e);
+            }
         }
         NodeState state = new NodeState();
         state.node = nodeName;
@@ -629,7 +648,7 @@ public class ClusterNode implements ModelStateListener, RemoteModelHost.Versions
                     continue;
                 }
                 if (r != null) {
-                    unregister(r, "it moved");
+                    unregister(r, "it moved", false);
                 }
                 RemoteModelHost host = new RemoteModelHost(state.node, base, h, client, this);
                 Dictionary<String, Object> props = new Hashtable<>();
@@ -642,7 +661,8 @@ public class ClusterNode implements ModelStateListener, RemoteModelHost.Versions
         }
         for (String id : new ArrayList<>(current.keySet())) {
             if (!seen.contains(id)) {
-                unregister(current.remove(id), state.serving ? "it is gone from its node" : "its node withdrew");
+                unregister(current.remove(id), state.serving ? "it is gone from its node" : "its node withdrew",
+                        false);
             }
         }
     }
@@ -657,12 +677,20 @@ public class ClusterNode implements ModelStateListener, RemoteModelHost.Versions
             gone = remotes.remove(uuid);
         }
         if (gone != null) {
-            gone.values().forEach(r -> unregister(r, why));
+            gone.values().forEach(r -> unregister(r, why, true));
+            PeerClient c = client;
+            if (c != null) {
+                gone.values().stream().map(r -> r.host.base()).distinct().forEach(c::forget);
+            }
         }
     }
 
-    private static void unregister(Remote r, String why) {
-        r.host.gone(why);
+    /**
+     * Unregisters a remote modelhost. Its calls in flight are refused (the balancer re-routes them) when its node is
+     * gone ({@code abort}); a node that withdrew answers them itself.
+     */
+    private static void unregister(Remote r, String why, boolean abort) {
+        r.host.gone(why, abort);
         try {
             r.registration.unregister();
         } catch (IllegalStateException e) {
@@ -737,7 +765,7 @@ public class ClusterNode implements ModelStateListener, RemoteModelHost.Versions
             remotes.values().forEach(m -> all.addAll(m.values()));
             remotes.clear();
         }
-        all.forEach(r -> unregister(r, "this node leaves the cluster"));
+        all.forEach(r -> unregister(r, "this node leaves the cluster", true));
         if (res != null) {
             try {
                 res.unregister();

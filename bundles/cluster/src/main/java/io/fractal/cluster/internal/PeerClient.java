@@ -23,11 +23,16 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.SynchronousQueue;
+import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Calls to other nodes over HTTP/1.1 keep-alive (the JDK client keeps its connections and sets
- * {@code TCP_NODELAY}), each carrying the shared secret and a deadline. Its threads are {@link IsolatedThreads}.
+ * Calls to other nodes over HTTP/1.1 keep-alive with {@code TCP_NODELAY}, each carrying the shared secret and a
+ * deadline: predictions on a {@link ConnectionPool} per node, the rest (echo, model files) through the JDK client.
+ * Its threads are {@link IsolatedThreads}.
  */
 final class PeerClient implements AutoCloseable {
 
@@ -48,7 +53,13 @@ final class PeerClient implements AutoCloseable {
         FAILED
     }
 
+    /** Most calls to other nodes in flight at once (each holds a thread while it waits for its answer). */
+    static final int MAX_CALLS = 1024;
+
     private final ExecutorService executor;
+    private final ThreadPoolExecutor calls;
+    private final Map<URI, ConnectionPool> pools = new ConcurrentHashMap<>();
+    private final long connectTimeoutMillis;
     private final HttpClient http;
     private final Secret secret;
     private final long callTimeoutMillis;
@@ -56,6 +67,9 @@ final class PeerClient implements AutoCloseable {
     PeerClient(Secret secret, long connectTimeoutMillis, long callTimeoutMillis) {
         this.secret = secret;
         this.callTimeoutMillis = callTimeoutMillis;
+        this.connectTimeoutMillis = connectTimeoutMillis;
+        this.calls = new ThreadPoolExecutor(0, MAX_CALLS, 30, TimeUnit.SECONDS, new SynchronousQueue<>(),
+                IsolatedThreads.factory("fractal-cluster-call"));
         this.executor = Executors.newCachedThreadPool(IsolatedThreads.factory("fractal-cluster-http"));
         this.http = IsolatedThreads.run(() -> HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
                 .connectTimeout(Duration.ofMillis(Math.max(1, connectTimeoutMillis))).executor(executor)
@@ -64,18 +78,53 @@ final class PeerClient implements AutoCloseable {
 
     /**
      * Runs {@code request} (carrying the remote node's version number) on modelhost {@code hostId} of the node at
-     * {@code base}. A failure is a {@link PeerException} saying what the caller should do.
+     * {@code base}, on a kept-alive connection of that node's {@link ConnectionPool}. A failure is a
+     * {@link PeerException} saying what the caller should do.
      */
     CompletableFuture<InferenceResponse> infer(URI base, String hostId, InferenceRequest request) {
-        HttpRequest r = builder(base, "/internal/v1/modelhosts/" + encode(hostId) + "/infer")
-                .header("Content-Type", Wire.CONTENT_TYPE)
-                .POST(HttpRequest.BodyPublishers.ofByteArray(Wire.encode(request))).build();
-        return send(r).thenApply(response -> {
-            if (response.statusCode() == 200) {
-                return Wire.decodeResponse(response.body());
-            }
-            throw failure(base, response.statusCode(), response.body());
-        });
+        CompletableFuture<InferenceResponse> result = new CompletableFuture<>();
+        byte[] body = Wire.encode(request);
+        String path = "/internal/v1/modelhosts/" + encode(hostId) + "/infer";
+        try {
+            calls.execute(() -> {
+                ConnectionPool.Answer a;
+                try {
+                    a = pool(base).post(path, Map.of(SECRET_HEADER, secret.value(), TIMEOUT_HEADER,
+                            Long.toString(callTimeoutMillis)), Wire.CONTENT_TYPE, body, callTimeoutMillis);
+                } catch (IOException e) {
+                    result.completeExceptionally(new PeerException(Outcome.NODE_DOWN, new CapacityExceededException(
+                            "node " + base.getAuthority() + " did not answer: " + e, 1)));
+                    return;
+                }
+                try {
+                    if (a.status() == 200) {
+                        result.complete(Wire.decodeResponse(a.body()));
+                    } else {
+                        result.completeExceptionally(failure(base, a.status(), a.body()));
+                    }
+                } catch (RuntimeException e) {
+                    result.completeExceptionally(new PeerException(Outcome.FAILED,
+                            new IllegalStateException("node " + base.getAuthority() + " answered garbage: " + e)));
+                }
+            });
+        } catch (RejectedExecutionException e) {
+            result.completeExceptionally(new PeerException(Outcome.REFUSED, new CapacityExceededException(
+                    "too many calls to other nodes in flight (" + MAX_CALLS + ")", 1)));
+        }
+        return result;
+    }
+
+    private ConnectionPool pool(URI base) {
+        return pools.computeIfAbsent(base, b -> new ConnectionPool(b, (int) Math.min(Integer.MAX_VALUE,
+                connectTimeoutMillis)));
+    }
+
+    /** Closes the connections to a node that left, those in use too: calls blocked on it end at once. */
+    void forget(URI base) {
+        ConnectionPool p = pools.remove(base);
+        if (p != null) {
+            p.close();
+        }
     }
 
     CompletableFuture<EchoDTO> echo(URI base, String hostId, Object payload) {
@@ -152,6 +201,9 @@ final class PeerClient implements AutoCloseable {
 
     @Override
     public void close() {
+        pools.values().forEach(ConnectionPool::close);
+        pools.clear();
+        calls.shutdown();
         executor.shutdown();
         try {
             executor.awaitTermination(2, TimeUnit.SECONDS);

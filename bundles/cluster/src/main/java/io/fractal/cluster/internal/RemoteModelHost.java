@@ -90,9 +90,15 @@ final class RemoteModelHost implements ModelHost {
         return base;
     }
 
-    /** The node left: nothing more is sent, and what is in flight is refused so the balancer re-routes it. */
-    void gone(String why) {
+    /**
+     * Nothing more is sent; with {@code abort} (the node left) what is in flight is refused too, so the balancer
+     * re-routes it.
+     */
+    void gone(String why, boolean abort) {
         gone = true;
+        if (!abort) {
+            return;
+        }
         for (CompletableFuture<?> f : List.copyOf(inFlight)) {
             f.completeExceptionally(new CapacityExceededException("modelhost " + id + " left: " + why, 1));
         }
@@ -171,6 +177,7 @@ final class RemoteModelHost implements ModelHost {
             if (error != null) {
                 throw reported(error);
             }
+            echo.modelhost = id; // as this node names it
             return echo;
         });
     }
