@@ -31,10 +31,19 @@ final class HostEntry {
     }
 
     /**
-     * Whether this host would serve one more request sooner than {@code other}: fewer outstanding requests per
-     * worker, counting the new one ({@code (outstanding + 1) / capacity}, compared without division).
+     * Whether this host would serve one more request sooner than {@code other}. A host with an idle worker runs it at
+     * once, as soon as any other with an idle worker (a tie: modelhosts run a request on its caller's thread when a
+     * worker is free, so hosts that are not saturated mostly show nothing outstanding, and weighing them by size would
+     * send all light traffic to the largest); one with an idle worker beats one without; between saturated hosts,
+     * fewer outstanding requests per worker, counting the new one ({@code (outstanding + 1) / capacity}, compared
+     * without division).
      */
     int compareLoad(int outstanding, HostEntry other, int otherOutstanding) {
+        boolean idle = outstanding < capacity;
+        boolean otherIdle = otherOutstanding < other.capacity;
+        if (idle || otherIdle) {
+            return idle == otherIdle ? 0 : idle ? -1 : 1;
+        }
         return Long.compare((long) (outstanding + 1) * other.capacity, (long) (otherOutstanding + 1) * capacity);
     }
 

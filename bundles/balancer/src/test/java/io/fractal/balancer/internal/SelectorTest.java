@@ -53,16 +53,36 @@ class SelectorTest {
 
     @Test
     void theLeastLoadedStrategiesWeighLoadByWorkers() {
-        // two requests on four workers leave room sooner than none on one worker: (2+1)/4 < (0+1)/1
+        // saturated hosts: six requests on four workers leave room sooner than two on one worker: (6+1)/4 < (2+1)/1
+        FakeHost big = new FakeHost("big");
+        big.capacity = 4;
+        big.outstanding = 6;
+        FakeHost small = new FakeHost("small");
+        small.outstanding = 2;
+        List<HostEntry> hosts = List.of(new HostEntry(big), new HostEntry(small));
+        assertEquals(Map.of("big", PICKS), count(Selector.of(Strategy.LEAST_OUTSTANDING), hosts, PICKS));
+        assertEquals(Map.of("big", PICKS), count(Selector.of(Strategy.POWER_OF_TWO), hosts, PICKS));
+        big.outstanding = 12; // (12+1)/4 > (2+1)/1: now the small one
+        assertEquals(Map.of("small", PICKS), count(Selector.of(Strategy.LEAST_OUTSTANDING), hosts, PICKS));
+        // a host with an idle worker beats a saturated one, whatever their sizes
+        small.outstanding = 0;
+        big.outstanding = 4;
+        assertEquals(Map.of("small", PICKS), count(Selector.of(Strategy.LEAST_OUTSTANDING), hosts, PICKS));
+    }
+
+    @Test
+    void hostsWithAnIdleWorkerShareTheLoadWhateverTheirSizes() {
+        // each runs the request at once: two requests on four workers and none on one worker tie
         FakeHost big = new FakeHost("big");
         big.capacity = 4;
         big.outstanding = 2;
         FakeHost small = new FakeHost("small");
         List<HostEntry> hosts = List.of(new HostEntry(big), new HostEntry(small));
-        assertEquals(Map.of("big", PICKS), count(Selector.of(Strategy.LEAST_OUTSTANDING), hosts, PICKS));
-        assertEquals(Map.of("big", PICKS), count(Selector.of(Strategy.POWER_OF_TWO), hosts, PICKS));
-        big.outstanding = 4; // (4+1)/4 > 1: now the small one
-        assertEquals(Map.of("small", PICKS), count(Selector.of(Strategy.LEAST_OUTSTANDING), hosts, PICKS));
+        Map<String, Integer> counts = count(Selector.of(Strategy.LEAST_OUTSTANDING), hosts, PICKS);
+        for (String id : List.of("big", "small")) {
+            int n = counts.getOrDefault(id, 0);
+            assertTrue(n > PICKS / 2 - 300 && n < PICKS / 2 + 300, () -> "uneven spread over idle hosts: " + counts);
+        }
     }
 
     @Test

@@ -14,6 +14,7 @@ import io.fractal.api.inference.Tensor;
 import io.fractal.api.repository.ModelDTO;
 import io.fractal.api.repository.ModelRepository;
 import io.fractal.api.repository.ModelVersionDTO;
+import io.fractal.api.rest.Direct;
 import io.fractal.api.rest.Doc;
 import io.fractal.api.rest.RestWhiteboard;
 import jakarta.ws.rs.GET;
@@ -157,6 +158,7 @@ public class KServeResource {
 
     @POST
     @Path("models/{model}/infer")
+    @Direct
     @Access(Level.INFERENCE)
     @Produces({MediaType.APPLICATION_JSON, MediaType.APPLICATION_OCTET_STREAM})
     @Doc("v2 inference on the default version: {\"inputs\": [{\"name\", \"shape\", \"datatype\", \"data\"}]}, "
@@ -175,6 +177,7 @@ public class KServeResource {
 
     @POST
     @Path("models/{model}/versions/{version}/infer")
+    @Direct
     @Access(Level.INFERENCE)
     @Produces({MediaType.APPLICATION_JSON, MediaType.APPLICATION_OCTET_STREAM})
     @Doc("v2 inference on a version (as .../infer)")

@@ -13,6 +13,7 @@ import io.fractal.api.inference.TensorSpec;
 import io.fractal.api.repository.ModelDTO;
 import io.fractal.api.repository.ModelRepository;
 import io.fractal.api.repository.ModelVersionDTO;
+import io.fractal.api.rest.Direct;
 import io.fractal.api.rest.Doc;
 import io.fractal.api.rest.RestWhiteboard;
 import jakarta.ws.rs.Consumes;
@@ -229,6 +230,7 @@ public class ModelsResource {
 
     @POST
     @Path("{model}/prediction")
+    @Direct
     @Access(Level.INFERENCE)
     @Doc("Predicts: {\"values\": [...]} with one observation or a list of them (JSON, whatever the Content-Type); "
             + "{model}:{version} picks a version")

@@ -40,29 +40,39 @@ final class AccessFilter implements ContainerRequestFilter {
     @Override
     public void filter(ContainerRequestContext request) {
         Level level = level(resource.getResourceMethod(), resource.getResourceClass(), request.getMethod());
+        Response refusal = refusal(tokens, level, request.getHeaderString(HttpHeaders.AUTHORIZATION));
+        if (refusal != null) {
+            request.abortWith(refusal);
+        }
+    }
+
+    /**
+     * The 401 for a call of this level with this {@code Authorization} header, or null when it may proceed (the
+     * JAX-RS filter and the direct path share it).
+     */
+    static Response refusal(Tokens tokens, Level level, String authorization) {
         boolean needed = switch (level) {
             case OPEN -> false;
             case READ, INFERENCE -> tokens.inferenceRequired();
             case MANAGEMENT -> tokens.managementRequired();
         };
         if (!needed) {
-            return;
+            return null;
         }
-        String header = request.getHeaderString(HttpHeaders.AUTHORIZATION);
-        String token = bearer(header);
+        String token = bearer(authorization);
         Tokens.Grant grant = tokens.grant(token);
         boolean allowed = level == Level.MANAGEMENT ? grant == Tokens.Grant.MANAGEMENT : grant != Tokens.Grant.NONE;
         if (allowed) {
-            return;
+            return null;
         }
         String what = level == Level.MANAGEMENT ? "the management token (it is in " + tokens.where() + ")"
                 : "the inference token";
         String message = token == null
                 ? "this call needs " + what + ": send 'Authorization: Bearer <token>'"
                 : "the bearer token is not valid for this call, which needs " + what;
-        request.abortWith(Response.status(Response.Status.UNAUTHORIZED)
+        return Response.status(Response.Status.UNAUTHORIZED)
                 .header(HttpHeaders.WWW_AUTHENTICATE, token == null ? REALM : REALM + ", error=\"invalid_token\"")
-                .type(MediaType.APPLICATION_JSON_TYPE).entity(Map.of("error", message)).build());
+                .type(MediaType.APPLICATION_JSON_TYPE).entity(Map.of("error", message)).build();
     }
 
     private Level level(Method method, Class<?> type, String httpMethod) {

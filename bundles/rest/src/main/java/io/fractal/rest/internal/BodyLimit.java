@@ -42,6 +42,11 @@ final class BodyLimit implements ContainerRequestFilter {
         }
     }
 
+    /** A body stream that fails past {@code limit} bytes or {@code timeoutMillis} (the direct path's, as above). */
+    static InputStream limited(InputStream in, long limit, long timeoutMillis) {
+        return new Counting(in, limit, timeoutMillis);
+    }
+
     private static final class Counting extends FilterInputStream {
         private final long limit;
         private final long timeoutMillis;

@@ -29,6 +29,8 @@ final class Generation extends HttpHandler {
     private final ResourcePaths paths;
     private final Map<String, Long> holding;
     private final Successor successor;
+    /** The {@link io.fractal.api.rest.Direct} methods of this build; null for none (or switched off). */
+    private final DirectLane direct;
     volatile ServiceRegistration<HttpHandler> registration;
 
     /**
@@ -37,13 +39,14 @@ final class Generation extends HttpHandler {
      *                request for them waits for their return
      */
     Generation(int number, GrizzlyHttpContainer container, List<String> roots, Map<String, Long> holding,
-            Successor successor) {
+            Successor successor, DirectLane direct) {
         super("fractal-rest-" + number);
         this.number = number;
         this.container = container;
         this.paths = new ResourcePaths(roots, holding.keySet());
         this.holding = Map.copyOf(holding);
         this.successor = successor;
+        this.direct = direct;
     }
 
     @Override
@@ -57,6 +60,9 @@ final class Generation extends HttpHandler {
                 declined.set(true);
                 return;
             }
+        }
+        if (direct != null && direct.serve(request, response)) {
+            return; // a plain call of a direct method: answered (or suspended until its answer) without JAX-RS
         }
         try {
             container.service(request, response);

@@ -82,7 +82,8 @@ public class RestApplication implements Generation.Successor {
     void modified(RestConfiguration newConfig) {
         RestConfiguration old = config;
         config = newConfig;
-        if (old.max_body_bytes() != newConfig.max_body_bytes() || old.body_timeout_ms() != newConfig.body_timeout_ms()) {
+        if (old.max_body_bytes() != newConfig.max_body_bytes() || old.body_timeout_ms() != newConfig.body_timeout_ms()
+                || old.direct_calls() != newConfig.direct_calls()) {
             reload();
         }
     }
@@ -144,7 +145,9 @@ public class RestApplication implements Generation.Successor {
                         resourceConfig(now));
                 c.start();
                 return c;
-            }), roots, departed, this);
+            }), roots, departed, this, config.direct_calls() ? DirectLane.of(now, tokens, () -> metrics,
+                    new ObjectMapperResolver().getContext(Object.class), config.max_body_bytes(),
+                    config.body_timeout_ms()) : null);
         } catch (RuntimeException e) {
             LOG.log(Level.SEVERE, "Cannot build the REST application; the previous one keeps serving", e);
             return;

@@ -23,4 +23,9 @@ import org.osgi.service.metatype.annotations.ObjectClassDefinition;
     @AttributeDefinition(description = "Milliseconds a request body may take to arrive, from its headers to its "
             + "last byte; slower gets 408 and the connection closes. 0: no limit.")
     long body_timeout_ms() default 30000;
+
+    @AttributeDefinition(name = "Direct calls", description = "Plain requests of the calls marked direct (the "
+            + "predictions) are served without JAX-RS dispatch, with the same access control, limits, metrics and "
+            + "errors; false: every request through Jersey.")
+    boolean direct_calls() default true;
 }

@@ -1,0 +1,419 @@
+package io.fractal.rest.internal;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.fractal.api.metrics.FractalMetrics;
+import io.fractal.api.rest.Access;
+import io.fractal.api.rest.Direct;
+import jakarta.ws.rs.HeaderParam;
+import jakarta.ws.rs.POST;
+import jakarta.ws.rs.Path;
+import jakarta.ws.rs.PathParam;
+import jakarta.ws.rs.core.HttpHeaders;
+import jakarta.ws.rs.core.MediaType;
+import jakarta.ws.rs.core.StreamingOutput;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.lang.reflect.InvocationTargetException;
+import java.lang.reflect.Method;
+import java.lang.reflect.Modifier;
+import java.lang.reflect.Parameter;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Supplier;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+import org.glassfish.grizzly.http.server.Request;
+import org.glassfish.grizzly.http.server.Response;
+
+/**
+ * The direct path of one application build: the resource methods marked {@link Direct}, called straight from the
+ * listener's thread for plain requests, without JAX-RS dispatch (request and response contexts, routing stages,
+ * parameter injection, provider negotiation, interceptors), which cost several times what the model does. What a
+ * JAX-RS call gets, a direct call gets the same way: the method's {@code Access} level ({@link AccessFilter#refusal}),
+ * the body limit and timeout ({@link BodyLimit#limited}), the answer's JSON through the API's one object mapper,
+ * errors through {@link JsonErrors}, and the request metrics under the same route template.
+ *
+ * <p>Only plain requests take it: {@code POST} on a path of letters, digits and {@code . _ - ~ :} only (nothing
+ * encoded, no matrix parameters), with no {@code Content-Type} or a usual one and no {@code Accept} or a JSON one.
+ * Anything else is left to Jersey, which answers it as it always did.
+ */
+final class DirectLane {
+
+    private static final Logger LOG = Logger.getLogger(DirectLane.class.getName());
+    private static final Set<String> PLAIN_TYPES = Set.of("application/json", "application/json; charset=utf-8",
+            "application/json;charset=utf-8", "application/octet-stream", "application/x-www-form-urlencoded",
+            "text/plain");
+    private static final Set<String> PLAIN_ACCEPTS = Set.of("*/*", "application/json");
+    private static final String JSON = "application/json";
+
+    private final List<Route> routes;
+    private final Tokens tokens;
+    private final Supplier<FractalMetrics> metrics;
+    private final ObjectMapper mapper;
+    private final JsonErrors errors = new JsonErrors();
+    private final long bodyLimit;
+    private final long bodyTimeoutMillis;
+
+    private DirectLane(List<Route> routes, Tokens tokens, Supplier<FractalMetrics> metrics, ObjectMapper mapper,
+            long bodyLimit, long bodyTimeoutMillis) {
+        this.routes = routes;
+        this.tokens = tokens;
+        this.metrics = metrics;
+        this.mapper = mapper;
+        this.bodyLimit = bodyLimit;
+        this.bodyTimeoutMillis = bodyTimeoutMillis;
+    }
+
+    /** The direct routes of these resources; null when none has a {@link Direct} method. */
+    static DirectLane of(List<Object> resources, Tokens tokens, Supplier<FractalMetrics> metrics,
+            ObjectMapper mapper, long bodyLimit, long bodyTimeoutMillis) {
+        List<Route> routes = new ArrayList<>();
+        for (Object resource : resources) {
+            Path root = resource.getClass().getAnnotation(Path.class);
+            if (root == null) {
+                continue;
+            }
+            for (Method m : resource.getClass().getMethods()) {
+                if (m.isAnnotationPresent(Direct.class) && m.isAnnotationPresent(POST.class)
+                        && !Modifier.isStatic(m.getModifiers())) {
+                    Route r = Route.of(resource, root.value(), m);
+                    if (r != null) {
+                        routes.add(r);
+                    } else {
+                        LOG.warning(() -> "@Direct on " + m + " ignored: it takes parameters or has a path a direct "
+                                + "call cannot serve");
+                    }
+                }
+            }
+        }
+        return routes.isEmpty() ? null
+                : new DirectLane(List.copyOf(routes), tokens, metrics, mapper, bodyLimit, bodyTimeoutMillis);
+    }
+
+    /**
+     * Serves a plain request of a direct route; false (having done nothing) for anything else, which JAX-RS then
+     * serves.
+     */
+    boolean serve(Request request, Response response) {
+        if (!org.glassfish.grizzly.http.Method.POST.equals(request.getMethod())) {
+            return false;
+        }
+        String uri = request.getRequestURI();
+        String[] segments = plainSegments(uri);
+        if (segments == null || !plainHeaders(request)) {
+            return false;
+        }
+        for (Route route : routes) {
+            String[] values = route.match(segments);
+            if (values != null) {
+                call(route, values, request, response);
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** The path's segments, or null unless it is made of plain characters only (see the class comment). */
+    private static String[] plainSegments(String uri) {
+        if (uri == null || uri.length() < 2 || uri.charAt(0) != '/' || uri.charAt(uri.length() - 1) == '/') {
+            return null;
+        }
+        for (int i = 0; i < uri.length(); i++) {
+            char c = uri.charAt(i);
+            boolean plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '/'
+                    || c == '.' || c == '_' || c == '-' || c == '~' || c == ':';
+            if (!plain || (c == '/' && i > 0 && uri.charAt(i - 1) == '/')) {
+                return null;
+            }
+        }
+        return uri.substring(1).split("/");
+    }
+
+    private static boolean plainHeaders(Request request) {
+        String type = request.getHeader(HttpHeaders.CONTENT_TYPE);
+        if (type != null && !PLAIN_TYPES.contains(type.trim().toLowerCase(Locale.ROOT))) {
+            return false;
+        }
+        String accept = request.getHeader(HttpHeaders.ACCEPT);
+        if (accept != null && !PLAIN_ACCEPTS.contains(accept.trim().toLowerCase(Locale.ROOT))) {
+            return false;
+        }
+        int lengths = 0;
+        for (String ignored : request.getHeaders(HttpHeaders.CONTENT_LENGTH)) {
+            lengths++;
+        }
+        return lengths <= 1;
+    }
+
+    private void call(Route route, String[] values, Request request, Response response) {
+        long start = System.nanoTime();
+        jakarta.ws.rs.core.Response refusal = AccessFilter.refusal(tokens, route.level,
+                request.getHeader(HttpHeaders.AUTHORIZATION));
+        if (refusal != null) {
+            answer(route, start, request, response, refusal, null);
+            return;
+        }
+        if (request.getContentLengthLong() > bodyLimit) {
+            answer(route, start, request, response,
+                    JsonErrors.error(413, new BodyTooLargeException(bodyLimit).getMessage()), null);
+            return;
+        }
+        Object result;
+        try {
+            result = route.invoke(values, request, BodyLimit.limited(request.getInputStream(), bodyLimit,
+                    bodyTimeoutMillis));
+        } catch (Throwable t) {
+            answer(route, start, request, response, null, t);
+            return;
+        }
+        if (result instanceof CompletionStage<?> stage) {
+            CompletableFuture<?> f = stage.toCompletableFuture();
+            if (!f.isDone()) {
+                response.suspend();
+                f.whenComplete((value, error) -> {
+                    try {
+                        answer(route, start, request, response, value, error);
+                    } finally {
+                        response.resume();
+                    }
+                });
+                return;
+            }
+            try {
+                result = f.join();
+            } catch (RuntimeException e) {
+                answer(route, start, request, response, null, e);
+                return;
+            }
+        }
+        answer(route, start, request, response, result, null);
+    }
+
+    /** Writes a value, a JAX-RS response or an error as JAX-RS would, then counts the request. */
+    private void answer(Route route, long start, Request request, Response response, Object value, Throwable error) {
+        int status;
+        try {
+            jakarta.ws.rs.core.Response r = error != null ? errors.toResponse(error)
+                    : value instanceof jakarta.ws.rs.core.Response given ? given : null;
+            if (r == null) {
+                status = 200;
+                write(response, 200, JSON, Map.of(), value);
+            } else {
+                status = r.getStatus();
+                MediaType type = r.getMediaType();
+                write(response, status, type == null ? JSON : type.toString(), r.getStringHeaders(), r.getEntity());
+            }
+        } catch (IOException | RuntimeException e) {
+            status = 0; // the client went away, or the answer could not be written: nothing more to tell it
+            LOG.log(Level.FINE, "Direct answer not written", e);
+        }
+        if (status > 0) {
+            count(route, status, System.nanoTime() - start);
+        }
+    }
+
+    private void write(Response response, int status, String type, Map<String, List<String>> headers, Object entity)
+            throws IOException {
+        byte[] body;
+        if (entity == null) {
+            body = null;
+        } else if (entity instanceof byte[] bytes) {
+            body = bytes;
+        } else if (entity instanceof String text) {
+            body = text.getBytes(StandardCharsets.UTF_8);
+        } else if (entity instanceof StreamingOutput streaming) {
+            ByteArrayOutputStream out = new ByteArrayOutputStream();
+            streaming.write(out);
+            body = out.toByteArray();
+        } else {
+            body = mapper.writeValueAsBytes(entity);
+        }
+        response.setStatus(status);
+        for (Map.Entry<String, List<String>> h : headers.entrySet()) {
+            if (HttpHeaders.CONTENT_TYPE.equalsIgnoreCase(h.getKey())
+                    || HttpHeaders.CONTENT_LENGTH.equalsIgnoreCase(h.getKey())) {
+                continue;
+            }
+            for (String v : h.getValue()) {
+                response.addHeader(h.getKey(), v);
+            }
+        }
+        if (body == null) {
+            response.setContentLength(0);
+            return;
+        }
+        response.setContentType(type);
+        response.setContentLength(body.length);
+        OutputStream out = response.getOutputStream();
+        out.write(body);
+    }
+
+    private void count(Route route, int status, long nanos) {
+        FractalMetrics m = metrics.get();
+        if (m == null) {
+            return;
+        }
+        try {
+            Route.Meters meters = route.meters(m);
+            meters.counter(status).inc();
+            meters.timer.record(nanos);
+        } catch (RuntimeException e) {
+            LOG.log(Level.FINE, "Request not counted", e);
+        }
+    }
+
+    /** One direct method: its path template, parameters and access level. */
+    private static final class Route {
+        final Object resource;
+        final Method method;
+        /** The template's segments: a literal, or null where a path parameter goes. */
+        final String[] segments;
+        /** Per method parameter: a path parameter's segment index, -1 for a header, -2 for the body. */
+        final int[] kinds;
+        final String[] headers;
+        final Access.Level level;
+        /** The route label of the request metrics, as Jersey's matched templates make it. */
+        final String label;
+        private volatile Meters meters;
+
+        private Route(Object resource, Method method, String[] segments, int[] kinds, String[] headers,
+                Access.Level level, String label) {
+            this.resource = resource;
+            this.method = method;
+            this.segments = segments;
+            this.kinds = kinds;
+            this.headers = headers;
+            this.level = level;
+            this.label = label;
+        }
+
+        static Route of(Object resource, String root, Method m) {
+            Path sub = m.getAnnotation(Path.class);
+            String label = join(root, sub == null ? "" : sub.value());
+            String[] template = label.substring(1).split("/");
+            String[] segments = new String[template.length];
+            List<String> params = new ArrayList<>();
+            for (int i = 0; i < template.length; i++) {
+                String t = template[i];
+                if (t.startsWith("{") && t.endsWith("}")) {
+                    String name = t.substring(1, t.length() - 1);
+                    if (name.contains(":") || name.isBlank()) {
+                        return null; // a regular expression: Jersey's matching only
+                    }
+                    params.add(name);
+                    segments[i] = null;
+                } else if (t.isEmpty() || t.contains("{")) {
+                    return null;
+                } else {
+                    segments[i] = t;
+                }
+            }
+            Parameter[] ps = m.getParameters();
+            int[] kinds = new int[ps.length];
+            String[] headers = new String[ps.length];
+            boolean body = false;
+            for (int i = 0; i < ps.length; i++) {
+                PathParam path = ps[i].getAnnotation(PathParam.class);
+                HeaderParam header = ps[i].getAnnotation(HeaderParam.class);
+                if (path != null && ps[i].getType() == String.class) {
+                    int index = indexOf(template, "{" + path.value() + "}");
+                    if (index < 0) {
+                        return null;
+                    }
+                    kinds[i] = index;
+                } else if (header != null && ps[i].getType() == String.class) {
+                    kinds[i] = -1;
+                    headers[i] = header.value();
+                } else if (ps[i].getType() == InputStream.class && ps[i].getAnnotations().length == 0 && !body) {
+                    kinds[i] = -2;
+                    body = true;
+                } else {
+                    return null;
+                }
+            }
+            Access.Level level = AccessFilter.levelOf(m, resource.getClass(), "POST");
+            return new Route(resource, m, segments, kinds, headers, level, label);
+        }
+
+        private static int indexOf(String[] template, String segment) {
+            for (int i = 0; i < template.length; i++) {
+                if (template[i].equals(segment)) {
+                    return i;
+                }
+            }
+            return -1;
+        }
+
+        /** The full template, as {@link RequestMetrics#route} joins Jersey's matched templates. */
+        private static String join(String root, String sub) {
+            String a = root.startsWith("/") ? root : "/" + root;
+            if (a.endsWith("/")) {
+                a = a.substring(0, a.length() - 1);
+            }
+            String b = sub.startsWith("/") ? sub.substring(1) : sub;
+            return b.isEmpty() ? a : a + "/" + b;
+        }
+
+        /** The path parameters' values by segment, or null when the path is not this route's. */
+        String[] match(String[] path) {
+            if (path.length != segments.length) {
+                return null;
+            }
+            for (int i = 0; i < path.length; i++) {
+                if (segments[i] != null ? !segments[i].equals(path[i]) : path[i].isEmpty()) {
+                    return null;
+                }
+            }
+            return path;
+        }
+
+        Object invoke(String[] path, Request request, InputStream body) throws Throwable {
+            Object[] args = new Object[kinds.length];
+            for (int i = 0; i < kinds.length; i++) {
+                args[i] = kinds[i] >= 0 ? path[kinds[i]] : kinds[i] == -1 ? request.getHeader(headers[i]) : body;
+            }
+            try {
+                return method.invoke(resource, args);
+            } catch (InvocationTargetException e) {
+                throw e.getCause();
+            }
+        }
+
+        Meters meters(FractalMetrics m) {
+            Meters held = meters;
+            if (held == null || held.owner != m) {
+                held = new Meters(m, label);
+                meters = held;
+            }
+            return held;
+        }
+
+        /** The route's request series, looked up once per status rather than per request. */
+        static final class Meters {
+            final FractalMetrics owner;
+            final FractalMetrics.Timer timer;
+            private final String label;
+            private final Map<Integer, FractalMetrics.Counter> counters = new ConcurrentHashMap<>();
+
+            Meters(FractalMetrics owner, String label) {
+                this.owner = owner;
+                this.label = label;
+                this.timer = owner.timer("fractal_http_request_seconds", "method", "POST", "route", label);
+            }
+
+            FractalMetrics.Counter counter(int status) {
+                return counters.computeIfAbsent(status, s -> owner.counter("fractal_http_requests_total",
+                        "method", "POST", "route", label, "status", Integer.toString(s)));
+            }
+        }
+    }
+}
