@@ -4,8 +4,9 @@
 # v1 iris predictions (iris is deployed on every node from the distribution's deploy/ folder; one modelhost mh1 of
 # 2 workers per node unless said otherwise).
 #
-#   1. local:         A alone                                   (every call local)
-#   2. remote only:   A without modelhost + B                   (every call A -> B over HTTP: the remote cost)
+#   1. local:         A alone                                   (every call local; c=1 and c=32)
+#   2. remote only:   A without modelhost + B                   (every call A -> B over HTTP: the remote cost;
+#                                                                c=1 and c=32)
 #   3. two nodes:     A + B                                     (A's balancer spreads over mh1, mh1@b)
 #   4. three nodes:   A + B + C
 #   5. start to first served through another node: C started while A is polled; the time from C's process start
@@ -103,17 +104,19 @@ wrk.headers["Content-Type"] = "application/json"
 EOF
 
 RESULTS=()
-# run_wrk LABEL NODE: c=32 through NODE; one result line (p50, p99, req/s, errors)
+# run_wrk LABEL NODE [CONNECTIONS]: through NODE (c=32 unless given), after a 5 s warm-up; one result line
 run_wrk() {
-  local label="$1" node="$2" out p50 p99 rps errors
-  wrk -t"$THREADS" -c"$CONNECTIONS" -d2s -s "$WORK/iris.lua" "$(base "$node")/api/v1/models/iris/prediction" >/dev/null
-  out="$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency -s "$WORK/iris.lua" \
+  local label="$1" node="$2" c="${3:-$CONNECTIONS}" t out p50 p99 rps errors
+  t=$((c < THREADS ? c : THREADS))
+  wrk -t"$t" -c"$c" -d5s -s "$WORK/iris.lua" "$(base "$node")/api/v1/models/iris/prediction" >/dev/null
+  out="$(wrk -t"$t" -c"$c" -d"${DURATION}s" --latency -s "$WORK/iris.lua" \
     "$(base "$node")/api/v1/models/iris/prediction")"
   p50="$(awk '$1 == "50%" {print $2}' <<<"$out")"
   p99="$(awk '$1 == "99%" {print $2}' <<<"$out")"
   rps="$(awk '/^Requests\/sec/ {print $2}' <<<"$out")"
   errors="$(awk '/Non-2xx|Socket errors/ {printf "%s ", $0}' <<<"$out")"
-  RESULTS+=("$(printf '%-44s p50 %-9s p99 %-9s %9s req/s  %s' "$label" "$p50" "$p99" "$rps" "${errors:-no errors}")")
+  RESULTS+=("$(printf '%-50s c=%-3s p50 %-9s p99 %-9s %9s req/s  %s' "$label" "$c" "$p50" "$p99" "$rps" \
+    "${errors:-no errors}")")
   log "${RESULTS[-1]}"
 }
 
@@ -131,6 +134,7 @@ log "work folder $WORK"
 make_node a "$CP_A"
 start_node a
 wait_hosts a 120 mh1
+run_wrk "1 node: A local (mh1)" a 1
 run_wrk "1 node: A local (mh1)" a
 stop_node a
 
@@ -140,6 +144,7 @@ make_node b "$CP_B"
 start_node a
 start_node b
 wait_hosts a 120 mh1@b
+run_wrk "2 nodes: A without modelhost -> B (remote)" a 1
 run_wrk "2 nodes: A without modelhost -> B (remote)" a
 log "spread: $(spread a)"
 stop_node a

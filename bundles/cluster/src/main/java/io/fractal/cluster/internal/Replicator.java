@@ -185,9 +185,10 @@ final class Replicator implements AutoCloseable {
         // defaults: the latest choice made anywhere
         localDefault.forEach((name, sha) -> {
             String before = lastDefault.get(name);
+            String applied = appliedDefaults.remove(name); // set by this replicator since the last look: not a change
             if (before == null) {
                 defaults.putIfAbsent(name, new Choice(sha, 0));
-            } else if (!before.equals(sha) && !sha.equals(appliedDefaults.get(name))) {
+            } else if (!before.equals(sha) && !sha.equals(applied)) {
                 defaults.put(name, new Choice(sha, now));
             }
         });
