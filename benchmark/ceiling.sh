@@ -23,6 +23,8 @@
 #
 # With BASELINE_DIST=<another distribution> (an earlier build, say), a second Fractal server from it is measured in
 # the same run, interleaved, as "v1 (baseline)" and "v2 JSON (baseline)": before and after side by side.
+# BASELINE_REST_CFG adds lines to the baseline's io.fractal.rest.cfg (BASELINE_DIST may then be the same build:
+# BASELINE_REST_CFG=direct.calls=false measures the direct calls against Jersey's dispatch).
 #
 # Environment: LEVELS, DURATION (s per run), WARMUP (s of load per endpoint before a model's runs),
 # WARMUP_CONNECTIONS (16), MODELS (iris digits), MODEL_ALONE (s measured in process per model; 0 skips it),
@@ -63,7 +65,7 @@ BASE_PID=""
 if [ -n "${BASELINE_DIST:-}" ]; then
   # the baseline first: make_server's globals then describe the server under test
   FRACTAL_DIST_UNDER_TEST="${FRACTAL_DIST:-}"
-  FRACTAL_DIST="$BASELINE_DIST" SERVER_NAME=baseline make_server
+  FRACTAL_DIST="$BASELINE_DIST" SERVER_NAME=baseline REST_CFG_EXTRA="${BASELINE_REST_CFG:-}" make_server
   trap on_exit EXIT
   start_server
   for m in $MODELS; do wait_hosts_ready "$m"; done

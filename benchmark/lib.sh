@@ -85,6 +85,8 @@ make_server() {
   [ "$keep_models" = 1 ] || rm -rf "$SERVER"/deploy/iris "$SERVER"/deploy/digits
   read -r REST_PORT METRICS_PORT SSH_PORT <<<"$(free_ports 3)"
   echo "port=$REST_PORT" >"$SERVER/deploy/io.fractal.rest.cfg"
+  # REST_CFG_EXTRA: more lines for it (e.g. direct.calls=false)
+  [ -z "${REST_CFG_EXTRA:-}" ] || printf '%s\n' "$REST_CFG_EXTRA" >>"$SERVER/deploy/io.fractal.rest.cfg"
   echo "port=$METRICS_PORT" >"$SERVER/deploy/io.fractal.metrics.cfg"
   printf 'host=127.0.0.1\nport=%s\n' "$SSH_PORT" >"$SERVER/deploy/io.fractal.ssh.cfg"
   BASE="http://127.0.0.1:$REST_PORT"

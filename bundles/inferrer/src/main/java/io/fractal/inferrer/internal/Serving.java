@@ -26,6 +26,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ForkJoinPool;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.function.Function;
 import java.util.function.Supplier;
@@ -316,8 +317,8 @@ final class Serving {
      */
     CompletableFuture<Served> infer(ModelRef ref, String id, Function<ModelSignature, List<Tensor>> inputs,
             Set<String> outputs, long timeoutMillis) {
-        Call call = new Call(ref, id, inputs, outputs, System.nanoTime());
-        CompletableFuture<Served> result = deadlines.bound(call.result, timeoutMillis, TimeoutException::new);
+        Call call = new Call(ref, id, inputs, outputs, System.nanoTime(), timeoutMillis);
+        CompletableFuture<Served> result = call.result;
         // What the caller gets completes once the request is counted: a client that reads the statistics right
         // after its answer sees its request in them.
         CompletableFuture<Served> counted = result.whenComplete((served, error) -> {
@@ -326,7 +327,6 @@ final class Serving {
             }
             count(call, served, error);
         });
-        ClientConnection.onClose(() -> result.cancel(false)); // its client went away: no deadline to wait for
         ModelRepository repo = repository.current();
         LoadBalancer lb = balancer.current();
         if (repo != null && lb != null) {
@@ -336,7 +336,8 @@ final class Serving {
                 result.completeExceptionally(e);
                 throw e;
             }
-        } else {
+        }
+        if (repo == null || lb == null) {
             repository.whenAvailable().thenCombine(balancer.whenAvailable(), (r, b) -> {
                 call.run(r, b);
                 return null;
@@ -344,6 +345,13 @@ final class Serving {
                 result.completeExceptionally(DynamicService.unwrap(e));
                 return null;
             });
+        }
+        if (!result.isDone()) {
+            // A request that ran on this thread (a free worker) is answered already: it needs no watch on its client
+            // and its deadline no timer. One that waits: its client going away cancels it, its deadline fails it.
+            ClientConnection.onClose(() -> result.cancel(false));
+            long left = timeoutMillis - TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - call.start);
+            deadlines.bound(result, Math.max(0, left), TimeoutException::new);
         }
         return counted;
     }
@@ -373,6 +381,8 @@ final class Serving {
         final Function<ModelSignature, List<Tensor>> inputs;
         final Set<String> outputs;
         final long start;
+        /** {@link System#nanoTime()} past which the answer is a timeout. */
+        final long deadline;
         final CompletableFuture<Served> result = new CompletableFuture<>();
         /** The balancer's future for the request, cancelled when the deadline passes. */
         volatile CompletableFuture<InferenceResponse> sent;
@@ -380,12 +390,13 @@ final class Serving {
         volatile ModelVersionDTO resolved;
 
         Call(ModelRef ref, String id, Function<ModelSignature, List<Tensor>> inputs, Set<String> outputs,
-                long start) {
+                long start, long timeoutMillis) {
             this.ref = ref;
             this.id = id;
             this.inputs = inputs;
             this.outputs = outputs;
             this.start = start;
+            this.deadline = start + TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
         }
 
         void run(ModelRepository repo, LoadBalancer lb) {
@@ -412,7 +423,13 @@ final class Serving {
                         forgetIncomplete(version); // the host that answered has completed its signature now
                         describeAfterCall(version, lb);
                     }
-                    result.complete(new Served(response, signature));
+                    if (System.nanoTime() - deadline > 0) {
+                        // answered past its deadline (it ran on the caller's thread, with no timer to fail it
+                        // meanwhile): the deadline holds as if the timer had fired
+                        result.completeExceptionally(new TimeoutException());
+                    } else {
+                        result.complete(new Served(response, signature));
+                    }
                 }
             });
         }
