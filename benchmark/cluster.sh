@@ -19,6 +19,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 DURATION="${1:-10}"
+WARMUP="${WARMUP:-10}"   # seconds of load before each measured run (the JIT needs some 10,000 calls)
 CONNECTIONS=32
 THREADS=2
 SECRET="bench-$$"
@@ -104,11 +105,11 @@ wrk.headers["Content-Type"] = "application/json"
 EOF
 
 RESULTS=()
-# run_wrk LABEL NODE [CONNECTIONS]: through NODE (c=32 unless given), after a 5 s warm-up; one result line
+# run_wrk LABEL NODE [CONNECTIONS]: through NODE (c=32 unless given), after $WARMUP s of warm-up; one result line
 run_wrk() {
   local label="$1" node="$2" c="${3:-$CONNECTIONS}" t out p50 p99 rps errors
   t=$((c < THREADS ? c : THREADS))
-  wrk -t"$t" -c"$c" -d5s -s "$WORK/iris.lua" "$(base "$node")/api/v1/models/iris/prediction" >/dev/null
+  wrk -t"$t" -c"$c" -d"$WARMUP"s -s "$WORK/iris.lua" "$(base "$node")/api/v1/models/iris/prediction" >/dev/null
   out="$(wrk -t"$t" -c"$c" -d"${DURATION}s" --latency -s "$WORK/iris.lua" \
     "$(base "$node")/api/v1/models/iris/prediction")"
   p50="$(awk '$1 == "50%" {print $2}' <<<"$out")"

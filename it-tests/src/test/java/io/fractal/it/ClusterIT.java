@@ -46,7 +46,9 @@ import org.junit.Test;
  *       their copies;</li>
  *   <li>{@code kill -9} of B under load: no request fails; the time until A drops B is measured;</li>
  *   <li>B restarted: used again through A (the time from its start to its first request served through A);</li>
- *   <li>{@code kill -STOP} of C under load: ejected within the heartbeat timeout, no request fails;</li>
+ *   <li>{@code kill -STOP} of C under load: ejected within the heartbeat timeout, no request fails; then
+ *       {@code kill -CONT}: C finds itself split off, merges back into the cluster (a new member UUID) and serves
+ *       through A again;</li>
  *   <li>SIGTERM of B under load: it withdraws, drains, exits 0, and no request fails.</li>
  * </ol>
  */
@@ -158,7 +160,15 @@ public class ClusterIT {
             Thread.sleep(1000);
             table.add(load.row("kill -STOP C", hung));
             assertTrue("a hung node was ejected after " + hung + " ms, past the heartbeat timeout", hung < 9000);
-            c.signal("KILL");
+
+            // ---- C resumed (a healed partition, seen from the small side): it merges back and serves again
+            load.mark();
+            load.forget("mh1@c");
+            long resumed = System.nanoTime();
+            c.signal("CONT");
+            load.awaitServed("mh1@c", 60);
+            long merged = ms(load.firstServedNanos("mh1@c") - resumed);
+            table.add(load.row("C resumed (merge, to first served through A)", merged));
 
             // ---- SIGTERM of B under load: withdraw, drain, exit 0
             load.mark();

@@ -113,6 +113,8 @@ public class ClusterNode implements ModelStateListener, RemoteModelHost.Versions
     /** Withdrawn from the cluster (leaving): the modelhosts are no longer published. */
     private volatile boolean withdrawn;
     private volatile boolean stopping;
+    /** This node's cluster resource answers: its modelhosts may be published. */
+    private volatile boolean endpointReady;
 
     private record Remote(RemoteModelHost host, ServiceRegistration<ModelHost> registration) {
     }
@@ -244,6 +246,8 @@ public class ClusterNode implements ModelStateListener, RemoteModelHost.Versions
             }
         }
         replicator = config.replicate_models() ? new Replicator(client, () -> repository) : null;
+        awaitOwnEndpoint();
+        endpointReady = true;
         try {
             timer.scheduleWithFixedDelay(this::tick, 0, TICK_MS, TimeUnit.MILLISECONDS);
         } catch (RejectedExecutionException e) {
@@ -253,6 +257,34 @@ public class ClusterNode implements ModelStateListener, RemoteModelHost.Versions
                 + hz.getCluster().getLocalMember().getAddress() + " with " + hz.getCluster().getMembers().size()
                 + " members in " + TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0) + " ms; its API for the "
                 + "other nodes is " + url);
+    }
+
+    /**
+     * Waits until this node's own cluster resource answers on its advertised URL: the REST application adds a
+     * resource a moment after it is registered, and a modelhost published before that would be called, answered
+     * 404 and taken out for a second by the other nodes.
+     */
+    private void awaitOwnEndpoint() {
+        if (!secret.configured()) {
+            return;
+        }
+        long t0 = System.nanoTime();
+        long deadline = t0 + TimeUnit.SECONDS.toNanos(15);
+        while (!stopping && System.nanoTime() - deadline < 0) {
+            if (client.ping(url)) {
+                LOG.fine(() -> "Cluster: own endpoint answers after "
+                        + TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0) + " ms");
+                return;
+            }
+            try {
+                Thread.sleep(20);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
+        LOG.warning(() -> "Cluster: this node's cluster calls do not answer at " + url + " (is the HTTP API listening "
+                + "there? set advertise.url); publishing its modelhosts anyway");
     }
 
     /** Hazelcast looks its own services up through the context class loader: its bundle's, here only. */
@@ -353,7 +385,7 @@ public class ClusterNode implements ModelStateListener, RemoteModelHost.Versions
     // ---- publishing ------------------------------------------------------------------------------------------
 
     private void publishSoon() {
-        if (nodes == null || !publishQueued.compareAndSet(false, true)) {
+        if (!endpointReady || !publishQueued.compareAndSet(false, true)) {
             return;
         }
         try {
@@ -424,7 +456,7 @@ public class ClusterNode implements ModelStateListener, RemoteModelHost.Versions
     private synchronized void publish() {
         ReplicatedMap<String, String> map = nodes;
         HazelcastInstance hz = hazelcast;
-        if (map == null || hz == null || self == null) {
+        if (map == null || hz == null || self == null || !endpointReady) {
             return;
         }
         UUID me;

@@ -122,6 +122,15 @@ public final class InternalResource {
         return answer.whenComplete((r, e) -> inFlight.decrementAndGet());
     }
 
+    @GET
+    @Path("ping")
+    @Doc("cluster: whether this node's calls for other nodes are served (shared secret required)")
+    public Response ping(@HeaderParam(PeerClient.SECRET_HEADER) String presented) {
+        Response refused = check(presented);
+        return refused != null ? refused : Response.ok(Map.of("cluster", "ready"), MediaType.APPLICATION_JSON_TYPE)
+                .build();
+    }
+
     @POST
     @Path("modelhosts/{id}/echo")
     @Doc("cluster: another node runs a test payload through this node's modelhost {id} (shared secret required)")

@@ -148,6 +148,19 @@ final class PeerClient implements AutoCloseable {
         });
     }
 
+    /** Whether the node at {@code base} serves the cluster's calls (its resource is in its HTTP API). */
+    boolean ping(URI base) {
+        try {
+            return http.send(builder(base, "/internal/v1/ping").timeout(Duration.ofSeconds(2)).GET().build(),
+                    HttpResponse.BodyHandlers.discarding()).statusCode() == 200;
+        } catch (IOException e) {
+            return false;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        }
+    }
+
     /** The bytes of a model version on the node at {@code base} (blocking; the caller checks the checksum). */
     HttpResponse<InputStream> modelFile(URI base, String name, int version) throws IOException, InterruptedException {
         HttpRequest r = builder(base, "/internal/v1/models/" + encode(name) + "/versions/" + version + "/file")
