@@ -49,6 +49,8 @@ import org.junit.Test;
  *   <li>{@code kill -STOP} of C under load: ejected within the heartbeat timeout, no request fails; then
  *       {@code kill -CONT}: C finds itself split off, merges back into the cluster (a new member UUID) and serves
  *       through A again;</li>
+ *   <li>the cluster switched off on C ({@code enabled=false}, the path of a bundle stop or update): it withdraws and
+ *       leaves while serving alone; switched on again, it rejoins and serves through A;</li>
  *   <li>SIGTERM of B under load: it withdraws, drains, exits 0, and no request fails.</li>
  * </ol>
  */
@@ -92,6 +94,8 @@ public class ClusterIT {
                             .toList()));
         }
         long joined = System.nanoTime();
+        await("A's metrics count three members", 10, () -> metrics(a).lines()
+                .anyMatch(l -> l.startsWith("fractal_cluster_members ") && l.endsWith(" 3.0")));
 
         // ---- deploy once, serve everywhere: iris, deployed on B only, is copied to A and C
         String sha = sha256(b, "iris");
@@ -169,6 +173,21 @@ public class ClusterIT {
             load.awaitServed("mh1@c", 60);
             long merged = ms(load.firstServedNanos("mh1@c") - resumed);
             table.add(load.row("C resumed (merge, to first served through A)", merged));
+
+            // ---- the cluster switched off on C (as a bundle stop or update does): it leaves, serving locally
+            load.mark();
+            Path cfg = c.home.resolve("deploy/io.fractal.cluster.cfg");
+            String enabled = Files.readString(cfg);
+            long off = System.nanoTime();
+            Files.writeString(cfg, enabled.replace("enabled=true", "enabled=false"));
+            await("A drops C's modelhost when C leaves", 30, () -> !hosts(a).contains("mh1@c"));
+            long left = ms(System.nanoTime() - off);
+            assertEquals("C serves alone", List.of("mh1"), hosts(c));
+            assertTrue(predictIris(c) != null);
+            load.forget("mh1@c");
+            Files.writeString(cfg, enabled);
+            load.awaitServed("mh1@c", 60);
+            table.add(load.row("C's cluster off, then on again", left));
 
             // ---- SIGTERM of B under load: withdraw, drain, exit 0
             load.mark();
@@ -475,6 +494,19 @@ public class ClusterIT {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             return null;
+        }
+    }
+
+    private static String metrics(Node n) {
+        try {
+            HttpResponse<String> r = CLIENT.send(HttpRequest.newBuilder(n.base.resolve("/metrics"))
+                    .timeout(Duration.ofSeconds(5)).build(), HttpResponse.BodyHandlers.ofString());
+            return r.statusCode() == 200 ? r.body() : "";
+        } catch (IOException e) {
+            return "";
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return "";
         }
     }
 

@@ -18,6 +18,7 @@ import io.fractal.api.host.ModelHost;
 import io.fractal.api.host.ModelHostDTO;
 import io.fractal.api.host.ModelStateListener;
 import io.fractal.api.host.ModelStatusDTO;
+import io.fractal.api.metrics.FractalMetrics;
 import io.fractal.api.repository.ModelDTO;
 import io.fractal.api.repository.ModelRepository;
 import io.fractal.api.repository.ModelVersionDTO;
@@ -81,12 +82,14 @@ public class ClusterNode implements ModelStateListener, RemoteModelHost.Versions
     /** Service property of a remote modelhost: true. */
     static final String REMOTE = "fractal.cluster.remote";
     static final long TICK_MS = 500;
+    static final String MEMBERS_GAUGE = "fractal_cluster_members";
 
     private final ClusterConfiguration config;
     private final BundleContext context;
     private final ConfigurationAdmin configAdmin;
     private final Map<String, ModelHost> localHosts = new ConcurrentHashMap<>();
     private volatile ModelRepository repository;
+    private volatile FractalMetrics metrics;
 
     /** Remote modelhosts by member UUID, then by id. Changed under {@code this}. */
     private final Map<UUID, Map<String, Remote>> remotes = new HashMap<>();
@@ -177,6 +180,49 @@ public class ClusterNode implements ModelStateListener, RemoteModelHost.Versions
         if (repository == r) {
             repository = null;
         }
+    }
+
+    /** {@value #MEMBERS_GAUGE}: the cluster's members as this node sees them (0: not in a cluster). */
+    @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
+            policyOption = ReferencePolicyOption.GREEDY)
+    void bindMetrics(FractalMetrics m) {
+        metrics = m;
+        try {
+            m.gauge(MEMBERS_GAUGE, this::members);
+        } catch (RuntimeException e) {
+            LOG.log(Level.FINE, "Cluster: members gauge not registered", e);
+        }
+    }
+
+    void unbindMetrics(FractalMetrics m) {
+        if (metrics == m) {
+            metrics = null;
+        }
+        releaseGauge(m);
+    }
+
+    private int members() {
+        HazelcastInstance hz = hazelcast;
+        try {
+            return hz == null || stopping ? 0 : hz.getCluster().getMembers().size();
+        } catch (RuntimeException e) {
+            return 0;
+        }
+    }
+
+    /** Points the gauge away from this instance (registering a name again replaces it), so it is not kept. */
+    private static void releaseGauge(FractalMetrics m) {
+        if (m != null) {
+            try {
+                m.gauge(MEMBERS_GAUGE, ClusterNode::none);
+            } catch (RuntimeException e) {
+                LOG.log(Level.FINE, "Cluster: members gauge not released", e);
+            }
+        }
+    }
+
+    private static Number none() {
+        return 0;
     }
 
     @Override
@@ -480,8 +526,9 @@ public class ClusterNode implements ModelStateListener, RemoteModelHost.Versions
         NodeState state = new NodeState();
         state.node = nodeName;
         state.url = url.toString();
-        state.serving = !withdrawn;
-        if (!withdrawn) {
+        // without the secret the other nodes' calls would all be refused: its modelhosts are not offered
+        state.serving = !withdrawn && secret.configured();
+        if (state.serving) {
             for (ModelHost h : localHosts.values()) {
                 try {
                     state.hosts.add(hostState(h));
@@ -818,6 +865,7 @@ public class ClusterNode implements ModelStateListener, RemoteModelHost.Versions
             LOG.info(() -> "Cluster: left the cluster in " + TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0)
                     + " ms");
         }
+        releaseGauge(metrics);
         Replicator r = replicator;
         if (r != null) {
             r.close();
