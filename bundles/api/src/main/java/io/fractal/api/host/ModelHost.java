@@ -40,8 +40,9 @@ public interface ModelHost {
     int outstanding();
 
     /**
-     * How many requests it runs at once (its workers). The least-loaded strategies compare load per unit of
-     * capacity, so a host with more workers takes more of the traffic.
+     * How many requests it runs at once (its workers). The least-loaded strategies treat hosts with an idle worker
+     * alike and compare saturated hosts per unit of capacity, so under load a host with more workers takes more of
+     * the traffic.
      */
     default int capacity() {
         return 1;
