@@ -65,10 +65,26 @@ public class ClusterIT {
 
     private final List<Node> nodes = new ArrayList<>();
 
+    /** The nodes' folders, removed after a passing run (kept for a look after a failure). */
+    private Path root;
+    private boolean passed;
+
     @After
-    public void stopNodes() {
+    public void stopNodes() throws IOException {
         for (Node n : nodes) {
             n.destroy();
+        }
+        for (Node n : nodes) {
+            try {
+                if (n.process != null) {
+                    n.process.waitFor(10, TimeUnit.SECONDS);
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        if (passed && root != null) {
+            deleteTree(root);
         }
     }
 
@@ -76,7 +92,7 @@ public class ClusterIT {
     public void threeNodesServeEachOthersModelsAndLoseNothingToFaults() throws Exception {
         Path work = Files.createDirectories(Paths.get(System.getProperty("fractal.it.work", "target/it-work"))
                 .toAbsolutePath());
-        Path root = Files.createTempDirectory(work, "cluster-");
+        root = Files.createTempDirectory(work, "cluster-");
         int[] clusterPorts = {freePort(), freePort(), freePort()};
         String members = "127.0.0.1:" + clusterPorts[0] + ",127.0.0.1:" + clusterPorts[1] + ",127.0.0.1:"
                 + clusterPorts[2];
@@ -204,6 +220,7 @@ public class ClusterIT {
         System.out.println("fault | detection ms | failed/total (load through A, 4 clients)");
         table.forEach(System.out::println);
         assertFalse("a stack trace in A's log", Files.readString(a.log).contains("Exception in thread"));
+        passed = true;
     }
 
     /**
@@ -258,6 +275,7 @@ public class ClusterIT {
         assertEquals(off.output, 0, off.status);
         assertFalse("no cluster configuration when it is off",
                 Files.exists(home.resolve("deploy/io.fractal.cluster.cfg")));
+        deleteTree(home);
     }
 
     private record Entry(int status, String output) {
@@ -390,6 +408,11 @@ public class ClusterIT {
             copyTree(dist.resolve(part), home.resolve(part));
         }
         Files.createSymbolicLink(home.resolve("lib"), dist.resolve("lib"));
+        String engines = System.getenv("ENGINE_CACHE_DIR"); // failsafe's, shared: libtorch is extracted once (432 MB)
+        if (engines != null && !engines.isBlank()) {
+            Path shared = Files.createDirectories(Paths.get(engines).toAbsolutePath());
+            Files.createSymbolicLink(Files.createDirectories(home.resolve("cache")).resolve("djl"), shared);
+        }
         home.resolve("bin/fractal").toFile().setExecutable(true);
         Path deploy = Files.createDirectories(home.resolve("deploy"));
         Files.copy(dist.resolve("deploy/io.fractal.modelhost-mh1.cfg"), deploy.resolve("io.fractal.modelhost-mh1.cfg"));
