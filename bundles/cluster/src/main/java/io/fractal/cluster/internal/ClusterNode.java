@@ -812,6 +812,7 @@ public class ClusterNode implements ModelStateListener, RemoteModelHost.Versions
         Thread hook;
         Thread join;
         synchronized (lifecycle) {
+            stopping = true; // a join in progress gives up waiting for this node's own endpoint
             hook = shutdownHook;
             join = starter;
         }
