@@ -534,8 +534,10 @@ public class ModelHostImpl implements ModelHost {
         }
         CompletableFuture<InferenceResponse> future = new CompletableFuture<>();
         Job.Inference job = new Job.Inference(request, m, g, future, System.nanoTime());
+        // A version that batches runs a request at once only while none of its calls runs: otherwise the request
+        // queues, and the worker that takes it takes the others that queued meanwhile with it.
         if (config.run_on_caller() && accepting && batching.maxQueueDelayMicros() == 0 && workers.getQueue().isEmpty()
-                && permits.tryAcquire()) {
+                && (!batching.enabled() || m.running.get() == 0) && permits.tryAcquire()) {
             Runnable answer;
             inFlight.incrementAndGet();
             try {
@@ -699,6 +701,8 @@ public class ModelHostImpl implements ModelHost {
         Generation generation = live.get(0).generation();
         long started = System.nanoTime();
         List<Runnable> answers = new ArrayList<>(live.size());
+        HostedModel model = live.get(0).model();
+        model.running.incrementAndGet();
         try {
             if (live.size() == 1) {
                 answers.add(single(live.get(0), started));
@@ -706,6 +710,7 @@ public class ModelHostImpl implements ModelHost {
                 batch(live, started, answers);
             }
         } finally {
+            model.running.decrementAndGet();
             for (Job.Inference job : live) {
                 job.generation().release();
             }
