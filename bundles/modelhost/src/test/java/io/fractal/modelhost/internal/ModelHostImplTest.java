@@ -761,10 +761,7 @@ class ModelHostImplTest {
     void queuedRequestsOfAVersionThatBatchesRunAsOneCallAndEachGetsItsOwnRows() {
         batching.put("iris.max_batch_size", 4);
         ModelHostImpl host = host(Map.of("id", "mh-batch", "workers", 1, "queue_capacity", 16));
-        FakeEngine engine = engine();
-        host.bindEngine(engine);
-        bind(host, "iris", 1);
-        awaitReady(host, "iris", 1);
+        FakeEngine engine = irisReady(host);
         engine.blockPredictions();
         CompletableFuture<InferenceResponse> first = host.infer(rows("iris", 1, 1));
         await().atMost(WAIT).until(() -> engine.entered.get() == 1);
@@ -790,10 +787,7 @@ class ModelHostImplTest {
     void requestsOfOtherShapesOrTooManyRowsAreNotBatched() {
         batching.put("iris.max_batch_size", "3");
         ModelHostImpl host = host(Map.of("id", "mh-shapes", "workers", 1, "queue_capacity", 16));
-        FakeEngine engine = engine();
-        host.bindEngine(engine);
-        bind(host, "iris", 1);
-        awaitReady(host, "iris", 1);
+        FakeEngine engine = irisReady(host);
         assertFails(InvalidInputException.class, host.infer(InferenceRequest.of("iris", 1, List.of(
                 Tensor.of("x", DataType.FP32, new long[] {4, 1}, new float[4])))));
         engine.blockPredictions();
@@ -815,10 +809,7 @@ class ModelHostImplTest {
     void aBatchWhoseOutputsDoNotFollowItsRowsRunsOneByOne() {
         batching.put("iris.max_batch_size", 8);
         ModelHostImpl host = host(Map.of("id", "mh-nosplit", "workers", 1, "queue_capacity", 16));
-        FakeEngine engine = engine();
-        host.bindEngine(engine);
-        bind(host, "iris", 1);
-        awaitReady(host, "iris", 1);
+        FakeEngine engine = irisReady(host);
         engine.blockPredictions();
         CompletableFuture<InferenceResponse> first = host.infer(request("iris", 1, 1));
         await().atMost(WAIT).until(() -> engine.entered.get() == 1);
@@ -838,12 +829,18 @@ class ModelHostImplTest {
     @Test
     void aModelIsWarmedUpWithZerosBeforeItIsReady() {
         ModelHostImpl host = host(Map.of("id", "mh-warm", "warmup_calls", 3));
+        FakeEngine engine = irisReady(host);
+        assertEquals(List.of(1L, 1L, 1L), engine.rowsSeen); // one row of zeros, three times, before READY
+        assertEquals(3, engine.entered.get());
+    }
+
+    /** Binds a new engine and iris:1 to the host, and waits until iris is READY; returns the engine. */
+    private FakeEngine irisReady(ModelHostImpl host) {
         FakeEngine engine = engine();
         host.bindEngine(engine);
         bind(host, "iris", 1);
         awaitReady(host, "iris", 1);
-        assertEquals(List.of(1L, 1L, 1L), engine.rowsSeen); // one row of zeros, three times, before READY
-        assertEquals(3, engine.entered.get());
+        return engine;
     }
 
     private static InferenceRequest rows(String model, int version, float x) {
