@@ -103,6 +103,15 @@ public class ModelRepositoryImpl implements ModelRepository, ArtifactInstaller, 
     private final ObjectMapper mapper = new ObjectMapper().setTypeFactory(TypeFactory.createDefaultInstance())
             .enable(SerializationFeature.INDENT_OUTPUT);
     private final Map<String, StoredModel> models = new TreeMap<>();
+    /**
+     * What {@link #resolve} reads, without the lock every prediction would otherwise take: each model's default
+     * version and versions, as of the last change. Published (under the lock) after every change of {@link #models}.
+     */
+    private volatile Map<String, Resolvable> resolvable = Map.of();
+
+    /** A model as {@link #resolve} sees it. */
+    private record Resolvable(int defaultVersion, TreeMap<Integer, StoredVersion> versions) {
+    }
     private final Map<InferenceEngine, Map<String, String>> engineTypes = new ConcurrentHashMap<>();
     /** The size and time of what each deploy/ source was when last deployed. */
     private final Map<String, String> deployedStamps = new ConcurrentHashMap<>();
@@ -228,8 +237,27 @@ public class ModelRepositoryImpl implements ModelRepository, ArtifactInstaller, 
     }
 
     @Override
-    public synchronized ModelVersionDTO resolve(String name, Integer version) {
-        return findVersion(name, version).toDTO();
+    public ModelVersionDTO resolve(String name, Integer version) {
+        Resolvable m = ModelNames.isValid(name) ? resolvable.get(name) : null;
+        if (m == null) {
+            throw new ModelNotFoundException("model '" + name + "' not found");
+        }
+        int v = version == null ? m.defaultVersion : version;
+        StoredVersion sv = m.versions.get(v);
+        if (sv == null) {
+            throw new ModelNotFoundException("model '" + name + "' has no version " + v + " (versions: "
+                    + m.versions.keySet() + ")");
+        }
+        return sv.toDTO();
+    }
+
+    /** Publishes what {@link #resolve} reads; called under the lock after every change of the models. */
+    private void republish() {
+        Map<String, Resolvable> next = new java.util.HashMap<>();
+        for (StoredModel m : models.values()) {
+            next.put(m.name, new Resolvable(m.defaultVersion, new TreeMap<>(m.versions)));
+        }
+        resolvable = Map.copyOf(next);
     }
 
     @Override
@@ -377,6 +405,7 @@ public class ModelRepositoryImpl implements ModelRepository, ArtifactInstaller, 
         LOG.info(() -> "Removed model " + v);
         if (m.versions.isEmpty()) {
             models.remove(m.name);
+            republish();
             Path folder = dataDir.resolve(m.name);
             Path trash = dataDir.resolve(DELETED_PREFIX + m.name + "-" + System.nanoTime());
             try {
@@ -827,6 +856,7 @@ public class ModelRepositoryImpl implements ModelRepository, ArtifactInstaller, 
                 loaded.addAll(m.versions.values());
             }
         }
+        republish();
         loaded.forEach(this::publish);
         resumed.forEach(p -> {
             LOG.info(() -> "Model " + p.version + " still waits to become the default");
@@ -841,6 +871,7 @@ public class ModelRepositoryImpl implements ModelRepository, ArtifactInstaller, 
     }
 
     private void saveModelState(StoredModel m) {
+        republish(); // every change of a model's versions or default ends here (or in remove, load)
         StoredModelState state = new StoredModelState();
         state.default_version = m.defaultVersion;
         state.last_version = m.lastVersion;
