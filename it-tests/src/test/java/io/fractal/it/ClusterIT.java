@@ -8,7 +8,6 @@ import static org.junit.Assert.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -17,20 +16,16 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
-import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.BooleanSupplier;
-import java.util.stream.Stream;
 import org.junit.After;
 import org.junit.Test;
 
@@ -84,7 +79,7 @@ public class ClusterIT {
             }
         }
         if (passed && root != null) {
-            deleteTree(root);
+            TestFiles.deleteTree(root);
         }
     }
 
@@ -93,7 +88,7 @@ public class ClusterIT {
         Path work = Files.createDirectories(Paths.get(System.getProperty("fractal.it.work", "target/it-work"))
                 .toAbsolutePath());
         root = Files.createTempDirectory(work, "cluster-");
-        int[] clusterPorts = {freePort(), freePort(), freePort()};
+        int[] clusterPorts = {TestFiles.freePort(), TestFiles.freePort(), TestFiles.freePort()};
         String members = "127.0.0.1:" + clusterPorts[0] + ",127.0.0.1:" + clusterPorts[1] + ",127.0.0.1:"
                 + clusterPorts[2];
         Node a = node(root, "a", clusterPorts[0], members, false);
@@ -129,10 +124,10 @@ public class ClusterIT {
                 + " ms after the first start; first answers through A by " + servedBy);
 
         // a model dropped into C's deploy folder reaches A and B; its removal deletes the copies
-        copyTree(b.home.resolve("deploy/iris"), c.home.resolve("deploy/iris-c"));
+        TestFiles.copyTree(b.home.resolve("deploy/iris"), c.home.resolve("deploy/iris-c"));
         await("iris-c served through A and B", 60, () -> status(a, "POST", "/api/v1/models/iris-c/prediction", IRIS)
                 == 200 && status(b, "POST", "/api/v1/models/iris-c/prediction", IRIS) == 200);
-        deleteTree(c.home.resolve("deploy/iris-c"));
+        TestFiles.deleteTree(c.home.resolve("deploy/iris-c"));
         await("iris-c deleted on A and B", 30, () -> status(a, "GET", "/api/v1/models/iris-c", null) == 404
                 && status(b, "GET", "/api/v1/models/iris-c", null) == 404);
         Thread.sleep(1500);
@@ -276,7 +271,7 @@ public class ClusterIT {
         assertEquals(off.output, 0, off.status);
         assertFalse("no cluster configuration when it is off",
                 Files.exists(home.resolve("deploy/io.fractal.cluster.cfg")));
-        deleteTree(home);
+        TestFiles.deleteTree(home);
     }
 
     private record Entry(int status, String output) {
@@ -406,7 +401,7 @@ public class ClusterIT {
                 .toAbsolutePath();
         Path home = Files.createDirectories(root.resolve(name));
         for (String part : List.of("bin", "conf", "bundle")) {
-            copyTree(dist.resolve(part), home.resolve(part));
+            TestFiles.copyTree(dist.resolve(part), home.resolve(part));
         }
         Files.createSymbolicLink(home.resolve("lib"), dist.resolve("lib"));
         String engines = System.getenv("ENGINE_CACHE_DIR"); // failsafe's, shared: libtorch is extracted once (432 MB)
@@ -418,13 +413,13 @@ public class ClusterIT {
         Path deploy = Files.createDirectories(home.resolve("deploy"));
         Files.copy(dist.resolve("deploy/io.fractal.modelhost-mh1.cfg"), deploy.resolve("io.fractal.modelhost-mh1.cfg"));
         if (withIris) {
-            copyTree(dist.resolve("deploy/iris"), deploy.resolve("iris"));
+            TestFiles.copyTree(dist.resolve("deploy/iris"), deploy.resolve("iris"));
         }
-        int port = freePort();
-        storedConfig(home, "io.fractal.rest", "host", "127.0.0.1", "port", port);
-        storedConfig(home, "io.fractal.metrics", "port", freePort());
-        storedConfig(home, "io.fractal.shell", "port", 0);
-        storedConfig(home, "io.fractal.ssh", "port", 0);
+        int port = TestFiles.freePort();
+        TestFiles.storedConfig(home.resolve("data/config"), "io.fractal.rest", "host", "127.0.0.1", "port", port);
+        TestFiles.storedConfig(home.resolve("data/config"), "io.fractal.metrics", "port", TestFiles.freePort());
+        TestFiles.storedConfig(home.resolve("data/config"), "io.fractal.shell", "port", 0);
+        TestFiles.storedConfig(home.resolve("data/config"), "io.fractal.ssh", "port", 0);
         Files.writeString(deploy.resolve("io.fractal.cluster.cfg"), String.join("\n",
                 "enabled=true",
                 "cluster.name=cluster-it-" + ProcessHandle.current().pid(),
@@ -573,40 +568,4 @@ public class ClusterIT {
         return TimeUnit.NANOSECONDS.toMillis(nanos);
     }
 
-    private static void storedConfig(Path home, String pid, Object... keyValues) throws IOException {
-        StringBuilder text = new StringBuilder("service.pid=\"" + pid + "\"\n");
-        for (int i = 0; i < keyValues.length; i += 2) {
-            text.append(keyValues[i]).append("=\"").append(keyValues[i + 1]).append("\"\n");
-        }
-        Path file = home.resolve("data/config").resolve(pid.replace('.', '/') + ".config");
-        Files.createDirectories(file.getParent());
-        Files.writeString(file, text, StandardCharsets.UTF_8);
-    }
-
-    private static void copyTree(Path from, Path to) throws IOException {
-        try (Stream<Path> files = Files.walk(from)) {
-            for (Path p : (Iterable<Path>) files::iterator) {
-                Path target = to.resolve(from.relativize(p).toString());
-                if (Files.isDirectory(p)) {
-                    Files.createDirectories(target);
-                } else {
-                    Files.copy(p, target, StandardCopyOption.COPY_ATTRIBUTES);
-                }
-            }
-        }
-    }
-
-    private static void deleteTree(Path dir) throws IOException {
-        try (Stream<Path> files = Files.walk(dir)) {
-            for (Path p : files.sorted(Comparator.reverseOrder()).toList()) {
-                Files.delete(p);
-            }
-        }
-    }
-
-    private static int freePort() throws IOException {
-        try (ServerSocket s = new ServerSocket(0)) {
-            return s.getLocalPort();
-        }
-    }
 }

@@ -170,18 +170,22 @@ public abstract class FractalTestSupport {
             // deploy/ arrives a moment after the components first activate on the default ports (8001, 8002, 8101),
             // which another server on the machine may hold.
             Path configStore = home.resolve("data/config");
-            writeStoredConfig(configStore, "io.fractal.rest", "host", "127.0.0.1", "port", ports[0]);
-            writeStoredConfig(configStore, "io.fractal.metrics", "port", ports[1]);
-            writeStoredConfig(configStore, "io.fractal.ssh", "host", "127.0.0.1", "port", ports[2]);
+            TestFiles.storedConfig(configStore, "io.fractal.rest", "host", "127.0.0.1", "port", ports[0]);
+            TestFiles.storedConfig(configStore, "io.fractal.metrics", "port", ports[1]);
+            TestFiles.storedConfig(configStore, "io.fractal.ssh", "host", "127.0.0.1", "port", ports[2]);
             // A known management token, so the helpers can send it; the generated one is tested with the launcher.
-            writeStoredConfig(configStore, "io.fractal.auth", "management.token", MANAGEMENT_TOKEN);
+            TestFiles.storedConfig(configStore, "io.fractal.auth", "management.token", MANAGEMENT_TOKEN);
             for (String host : MODELHOSTS) {
                 writeConfig(deploy.resolve("io.fractal.modelhost-" + host + ".cfg"),
                         "id", host, "workers", 2, "queue.capacity", 64, "models", "*");
             }
             Path samples = Paths.get(System.getProperty("fractal.samples", "../deploy"));
             for (String model : sampleModels) {
-                copyTree(samples.resolve(model), deploy.resolve(model));
+                Path sample = samples.resolve(model);
+                if (!Files.isDirectory(sample)) {
+                    throw new IllegalStateException("No sample model at " + sample.toAbsolutePath());
+                }
+                TestFiles.copyTree(sample, deploy.resolve(model));
             }
 
             List<Option> options = new ArrayList<>();
@@ -327,18 +331,6 @@ public abstract class FractalTestSupport {
         }
         return ports;
     }
-
-    /** A configuration in Felix Config Admin's file store ({@code felix.cm.dir}): {@code a/b/c.config} for pid a.b.c. */
-    private static void writeStoredConfig(Path store, String pid, Object... keyValues) throws IOException {
-        StringBuilder text = new StringBuilder("service.pid=\"" + pid + "\"\n");
-        for (int i = 0; i < keyValues.length; i += 2) {
-            text.append(keyValues[i]).append("=\"").append(keyValues[i + 1]).append("\"\n");
-        }
-        Path file = store.resolve(pid.replace('.', '/') + ".config");
-        Files.createDirectories(file.getParent());
-        Files.writeString(file, text, StandardCharsets.UTF_8);
-    }
-
     /** Writes a FileInstall {@code .cfg} (a properties file) from key, value pairs. */
     protected static void writeConfig(Path file, Object... keyValues) throws IOException {
         Properties properties = new Properties();
@@ -347,22 +339,6 @@ public abstract class FractalTestSupport {
         }
         try (Writer writer = Files.newBufferedWriter(file, StandardCharsets.ISO_8859_1)) {
             properties.store(writer, "written by " + FractalTestSupport.class.getSimpleName());
-        }
-    }
-
-    private static void copyTree(Path from, Path to) throws IOException {
-        if (!Files.isDirectory(from)) {
-            throw new IllegalStateException("No sample model at " + from.toAbsolutePath());
-        }
-        try (Stream<Path> files = Files.walk(from)) {
-            for (Path source : files.toList()) {
-                Path target = to.resolve(from.relativize(source).toString());
-                if (Files.isDirectory(source)) {
-                    Files.createDirectories(target);
-                } else {
-                    Files.copy(source, target, StandardCopyOption.REPLACE_EXISTING);
-                }
-            }
         }
     }
 

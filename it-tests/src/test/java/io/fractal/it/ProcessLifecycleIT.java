@@ -7,7 +7,6 @@ import static org.junit.Assert.assertTrue;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.ConnectException;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpConnectTimeoutException;
@@ -17,7 +16,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.PosixFilePermission;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -27,7 +25,6 @@ import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.stream.Stream;
 import org.junit.After;
 import org.junit.Test;
 
@@ -55,10 +52,10 @@ public class ProcessLifecycleIT {
     @Test
     public void readyMeansServingAndSigtermUnderLoadLosesNothing() throws Exception {
         Path home = freshHome();
-        int port = freePort();
-        storedConfig(home, "io.fractal.rest", "host", "127.0.0.1", "port", port);
-        storedConfig(home, "io.fractal.metrics", "port", freePort());
-        storedConfig(home, "io.fractal.shell", "port", 0);
+        int port = TestFiles.freePort();
+        TestFiles.storedConfig(home.resolve("data/config"), "io.fractal.rest", "host", "127.0.0.1", "port", port);
+        TestFiles.storedConfig(home.resolve("data/config"), "io.fractal.metrics", "port", TestFiles.freePort());
+        TestFiles.storedConfig(home.resolve("data/config"), "io.fractal.shell", "port", 0);
         URI base = URI.create("http://127.0.0.1:" + port);
         Path log = home.resolve("log/it-process.out");
         Files.createDirectories(log.getParent());
@@ -185,40 +182,11 @@ public class ProcessLifecycleIT {
         Path work = Files.createDirectories(Paths.get(System.getProperty("fractal.it.work", "target/it-work")));
         Path home = Files.createTempDirectory(work.toAbsolutePath(), "process-");
         for (String part : List.of("bin", "conf", "bundle", "deploy")) {
-            copyTree(dist.resolve(part), home.resolve(part));
+            TestFiles.copyTree(dist.resolve(part), home.resolve(part));
         }
         Files.createSymbolicLink(home.resolve("lib"), dist.resolve("lib")); // 250 MB of natives, read only
         home.resolve("bin/fractal").toFile().setExecutable(true);
         return home;
-    }
-
-    private static void storedConfig(Path home, String pid, Object... keyValues) throws IOException {
-        StringBuilder text = new StringBuilder("service.pid=\"" + pid + "\"\n");
-        for (int i = 0; i < keyValues.length; i += 2) {
-            text.append(keyValues[i]).append("=\"").append(keyValues[i + 1]).append("\"\n");
-        }
-        Path file = home.resolve("data/config").resolve(pid.replace('.', '/') + ".config");
-        Files.createDirectories(file.getParent());
-        Files.writeString(file, text, StandardCharsets.UTF_8);
-    }
-
-    private static void copyTree(Path from, Path to) throws IOException {
-        try (Stream<Path> files = Files.walk(from)) {
-            for (Path p : (Iterable<Path>) files::iterator) {
-                Path target = to.resolve(from.relativize(p).toString());
-                if (Files.isDirectory(p)) {
-                    Files.createDirectories(target);
-                } else {
-                    Files.copy(p, target, StandardCopyOption.COPY_ATTRIBUTES);
-                }
-            }
-        }
-    }
-
-    private static int freePort() throws IOException {
-        try (ServerSocket s = new ServerSocket(0)) {
-            return s.getLocalPort();
-        }
     }
 
     // ---- HTTP -----------------------------------------------------------------------------------------------
