@@ -1,6 +1,6 @@
 /** Requests, responses, tensors and signatures: the data that crosses every Fractal service. */
 @Export
-@Version("1.3.0")
+@Version("1.4.0")
 package io.fractal.api.inference;
 
 import org.osgi.annotation.bundle.Export;

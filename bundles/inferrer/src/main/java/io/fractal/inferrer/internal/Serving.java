@@ -404,7 +404,7 @@ final class Serving {
             resolved = version;
             ModelSignature signature = signature(version, lb);
             InferenceRequest request = new InferenceRequest(id, version.name, version.version,
-                    inputs.apply(signature), outputs, start);
+                    inputs.apply(signature), outputs, start, deadline);
             send(lb, request).handle((response, error) -> {
                 if (error == null) {
                     return CompletableFuture.completedFuture(response);
@@ -443,7 +443,7 @@ final class Serving {
                     return CompletableFuture.<InferenceResponse>failedFuture(cause);
                 }
                 return balancer.whenAvailable().thenCompose(b -> send(b, new InferenceRequest(id, now.name,
-                        now.version, request.inputs(), outputs, start)));
+                        now.version, request.inputs(), outputs, start, deadline)));
             });
         }
 
