@@ -113,6 +113,11 @@ final class ConnectionPool implements AutoCloseable {
             s.setTcpNoDelay(true);
             s.setKeepAlive(true);
             s.connect(new InetSocketAddress(address.getHostString(), address.getPort()), connectTimeoutMillis);
+        } catch (SocketTimeoutException e) {
+            s.close();
+            // not a silent answer (a slow call): the node cannot be reached
+            throw new java.net.ConnectException("no connection to " + base + " within " + connectTimeoutMillis
+                    + " ms");
         } catch (IOException e) {
             s.close();
             throw e;

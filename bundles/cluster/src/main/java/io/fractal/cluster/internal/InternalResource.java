@@ -41,7 +41,11 @@ import java.util.function.Supplier;
  * which could send it back), echo, and a model version's bytes. Only for holders of the shared secret: the access
  * level is {@link Level#OPEN} because nodes carry no API token; the secret header is checked here, first.
  * Refusals say their {@code kind} ({@code full}, {@code draining}, {@code not_ready}, {@code not_found},
- * {@code invalid}, {@code failed}, {@code timeout}) so the calling node knows whether to re-route.
+ * {@code invalid}, {@code failed}, {@code timeout}, {@code deadline}) so the calling node knows whether to re-route.
+ * A call is bounded by the deadline its request carries (the time its caller still waited when it sent it), by
+ * the {@code X-Request-Timeout-Ms} header, and by {@code call.timeout.ms}, whichever is first: past it, the call is
+ * cancelled (out of the modelhost's queue) and answered 504 {@code timeout}; one that arrives past it is refused
+ * at once, 504 {@code deadline}.
  */
 @Path("/internal/v1")
 @Access(Level.OPEN)
@@ -90,6 +94,15 @@ public final class InternalResource {
             return CompletableFuture.completedFuture(error(400, "invalid", "bad cluster request: " + e.getMessage()));
         }
         long millis = deadline(timeout);
+        if (request.hasDeadline()) {
+            long left = request.remainingNanos();
+            if (left <= 0) {
+                return CompletableFuture.completedFuture(error(504, "deadline", "the request's deadline passed "
+                        + TimeUnit.NANOSECONDS.toMillis(-left) + " ms before it reached modelhost " + id));
+            }
+            millis = Math.min(millis, Math.max(1, TimeUnit.NANOSECONDS.toMillis(left + 999_999)));
+        }
+        long bound = millis;
         inFlight.incrementAndGet();
         CompletableFuture<Response> answer = new CompletableFuture<>();
         CompletableFuture<io.fractal.api.inference.InferenceResponse> sent;
@@ -103,8 +116,9 @@ public final class InternalResource {
         try {
             expiry = timer.schedule(() -> {
                 call.cancel(false);
-                answer.complete(error(504, "timeout", "not answered within " + millis + " ms"));
-            }, millis, TimeUnit.MILLISECONDS);
+                answer.complete(error(504, "timeout", "not answered within the request's deadline (" + bound
+                        + " ms)"));
+            }, bound, TimeUnit.MILLISECONDS);
         } catch (RejectedExecutionException e) {
             // stopping: the call is answered by the host
         }

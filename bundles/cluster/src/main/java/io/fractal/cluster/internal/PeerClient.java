@@ -11,6 +11,7 @@ import io.fractal.api.inference.ModelNotFoundException;
 import io.fractal.api.inference.ModelNotReadyException;
 import java.io.IOException;
 import java.io.InputStream;
+import java.net.SocketTimeoutException;
 import java.net.URI;
 import java.net.URLEncoder;
 import java.net.http.HttpClient;
@@ -28,6 +29,7 @@ import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.SynchronousQueue;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 
 /**
  * Calls to other nodes over HTTP/1.1 keep-alive with {@code TCP_NODELAY}, each carrying the shared secret and a
@@ -52,6 +54,9 @@ final class PeerClient implements AutoCloseable {
         /** The call ran and failed. */
         FAILED
     }
+
+    /** How long past a request's deadline this side still waits for the remote node's own timeout answer. */
+    static final long DEADLINE_GRACE_MILLIS = 250;
 
     /** Most calls to other nodes in flight at once (each holds a thread while it waits for its answer). */
     static final int MAX_CALLS = 1024;
@@ -80,17 +85,39 @@ final class PeerClient implements AutoCloseable {
      * Runs {@code request} (carrying the remote node's version number) on modelhost {@code hostId} of the node at
      * {@code base}, on a kept-alive connection of that node's {@link ConnectionPool}. A failure is a
      * {@link PeerException} saying what the caller should do.
+     *
+     * <p>The call is bounded by the request's deadline when it has one (else by {@code call.timeout.ms}): the time
+     * left is sent with it, the remote node answers a timeout once it passes, and this side stops waiting
+     * {@value #DEADLINE_GRACE_MILLIS} ms later. A request already past its deadline is not sent. Neither case says
+     * anything about the node: the call failed ({@link TimeoutException}), the node is not taken out.
      */
     CompletableFuture<InferenceResponse> infer(URI base, String hostId, InferenceRequest request) {
         CompletableFuture<InferenceResponse> result = new CompletableFuture<>();
-        byte[] body = Wire.encode(request);
+        long remaining = request.remainingNanos();
+        if (remaining <= 0) {
+            result.completeExceptionally(new PeerException(Outcome.FAILED, new TimeoutException("the request's "
+                    + "deadline passed before it was sent to node " + base.getAuthority())));
+            return result;
+        }
+        boolean byDeadline = remaining < TimeUnit.MILLISECONDS.toNanos(callTimeoutMillis);
+        long timeoutMillis = byDeadline ? Math.max(1, TimeUnit.NANOSECONDS.toMillis(remaining + 999_999))
+                : callTimeoutMillis;
+        long waitMillis = byDeadline ? timeoutMillis + DEADLINE_GRACE_MILLIS : callTimeoutMillis;
+        byte[] body = Wire.encode(request, byDeadline ? remaining : TimeUnit.MILLISECONDS.toNanos(callTimeoutMillis));
         String path = "/internal/v1/modelhosts/" + encode(hostId) + "/infer";
         try {
             calls.execute(() -> {
                 ConnectionPool.Answer a;
                 try {
                     a = pool(base).post(path, Map.of(SECRET_HEADER, secret.value(), TIMEOUT_HEADER,
-                            Long.toString(callTimeoutMillis)), Wire.CONTENT_TYPE, body, callTimeoutMillis);
+                            Long.toString(timeoutMillis)), Wire.CONTENT_TYPE, body, waitMillis);
+                } catch (SocketTimeoutException e) {
+                    result.completeExceptionally(byDeadline ? new PeerException(Outcome.FAILED, new TimeoutException(
+                            "node " + base.getAuthority() + " did not answer within the request's deadline ("
+                                    + timeoutMillis + " ms)"))
+                            : new PeerException(Outcome.NODE_DOWN, new CapacityExceededException("node "
+                                    + base.getAuthority() + " did not answer: " + e, 1)));
+                    return;
                 } catch (IOException e) {
                     result.completeExceptionally(new PeerException(Outcome.NODE_DOWN, new CapacityExceededException(
                             "node " + base.getAuthority() + " did not answer: " + e, 1)));
@@ -201,7 +228,8 @@ final class PeerClient implements AutoCloseable {
             case "not_ready" -> new PeerException(Outcome.REFUSED, new ModelNotReadyException(where));
             case "not_found" -> new PeerException(Outcome.REFUSED, new ModelNotFoundException(where));
             case "invalid" -> new PeerException(Outcome.FAILED, new InvalidInputException(message));
-            case "failed", "timeout" -> new PeerException(Outcome.FAILED, new IllegalStateException(where));
+            case "timeout", "deadline" -> new PeerException(Outcome.FAILED, new TimeoutException(where));
+            case "failed" -> new PeerException(Outcome.FAILED, new IllegalStateException(where));
             default -> status == 503 || status == 404
                     ? new PeerException(Outcome.NODE_DOWN, new CapacityExceededException(where, 1))
                     : new PeerException(Outcome.FAILED, new IllegalStateException(where));
@@ -231,13 +259,15 @@ final class PeerClient implements AutoCloseable {
         private static final long serialVersionUID = 1L;
         final Outcome outcome;
 
-        PeerException(Outcome outcome, RuntimeException cause) {
+        /** @param cause a {@link RuntimeException}, or a {@link TimeoutException} for a deadline */
+        PeerException(Outcome outcome, Exception cause) {
             super(cause.getMessage(), cause, false, false);
             this.outcome = outcome;
         }
 
-        RuntimeException reported() {
-            return (RuntimeException) getCause();
+        /** What the caller's future fails with. */
+        Throwable reported() {
+            return getCause();
         }
     }
 }

@@ -121,8 +121,7 @@ final class RemoteModelHost implements ModelHost {
             return CompletableFuture.failedFuture(new ModelNotReadyException("model " + request.model() + ":"
                     + request.version() + " is not ready on modelhost " + id));
         }
-        InferenceRequest remote = new InferenceRequest(request.id(), request.model(), loaded.version,
-                request.inputs(), request.outputs(), request.createdNanos());
+        InferenceRequest remote = request.withVersion(loaded.version); // its deadline too
         CompletableFuture<InferenceResponse> result = new CompletableFuture<>();
         inFlight.add(result);
         outstanding.incrementAndGet();
@@ -142,7 +141,7 @@ final class RemoteModelHost implements ModelHost {
         return result;
     }
 
-    private RuntimeException reported(Throwable error) {
+    private Throwable reported(Throwable error) {
         Throwable cause = error instanceof CompletionException && error.getCause() != null ? error.getCause() : error;
         if (cause instanceof PeerClient.PeerException p) {
             switch (p.outcome) {
@@ -156,7 +155,7 @@ final class RemoteModelHost implements ModelHost {
             return p.reported();
         }
         failed.incrementAndGet();
-        return cause instanceof RuntimeException r ? r : new IllegalStateException(cause);
+        return cause;
     }
 
     private void down(String why) {
@@ -175,7 +174,8 @@ final class RemoteModelHost implements ModelHost {
         }
         return client.echo(base, remoteId, payload).handle((echo, error) -> {
             if (error != null) {
-                throw reported(error);
+                Throwable t = reported(error);
+                throw t instanceof RuntimeException r ? r : new CompletionException(t);
             }
             echo.modelhost = id; // as this node names it
             return echo;

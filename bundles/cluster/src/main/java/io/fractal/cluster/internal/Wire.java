@@ -17,6 +17,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.TimeUnit;
 
 /**
  * The binary form of a request and its answer between nodes: big-endian, length-prefixed, the tensors' elements
@@ -26,15 +27,29 @@ import java.util.Set;
 final class Wire {
 
     static final String CONTENT_TYPE = "application/vnd.fractal.cluster";
+    /** A request without a deadline (a node before the deadline was sent). */
     private static final int REQUEST_MAGIC = 0x46524331; // FRC1
+    /** A request followed by the time its caller still waits, in ns ({@link #NO_TIMEOUT}: none). */
+    private static final int REQUEST_MAGIC_DEADLINE = 0x46524332; // FRC2
+    /** The remaining time of a request without a deadline. */
+    static final long NO_TIMEOUT = Long.MAX_VALUE;
     private static final int RESPONSE_MAGIC = 0x46525231; // FRR1
 
     private Wire() {
     }
 
+    /**
+     * The request with the time its caller still waits, measured now: the receiving node sets its own deadline from
+     * it (clocks of two machines are not comparable, a duration is). Zero or less: the deadline has passed.
+     */
     static byte[] encode(InferenceRequest r) {
+        return encode(r, r.hasDeadline() ? r.remainingNanos() : NO_TIMEOUT);
+    }
+
+    static byte[] encode(InferenceRequest r, long remainingNanos) {
         return write(out -> {
-            out.writeInt(REQUEST_MAGIC);
+            out.writeInt(REQUEST_MAGIC_DEADLINE);
+            out.writeLong(remainingNanos);
             writeString(out, r.id());
             writeString(out, r.model());
             out.writeInt(r.version());
@@ -46,11 +61,28 @@ final class Wire {
         });
     }
 
+    /**
+     * The request as this node runs it: its deadline, if the caller sent one, is now plus the time the caller still
+     * waited when it sent it, so one already past stays past ({@link InferenceRequest#remainingNanos()} at most 0).
+     */
     static InferenceRequest decodeRequest(byte[] body) {
+        long received = System.nanoTime();
         return read(body, in -> {
-            if (in.readInt() != REQUEST_MAGIC) {
+            int magic = in.readInt();
+            if (magic != REQUEST_MAGIC && magic != REQUEST_MAGIC_DEADLINE) {
                 throw new IllegalArgumentException("not a cluster inference request");
             }
+            long remaining = magic == REQUEST_MAGIC_DEADLINE ? in.readLong() : NO_TIMEOUT;
+            long deadline = InferenceRequest.NO_DEADLINE;
+            if (remaining != NO_TIMEOUT) {
+                // past: at most 0 left, and never the NO_DEADLINE (or 0) value by accident
+                deadline = received + Math.max(-TimeUnit.HOURS.toNanos(1), Math.min(remaining,
+                        TimeUnit.DAYS.toNanos(1)));
+                if (deadline == 0 || deadline == InferenceRequest.NO_DEADLINE) {
+                    deadline--;
+                }
+            }
+            long deadlineNanos = deadline;
             String id = readString(in, body.length);
             String model = readString(in, body.length);
             if (model == null) {
@@ -63,7 +95,7 @@ final class Wire {
                 outputs.add(readString(in, body.length));
             }
             List<Tensor> inputs = readTensors(in, body.length);
-            return new InferenceRequest(id, model, version, inputs, outputs, System.nanoTime());
+            return new InferenceRequest(id, model, version, inputs, outputs, received, deadlineNanos);
         });
     }
 
