@@ -98,6 +98,20 @@ public interface ModelRepository {
      */
     InputStream open(String name, Integer version) throws IOException;
 
+    /**
+     * A version's metadata as a {@code model.json} sidecar: everything its metadata declares (inputs, outputs,
+     * labels, engine, description as it is now, {@code max_batch_size}, {@code max_queue_delay_us}, and whatever
+     * later versions of the format add), none of what the repository keeps for itself. Given to {@link #deploy}
+     * with the same file, it stores an equal version elsewhere (another node).
+     *
+     * @return the sidecar JSON, or null from a repository that keeps no more than {@link ModelVersionDTO} shows
+     * @throws ModelNotFoundException for an unknown model or version
+     * @since 1.4
+     */
+    default InputStream metadata(String name, Integer version) throws IOException {
+        return null;
+    }
+
     /** The model file's name of a version, as stored, e.g. {@code model.pt}. */
     String fileName(String name, Integer version);
 

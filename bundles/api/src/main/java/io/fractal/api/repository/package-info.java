@@ -1,6 +1,6 @@
 /** The model repository: models, their versions on disk, and the deployed-model whiteboard modelhosts follow. */
 @Export
-@Version("1.3.0")
+@Version("1.4.0")
 package io.fractal.api.repository;
 
 import org.osgi.annotation.bundle.Export;

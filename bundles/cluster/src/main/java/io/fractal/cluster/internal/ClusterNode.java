@@ -544,7 +544,7 @@ public class ClusterNode implements ModelStateListener, RemoteModelHost.Versions
             try {
                 for (ModelDTO m : repo.models()) {
                     for (ModelVersionDTO v : m.versions) {
-                        state.models.add(versionState(m, v, r));
+                        state.models.add(versionState(m, v, r, repo));
                     }
                 }
             } catch (RuntimeException e) {
@@ -554,6 +554,7 @@ public class ClusterNode implements ModelStateListener, RemoteModelHost.Versions
         if (r != null) {
             state.deleted = r.deleted();
             state.defaults = r.defaults();
+            state.descriptions = r.descriptions();
         }
         String json = state.toJson();
         if (json.equals(lastPublished)) {
@@ -593,7 +594,8 @@ public class ClusterNode implements ModelStateListener, RemoteModelHost.Versions
         return s;
     }
 
-    private static NodeState.VersionState versionState(ModelDTO m, ModelVersionDTO v, Replicator r) {
+    private static NodeState.VersionState versionState(ModelDTO m, ModelVersionDTO v, Replicator r,
+            ModelRepository repo) {
         NodeState.VersionState s = new NodeState.VersionState();
         s.name = m.name;
         s.version = v.version;
@@ -604,6 +606,11 @@ public class ClusterNode implements ModelStateListener, RemoteModelHost.Versions
         s.description = v.description;
         s.isDefault = v.version == m.defaultVersion;
         s.signature = v.signature;
+        try (java.io.InputStream meta = repo.metadata(m.name, v.version)) {
+            s.metadata = meta == null ? null : NodeState.JSON.readTree(meta);
+        } catch (IOException | RuntimeException e) {
+            LOG.log(Level.FINE, "Cluster: metadata of " + m.name + ":" + v.version + " not read", e);
+        }
         return s;
     }
 

@@ -35,6 +35,8 @@ final class NodeState {
     public List<String> deleted = new ArrayList<>();
     /** The default version of each model as this node last saw it chosen: name to "sha256 time". */
     public java.util.Map<String, String> defaults = new java.util.TreeMap<>();
+    /** The description of each version ("name sha256") as this node last saw it changed, so all nodes follow. */
+    public java.util.Map<String, Described> descriptions = new java.util.TreeMap<>();
 
     /** One local modelhost. */
     @JsonIgnoreProperties(ignoreUnknown = true)
@@ -76,6 +78,26 @@ final class NodeState {
         public boolean isDefault;
         /** The declared signature (the sidecar's), or null. */
         public ModelSignature signature;
+        /**
+         * Its whole metadata as a {@code model.json} sidecar ({@link io.fractal.api.repository.ModelRepository#metadata}:
+         * signature, engine, description, batching...), or null from a repository that has none beyond the above.
+         */
+        public com.fasterxml.jackson.databind.JsonNode metadata;
+    }
+
+    /** A description as last changed on some node (epoch ms; 0: as found, never changed since). */
+    @JsonIgnoreProperties(ignoreUnknown = true)
+    static final class Described {
+        public String text;
+        public long time;
+
+        Described() {
+        }
+
+        Described(String text, long time) {
+            this.text = text;
+            this.time = time;
+        }
     }
 
     String toJson() {

@@ -38,7 +38,9 @@ import java.util.logging.Logger;
  * versions itself). Each tick, on the cluster timer thread:
  * <ul>
  *   <li>a version another node holds and this one lacks is fetched from that node over HTTP (with the secret),
- *       its checksum verified, and deployed here with its declared signature, engine and description;</li>
+ *       its checksum verified, and deployed here with its whole metadata as that node's repository gives it
+ *       ({@link ModelRepository#metadata}: signature, engine, description, batching);</li>
+ *   <li>a description changed on any node (the latest change wins) is set on every node's copy;</li>
  *   <li>a version that disappears here (deleted, or replaced by its source) becomes a tombstone that the other
  *       nodes follow: they delete their copy (not a version their own deploy folder or a bundle holds) and do
  *       not fetch it again; a version created after the tombstone (uploaded again) wins over it;</li>
@@ -66,6 +68,11 @@ final class Replicator implements AutoCloseable {
     private final Map<String, Choice> defaults = new ConcurrentHashMap<>();
     /** Defaults this replicator set itself, so that they are not taken for a local change. */
     private final Map<String, String> appliedDefaults = new ConcurrentHashMap<>();
+    /** The description of each version ("name sha"), and when it was last changed anywhere (0: as found). */
+    private final Map<String, NodeState.Described> descriptions = new ConcurrentHashMap<>();
+    /** Descriptions this replicator set itself, so that they are not taken for a local change. */
+    private final Map<String, String> appliedDescriptions = new ConcurrentHashMap<>();
+    private final Map<String, String> lastDescription = new HashMap<>();
     private Map<String, ModelVersionDTO> lastLocal;
     private final Map<String, String> lastDefault = new HashMap<>();
 
@@ -90,6 +97,11 @@ final class Replicator implements AutoCloseable {
         Map<String, String> out = new java.util.TreeMap<>();
         defaults.forEach((name, c) -> out.put(name, c.sha256 + " " + c.time));
         return out;
+    }
+
+    /** The descriptions to publish: "name sha256" to the text and when it was chosen. */
+    Map<String, NodeState.Described> descriptions() {
+        return new java.util.TreeMap<>(descriptions);
     }
 
     /** When a version was created where it came from (its own creation if it was not copied). */
@@ -220,6 +232,7 @@ final class Replicator implements AutoCloseable {
                 }
             }
         });
+        reconcileDescriptions(peers, repo, local, now);
         lastDefault.clear();
         lastDefault.putAll(localDefault);
         lastLocal = local;
@@ -228,6 +241,49 @@ final class Replicator implements AutoCloseable {
                     .limit(tombstones.size() - MAX_TOMBSTONES).map(Map.Entry::getKey).toList()
                     .forEach(tombstones::remove);
         }
+    }
+
+    /** Descriptions: a change made here is published with its time; the latest change made anywhere is applied. */
+    private void reconcileDescriptions(List<NodeState> peers, ModelRepository repo, Map<String, ModelVersionDTO> local,
+            long now) {
+        local.forEach((key, v) -> {
+            String text = v.description == null ? "" : v.description;
+            String before = lastDescription.get(key);
+            String applied = appliedDescriptions.remove(key); // set by this replicator since the last look
+            if (before == null) {
+                descriptions.putIfAbsent(key, new NodeState.Described(text, 0));
+            } else if (!before.equals(text) && !text.equals(applied)) {
+                descriptions.put(key, new NodeState.Described(text, now));
+            }
+        });
+        for (NodeState peer : peers) {
+            if (peer.descriptions == null) {
+                continue;
+            }
+            peer.descriptions.forEach((key, d) -> {
+                if (d != null && d.text != null) {
+                    descriptions.merge(key, d, (a, b) -> b.time > a.time ? b : a);
+                }
+            });
+        }
+        descriptions.forEach((key, d) -> {
+            ModelVersionDTO v = local.get(key);
+            String mine = v == null ? null : v.description == null ? "" : v.description;
+            if (mine != null && !mine.equals(d.text)) {
+                try {
+                    appliedDescriptions.put(key, d.text);
+                    repo.setDescription(v.name, v.version, d.text);
+                    LOG.info(() -> "Cluster: description of " + v.name + ":" + v.version
+                            + " changed (on another node)");
+                } catch (RuntimeException e) {
+                    appliedDescriptions.remove(key);
+                    LOG.log(Level.FINE, "Cluster: description of " + key + " not set", e);
+                }
+            }
+        });
+        descriptions.keySet().removeIf(tombstones::containsKey);
+        lastDescription.clear();
+        local.forEach((key, v) -> lastDescription.put(key, v.description == null ? "" : v.description));
     }
 
     /** Copies one version from the node at {@code base}, checksum verified before the repository sees it. */
@@ -260,8 +316,11 @@ final class Replicator implements AutoCloseable {
                 throw new IOException("the repository went away");
             }
             ModelVersionDTO deployed;
-            try (InputStream in = Files.newInputStream(tmp); InputStream meta = metadata(v.signature)) {
-                deployed = repo.deploy(v.name, fileName, in, meta, v.engine, v.description, false);
+            try (InputStream in = Files.newInputStream(tmp); InputStream meta = v.metadata != null
+                    ? new ByteArrayInputStream(NodeState.JSON.writeValueAsBytes(v.metadata)) : metadata(v.signature)) {
+                // the whole metadata when the other node gave it; else (an older node) what its state says
+                deployed = v.metadata != null ? repo.deploy(v.name, fileName, in, meta, null, null, false)
+                        : repo.deploy(v.name, fileName, in, meta, v.engine, v.description, false);
             }
             origins.put(key, v.created);
             failedUntil.remove(key);

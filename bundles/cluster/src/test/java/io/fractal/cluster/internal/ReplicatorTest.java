@@ -97,6 +97,35 @@ class ReplicatorTest {
     }
 
     @Test
+    void theLatestDescriptionChangedOnAnyNodeWins() {
+        repo.add("m", 1, "v1", "upload", 100);
+        repo.models.get("m").get(1).description = "first";
+        replicator.reconcile(List.of(), repo);
+        assertEquals("first", replicator.descriptions().get("m v1").text);
+        assertEquals(0, replicator.descriptions().get("m v1").time, "as found: never wins over a change");
+
+        // changed on another node: set here
+        NodeState peer = new NodeState();
+        peer.node = "b";
+        peer.url = "http://127.0.0.1:9/";
+        peer.models = List.of();
+        long changed = System.currentTimeMillis();
+        peer.descriptions = new TreeMap<>(Map.of("m v1", new NodeState.Described("from b", changed)));
+        replicator.reconcile(List.of(peer), repo);
+        assertEquals("from b", repo.models.get("m").get(1).description);
+        replicator.reconcile(List.of(peer), repo);
+        assertEquals(changed, replicator.descriptions().get("m v1").time, "applied here: not a change of this node");
+
+        // then changed here: newer, published, and kept against the peer's older one
+        repo.setDescription("m", 1, "from here");
+        replicator.reconcile(List.of(peer), repo);
+        NodeState.Described mine = replicator.descriptions().get("m v1");
+        assertEquals("from here", mine.text);
+        assertTrue(mine.time >= changed);
+        assertEquals("from here", repo.models.get("m").get(1).description);
+    }
+
+    @Test
     void nothingHappensBeforeTheRepositorySettled() {
         repo.settled = false;
         repo.add("m", 1, "x", "upload", 1);
@@ -185,6 +214,7 @@ class ReplicatorTest {
 
         @Override
         public void setDescription(String name, Integer version, String description) {
+            models.get(name).get(version).description = description;
         }
 
         @Override

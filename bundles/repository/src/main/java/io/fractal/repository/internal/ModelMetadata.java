@@ -106,6 +106,19 @@ public class ModelMetadata {
         learnedOutputs = toSpecs(learned.outputs());
     }
 
+    /** What a sidecar may declare, as it is now (the description may have changed since): none of the rest. */
+    ModelMetadata sidecar() {
+        ModelMetadata m = new ModelMetadata();
+        m.engine = engine;
+        m.description = description;
+        m.inputs = inputs;
+        m.outputs = outputs;
+        m.labels = labels;
+        m.maxBatchSize = maxBatchSize;
+        m.maxQueueDelayMicros = maxQueueDelayMicros;
+        return m;
+    }
+
     /** Drops what only the repository may write (a sidecar cannot declare a learned signature). */
     void forgetLearned() {
         learnedInputs = null;

@@ -270,6 +270,15 @@ public class ModelRepositoryImpl implements ModelRepository, ArtifactInstaller, 
     }
 
     @Override
+    public InputStream metadata(String name, Integer version) throws IOException {
+        ModelMetadata sidecar;
+        synchronized (this) {
+            sidecar = findVersion(name, version).metadata.sidecar();
+        }
+        return new java.io.ByteArrayInputStream(mapper.writeValueAsBytes(sidecar));
+    }
+
+    @Override
     public synchronized String fileName(String name, Integer version) {
         return findVersion(name, version).metadata.file;
     }

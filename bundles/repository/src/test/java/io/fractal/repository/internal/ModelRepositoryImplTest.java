@@ -107,6 +107,43 @@ class ModelRepositoryImplTest {
     }
 
     @Test
+    void aVersionsMetadataIsTheSidecarThatDeploysAnEqualVersionElsewhere() throws Exception {
+        String sidecar = "{\"inputs\": [{\"name\": \"x\", \"datatype\": \"FP32\", \"shape\": [-1, 4]}], "
+                + "\"labels\": [\"a\", \"b\"], \"max_batch_size\": 8, \"max_queue_delay_us\": 500}";
+        ModelVersionDTO v = repo.deploy("iris", "model.pt", new java.io.ByteArrayInputStream(MODEL_A),
+                new java.io.ByteArrayInputStream(sidecar.getBytes(java.nio.charset.StandardCharsets.UTF_8)), null,
+                "first", false);
+        repo.setDescription("iris", v.version, "changed");
+        String json;
+        try (java.io.InputStream in = repo.metadata("iris", v.version)) {
+            json = new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        }
+        com.fasterxml.jackson.databind.JsonNode tree = new com.fasterxml.jackson.databind.ObjectMapper().readTree(json);
+        assertEquals(8, tree.path("max_batch_size").asInt(), json);
+        assertEquals(500, tree.path("max_queue_delay_us").asLong(), json);
+        assertEquals("changed", tree.path("description").asText(), json);
+        assertEquals("PyTorch", tree.path("engine").asText(), json);
+        assertEquals("[\"a\",\"b\"]", tree.path("labels").toString(), json);
+        assertEquals("FP32", tree.path("inputs").path(0).path("datatype").asText(), json);
+        for (String kept : List.of("sha256", "source", "created", "size", "origin", "sourceDigest")) {
+            assertFalse(tree.has(kept), kept + " is the repository's own: " + json);
+        }
+        // deployed elsewhere with it: the same metadata
+        ModelVersionDTO copy;
+        ModelRepositoryImpl elsewhere = new ModelRepositoryImpl(bundleContext(), config(Map.of("data_dir",
+                home.resolve("other").toString())));
+        repositories.add(elsewhere);
+        try (java.io.InputStream meta = new java.io.ByteArrayInputStream(json.getBytes(
+                java.nio.charset.StandardCharsets.UTF_8))) {
+            copy = elsewhere.deploy("iris", "model.pt", new java.io.ByteArrayInputStream(MODEL_A), meta, null, null,
+                    false);
+        }
+        assertEquals(new io.fractal.api.inference.Batching(8, 500), copy.batching);
+        assertEquals("changed", copy.description);
+        assertEquals(v.signature, copy.signature);
+    }
+
+    @Test
     void eachVersionIsPublishedForTheModelhosts() throws Exception {
         deploy("iris", MODEL_A, null, true);
         Registration r = live("iris", 1);
