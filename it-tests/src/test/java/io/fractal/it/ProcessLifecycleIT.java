@@ -89,6 +89,17 @@ public class ProcessLifecycleIT {
         Answer digits = call(base, "GET", "/v2/models/digits/ready", null, null);
         assertEquals(digits.describe(), 200, digits.status);
         System.out.println("start to ready: " + startMillis + " ms; readiness seen: " + compact(seen));
+        // the request path was warmed before ready: readiness said so, and every warm-up call (v1 and v2 on both
+        // sample models) was answered 200 throughout
+        assertTrue("readiness never said it was warming up: " + compact(seen),
+                seen.stream().anyMatch(r -> r.contains("warming up the request path")));
+        java.util.regex.Matcher warmed = java.util.regex.Pattern
+                .compile("Request path warmed up: (\\d+) requests in \\d+ ms to \\S+, (\\d+) of (\\d+) kinds answering 200")
+                .matcher(Files.readString(log, StandardCharsets.UTF_8));
+        assertTrue("no warm-up line in " + log, warmed.find());
+        assertTrue(warmed.group(), Long.parseLong(warmed.group(1)) > 0);
+        assertEquals(warmed.group(), "4", warmed.group(3));
+        assertEquals(warmed.group(), warmed.group(3), warmed.group(2));
 
         // ---- the management token: generated owner-only, logged once, required
         Path tokenFile = home.resolve("data/management.token");

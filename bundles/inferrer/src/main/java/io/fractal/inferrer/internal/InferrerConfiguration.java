@@ -32,4 +32,10 @@ import org.osgi.service.metatype.annotations.ObjectClassDefinition;
             + "times its size, binary tensors three times); beyond it 503, and 413 for a body that could never fit. "
             + "0: a quarter of the heap.")
     long body_memory_bytes() default 0;
+
+    @AttributeDefinition(description = "Milliseconds for which, at the first start of the JVM and once the models "
+            + "present are loaded, the server sends itself v1 and v2 requests on zeros for every READY model through "
+            + "its own listener (the JIT compiles the request path), before /v2/health/ready says ready. These "
+            + "requests count in the metrics. 0: no warm-up.")
+    long warmup_ms() default 2000;
 }

@@ -3,12 +3,20 @@ package io.fractal.inferrer.internal;
 import io.fractal.api.balancer.LoadBalancer;
 import io.fractal.api.engine.InferenceEngine;
 import io.fractal.api.host.ModelHostAdmin;
+import io.fractal.api.host.ModelState;
 import io.fractal.api.metrics.FractalMetrics;
 import io.fractal.api.repository.ModelDTO;
 import io.fractal.api.repository.ModelRepository;
 import io.fractal.api.repository.ModelVersionDTO;
+import java.net.InetSocketAddress;
+import java.util.ArrayList;
+import java.util.Dictionary;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.logging.Logger;
+import org.osgi.service.cm.Configuration;
+import org.osgi.service.cm.ConfigurationAdmin;
 import org.osgi.service.component.annotations.Activate;
 import org.osgi.service.component.annotations.Component;
 import org.osgi.service.component.annotations.Deactivate;
@@ -31,6 +39,12 @@ import org.osgi.service.metatype.annotations.Designate;
 @Designate(ocd = InferrerConfiguration.class)
 public class InferrerServices {
 
+    private static final Logger LOG = Logger.getLogger(InferrerServices.class.getName());
+    /** Set once the request path of this JVM has been warmed: an update of this bundle does not warm it again. */
+    static final String WARMED_UP = "io.fractal.inferrer.warmed-up";
+    /** The REST listener's configuration (bundle io.fractal.http), read for the address warm-up requests go to. */
+    private static final String REST_PID = "io.fractal.rest";
+
     private final Deadlines deadlines = new Deadlines("fractal-inferrer-deadlines");
     private final DynamicService<ModelRepository> repository;
     private final DynamicService<LoadBalancer> balancer;
@@ -41,6 +55,8 @@ public class InferrerServices {
     private final Map<String, String> platforms = new ConcurrentHashMap<>();
     private volatile InferrerConfiguration config;
     private volatile FractalMetrics metrics;
+    private volatile ConfigurationAdmin configurationAdmin;
+    private volatile Thread warmup;
 
     @Activate
     public InferrerServices(InferrerConfiguration config) {
@@ -51,6 +67,91 @@ public class InferrerServices {
         this.admin = new DynamicService<>("the modelhost administration", () -> this.config.grace_ms(), deadlines);
         this.serving = new Serving(repository, balancer, () -> metrics, () -> this.config, deadlines,
                 new ServingStats());
+        if (config.warmup_ms() > 0 && !Boolean.getBoolean(WARMED_UP)) {
+            readiness.expectWarmup();
+            Thread t = new Thread(this::warmUp, "fractal-inferrer-warmup");
+            t.setDaemon(true);
+            warmup = t;
+            t.start();
+        }
+    }
+
+    /**
+     * Once the models present at start are loaded (what readiness waits for), warms the request path with
+     * {@link Warmup} for {@code warmup.ms}, then lets readiness say ready. Runs once per JVM.
+     */
+    private void warmUp() {
+        try {
+            while (!Thread.currentThread().isInterrupted()) {
+                ModelRepository r = repository.current();
+                LoadBalancer b = balancer.current();
+                if (readiness.startupTimedOut()
+                        || r != null && b != null && readiness.loading(r, b, r.models()) == null) {
+                    break;
+                }
+                Thread.sleep(50);
+            }
+            ModelRepository r = repository.current();
+            LoadBalancer b = balancer.current();
+            InetSocketAddress address = listenerAddress();
+            if (r == null || b == null || address == null) {
+                return;
+            }
+            List<Warmup.Call> calls = new ArrayList<>();
+            for (ModelDTO m : r.models()) {
+                try {
+                    if (b.status(m.name, m.defaultVersion).values().stream()
+                            .anyMatch(s -> s.state == ModelState.READY)) {
+                        ModelVersionDTO v = r.resolve(m.name, m.defaultVersion);
+                        calls.addAll(Warmup.calls(address.getHostString(), m.name, serving.signature(v, b)));
+                    }
+                } catch (RuntimeException e) {
+                    LOG.fine(() -> "Warm-up: " + m.name + " left out: " + e.getMessage());
+                }
+            }
+            if (calls.isEmpty()) {
+                return;
+            }
+            long millis = config.warmup_ms();
+            long start = System.nanoTime();
+            Warmup.Result done = Warmup.run(address, calls, Math.max(2, Runtime.getRuntime().availableProcessors()),
+                    millis);
+            System.setProperty(WARMED_UP, "true");
+            LOG.info(() -> "Request path warmed up: " + done.answers() + " requests in "
+                    + (System.nanoTime() - start) / 1_000_000 + " ms to " + address + ", " + done.kindsAnswering()
+                    + " of " + calls.size() + " kinds answering 200");
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (RuntimeException e) {
+            LOG.warning(() -> "Warm-up of the request path failed: " + e);
+        } finally {
+            readiness.warmedUp();
+        }
+    }
+
+    /** Where the REST listener listens, from its configuration (loopback for a wildcard address). */
+    private InetSocketAddress listenerAddress() {
+        String host = "127.0.0.1";
+        int port = 8001;
+        ConfigurationAdmin ca = configurationAdmin;
+        if (ca != null) {
+            try {
+                Configuration[] found = ca.listConfigurations("(service.pid=" + REST_PID + ")");
+                Dictionary<String, Object> p = found == null || found.length == 0 ? null : found[0].getProperties();
+                if (p != null) {
+                    host = p.get("host") == null ? host : p.get("host").toString().trim();
+                    port = p.get("port") == null ? port : Integer.parseInt(p.get("port").toString().trim());
+                }
+            } catch (Exception e) {
+                LOG.fine(() -> "Warm-up: the REST configuration could not be read: " + e);
+            }
+        }
+        if (host.isEmpty() || host.equals("0.0.0.0")) {
+            host = "127.0.0.1";
+        } else if (host.equals("::") || host.equals("[::]")) {
+            host = "::1";
+        }
+        return new InetSocketAddress(host, port);
     }
 
     @Modified
@@ -68,6 +169,10 @@ public class InferrerServices {
      */
     @Deactivate
     void deactivate() {
+        Thread t = warmup;
+        if (t != null) {
+            t.interrupt();
+        }
         deadlines.retire(Deadlines.RETIRE_AFTER_MS);
         repository.retain();
         balancer.retain();
@@ -130,6 +235,17 @@ public class InferrerServices {
     void unbindMetrics(FractalMetrics m) {
         if (metrics == m) {
             metrics = null;
+        }
+    }
+
+    @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC)
+    void bindConfigurationAdmin(ConfigurationAdmin ca) {
+        configurationAdmin = ca;
+    }
+
+    void unbindConfigurationAdmin(ConfigurationAdmin ca) {
+        if (configurationAdmin == ca) {
+            configurationAdmin = null;
         }
     }
 

@@ -16,7 +16,8 @@ import java.util.concurrent.TimeUnit;
  * {@code deploy/}, and every model's default version is READY on a modelhost or has failed there for good (or the
  * start-up timeout has passed); from then on, ready while some modelhost that takes requests serves some model
  * (or there is no model at all). One broken model does not make the server unready: its own readiness says it.
- * (The listener answers false by itself once the process is stopping.)
+ * At the first start in a JVM, also not ready while {@link Warmup} warms the request path. (The listener answers
+ * false by itself once the process is stopping.)
  */
 final class Readiness {
 
@@ -24,6 +25,7 @@ final class Readiness {
 
     private final long startupDeadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(STARTUP_TIMEOUT_SECONDS);
     private volatile boolean started;
+    private volatile boolean warm = true;
 
     /** Null when ready, else why not. Never blocks: a service that is away is a reason. */
     String notReady(ModelRepository repository, LoadBalancer balancer) {
@@ -35,19 +37,14 @@ final class Readiness {
         }
         List<ModelDTO> models = repository.models();
         if (!started) {
-            if (!repository.settled()) {
-                return "starting: taking in the stored models and deploy/";
-            }
-            List<String> loading = new ArrayList<>();
-            for (ModelDTO m : models) {
-                if (!settled(balancer.status(m.name, m.defaultVersion).values())) {
-                    loading.add(m.name + ":" + m.defaultVersion);
-                }
-            }
-            if (!loading.isEmpty() && System.nanoTime() - startupDeadline < 0) {
-                return "starting: loading " + loading;
+            String loading = loading(repository, balancer, models);
+            if (loading != null && !startupTimedOut()) {
+                return loading;
             }
             started = true;
+        }
+        if (!warm) {
+            return "starting: warming up the request path";
         }
         if (models.isEmpty()) {
             return null;
@@ -59,6 +56,37 @@ final class Readiness {
             }
         }
         return "no modelhost that takes requests serves a model (draining, stopped or failed)";
+    }
+
+    /**
+     * Null once the repository has taken in its store and {@code deploy/} and every model's default version is
+     * READY on a modelhost or has failed there for good; else what is still loading.
+     */
+    String loading(ModelRepository repository, LoadBalancer balancer, List<ModelDTO> models) {
+        if (!repository.settled()) {
+            return "starting: taking in the stored models and deploy/";
+        }
+        List<String> loading = new ArrayList<>();
+        for (ModelDTO m : models) {
+            if (!settled(balancer.status(m.name, m.defaultVersion).values())) {
+                loading.add(m.name + ":" + m.defaultVersion);
+            }
+        }
+        return loading.isEmpty() ? null : "starting: loading " + loading;
+    }
+
+    /** Whether the start-up time for loading models has passed (readiness then stops waiting for them). */
+    boolean startupTimedOut() {
+        return System.nanoTime() - startupDeadline >= 0;
+    }
+
+    /** The request path is being warmed: not ready until {@link #warmedUp()}. */
+    void expectWarmup() {
+        warm = false;
+    }
+
+    void warmedUp() {
+        warm = true;
     }
 
     /** READY somewhere, or failed on every modelhost that has it: nothing more will happen by itself. */

@@ -70,6 +70,18 @@ class ReadinessTest {
     }
 
     @Test
+    void notReadyWhileTheRequestPathWarmsUp() {
+        Fakes.Repository repo = new Fakes.Repository().with("iris", 1, 1);
+        state("iris:1", "mh1", ModelState.READY);
+        Readiness readiness = new Readiness();
+        readiness.expectWarmup();
+        assertNull(readiness.loading(repo, balancer, repo.models()), "the models are loaded: warm-up may start");
+        assertTrue(readiness.notReady(repo, balancer).contains("warming up the request path"));
+        readiness.warmedUp();
+        assertNull(readiness.notReady(repo, balancer));
+    }
+
+    @Test
     void atStartEveryModelMustBeReadyOrFailedForGood() {
         Fakes.Repository repo = new Fakes.Repository().with("iris", 1, 1).with("broken", 1, 1);
         state("iris:1", "mh1", ModelState.READY);
