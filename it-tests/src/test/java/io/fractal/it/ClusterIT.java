@@ -4,12 +4,24 @@ import static org.junit.Assert.assertEquals;
 import static org.junit.Assert.assertFalse;
 import static org.junit.Assert.assertNotNull;
 import static org.junit.Assert.assertTrue;
+import static io.fractal.it.ClusterNodes.CLIENT;
+import static io.fractal.it.ClusterNodes.IRIS;
+import static io.fractal.it.ClusterNodes.JSON;
+import static io.fractal.it.ClusterNodes.await;
+import static io.fractal.it.ClusterNodes.get;
+import static io.fractal.it.ClusterNodes.hosts;
+import static io.fractal.it.ClusterNodes.metrics;
+import static io.fractal.it.ClusterNodes.ms;
+import static io.fractal.it.ClusterNodes.predict;
+import static io.fractal.it.ClusterNodes.predictIris;
+import static io.fractal.it.ClusterNodes.sha256;
+import static io.fractal.it.ClusterNodes.status;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
+import io.fractal.it.ClusterNodes.Load;
+import io.fractal.it.ClusterNodes.Node;
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.net.URI;
-import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
@@ -21,11 +33,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicLong;
-import java.util.function.BooleanSupplier;
 import org.junit.After;
 import org.junit.Test;
 
@@ -51,49 +59,26 @@ import org.junit.Test;
  */
 public class ClusterIT {
 
-    private static final ObjectMapper JSON = new ObjectMapper();
-    private static final String SECRET = "cluster-it-secret";
-    private static final String IRIS = "{\"values\": [5.1, 3.4, 1.5, 0.2]}";
-    private static final double[] IRIS_EXPECTED = {0.9999998807907104, 1.3075887750346737e-07, 1.3688482569662597e-09};
-    private static final HttpClient CLIENT = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
-            .connectTimeout(Duration.ofSeconds(2)).build();
-
-    private final List<Node> nodes = new ArrayList<>();
-
-    /** The nodes' folders, removed after a passing run (kept for a look after a failure). */
-    private Path root;
+    private ClusterNodes cluster;
     private boolean passed;
 
     @After
     public void stopNodes() throws IOException {
-        for (Node n : nodes) {
-            n.destroy();
-        }
-        for (Node n : nodes) {
-            try {
-                if (n.process != null) {
-                    n.process.waitFor(10, TimeUnit.SECONDS);
-                }
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        }
-        if (passed && root != null) {
-            TestFiles.deleteTree(root);
+        if (cluster != null) {
+            cluster.stop(passed);
         }
     }
 
     @Test
     public void threeNodesServeEachOthersModelsAndLoseNothingToFaults() throws Exception {
-        Path work = Files.createDirectories(Paths.get(System.getProperty("fractal.it.work", "target/it-work"))
-                .toAbsolutePath());
-        root = Files.createTempDirectory(work, "cluster-");
+        cluster = new ClusterNodes("cluster");
+        List<Node> nodes = cluster.nodes;
         int[] clusterPorts = {TestFiles.freePort(), TestFiles.freePort(), TestFiles.freePort()};
         String members = "127.0.0.1:" + clusterPorts[0] + ",127.0.0.1:" + clusterPorts[1] + ",127.0.0.1:"
                 + clusterPorts[2];
-        Node a = node(root, "a", clusterPorts[0], members, false);
-        Node b = node(root, "b", clusterPorts[1], members, true);
-        Node c = node(root, "c", clusterPorts[2], members, false);
+        Node a = cluster.node("a", "127.0.0.1", clusterPorts[0], members, false);
+        Node b = cluster.node("b", "127.0.0.1", clusterPorts[1], members, true);
+        Node c = cluster.node("c", "127.0.0.1", clusterPorts[2], members, false);
         for (Node n : nodes) {
             n.start();
         }
@@ -132,6 +117,40 @@ public class ClusterIT {
                 && status(b, "GET", "/api/v1/models/iris-c", null) == 404);
         Thread.sleep(1500);
         assertEquals("iris-c came back on A", 404, status(a, "GET", "/api/v1/models/iris-c", null));
+
+        // ---- the whole metadata travels: a model uploaded on B with batching and a description, both seen on A,
+        // and a description, then the default version, changed later on B
+        byte[] irisFile = Files.readAllBytes(b.home.resolve("deploy/iris/model.pt"));
+        JsonNode sidecar = JSON.readTree(Files.readString(b.home.resolve("deploy/iris/model.json")));
+        ((com.fasterxml.jackson.databind.node.ObjectNode) sidecar).put("max_batch_size", 4)
+                .put("max_queue_delay_us", 200);
+        assertEquals(201, upload(b, "iris-b", irisFile, sidecar.toString(), "uploaded on b"));
+        await("iris-b's batching in A's /v2 config", 60, () -> {
+            JsonNode config = get(a, "/v2/models/iris-b/config");
+            return config != null && config.path("max_batch_size").asInt() == 4;
+        });
+        JsonNode configOnA = get(a, "/v2/models/iris-b/config");
+        assertTrue(configOnA.toString(), configOnA.has("dynamic_batching"));
+        assertEquals("uploaded on b", get(a, "/api/v1/models/iris-b").path("versions").path(0).path("description")
+                .asText());
+        await("iris-b served through A", 30, () -> predict(a, "iris-b") != null);
+        assertEquals(200, manage(b, "/api/v1/models/iris-b/information",
+                "{\"model_description\": \"changed on b\"}"));
+        long described = System.nanoTime();
+        await("B's new description of iris-b on A and C", 30, () -> List.of(a, c).stream().allMatch(n -> "changed on b"
+                .equals(get(n, "/api/v1/models/iris-b").path("versions").path(0).path("description").asText())));
+        long describedMs = ms(System.nanoTime() - described);
+        // a second version uploaded on B (other bytes: versions are known by checksum; not the default), then made
+        // the default there
+        Path dist = Paths.get(System.getProperty("fractal.dist", "../runtime/target/fractal-server")).toAbsolutePath();
+        assertEquals(201, upload(b, "iris-b", Files.readAllBytes(dist.resolve("deploy/digits/model.pt")),
+                "{\"description\": \"second\"}", null, false));
+        await("iris-b:2 on A", 60, () -> get(a, "/api/v1/models/iris-b").path("versions").size() == 2);
+        assertEquals(1, get(a, "/api/v1/models/iris-b").path("default_version").asInt());
+        assertEquals(200, manage(b, "/api/v1/models/iris-b/default", "{\"default\": 2}"));
+        await("B's new default of iris-b on A", 30, () -> "second".equals(defaultDescription(a, "iris-b")));
+        System.out.println("metadata: batching and description of a version uploaded on B seen on A; a description "
+                + "changed on B seen on A and C " + describedMs + " ms later");
 
         List<String> table = new ArrayList<>();
         try (Load load = new Load(a, 4)) {
@@ -219,6 +238,77 @@ public class ClusterIT {
         passed = true;
     }
 
+    /** The description of a model's default version on a node, or null. */
+    private static String defaultDescription(Node n, String model) {
+        JsonNode m = get(n, "/api/v1/models/" + model);
+        if (m == null) {
+            return null;
+        }
+        for (JsonNode v : m.path("versions")) {
+            if (v.path("version").asInt() == m.path("default_version").asInt()) {
+                return v.path("description").asText(null);
+            }
+        }
+        return null;
+    }
+
+    /** The node's management token (written at its first start), for the calls that change models. */
+    private static String managementToken(Node n) throws IOException {
+        return Files.readString(n.home.resolve("data/management.token")).strip();
+    }
+
+    /** A POST of JSON with the management token: its status. */
+    private static int manage(Node n, String path, String json) throws IOException, InterruptedException {
+        HttpResponse<String> r = CLIENT.send(HttpRequest.newBuilder(n.base.resolve(path)).timeout(Duration.ofSeconds(10))
+                .header("Content-Type", "application/json").header("Authorization", "Bearer " + managementToken(n))
+                .POST(HttpRequest.BodyPublishers.ofString(json)).build(), HttpResponse.BodyHandlers.ofString());
+        assertEquals(path + ": " + r.body(), 200, r.statusCode());
+        return r.statusCode();
+    }
+
+    private static int upload(Node n, String model, byte[] file, String metadata, String description)
+            throws IOException, InterruptedException {
+        return upload(n, model, file, metadata, description, true);
+    }
+
+    /** POST /api/v1/models/{model} as multipart/form-data: the file, its model.json, a description. */
+    private static int upload(Node n, String model, byte[] file, String metadata, String description,
+            boolean makeDefault) throws IOException, InterruptedException {
+        String boundary = "----fractal-it-" + System.nanoTime();
+        ByteArrayOutputStream body = new ByteArrayOutputStream();
+        part(body, boundary, "path", "model.pt", "application/octet-stream", file);
+        part(body, boundary, "metadata", "model.json", "application/json", metadata.getBytes(StandardCharsets.UTF_8));
+        if (description != null) {
+            part(body, boundary, "model_description", null, null, description.getBytes(StandardCharsets.UTF_8));
+        }
+        part(body, boundary, "make_default", null, null, Boolean.toString(makeDefault).getBytes(StandardCharsets.UTF_8));
+        body.write(("--" + boundary + "--\r\n").getBytes(StandardCharsets.UTF_8));
+        HttpResponse<String> r = CLIENT.send(HttpRequest.newBuilder(n.base.resolve("/api/v1/models/" + model))
+                .timeout(Duration.ofSeconds(30)).header("Content-Type", "multipart/form-data; boundary=" + boundary)
+                .header("Authorization", "Bearer " + managementToken(n))
+                .POST(HttpRequest.BodyPublishers.ofByteArray(body.toByteArray())).build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertTrue("upload of " + model + ": " + r.statusCode() + " " + r.body(), r.statusCode() == 201);
+        return r.statusCode();
+    }
+
+    private static void part(ByteArrayOutputStream body, String boundary, String name, String fileName, String type,
+            byte[] content) throws IOException {
+        StringBuilder head = new StringBuilder("--").append(boundary).append("\r\nContent-Disposition: form-data; name=\"")
+                .append(name).append('"');
+        if (fileName != null) {
+            head.append("; filename=\"").append(fileName).append('"');
+        }
+        head.append("\r\n");
+        if (type != null) {
+            head.append("Content-Type: ").append(type).append("\r\n");
+        }
+        head.append("\r\n");
+        body.write(head.toString().getBytes(StandardCharsets.UTF_8));
+        body.write(content);
+        body.write("\r\n".getBytes(StandardCharsets.UTF_8));
+    }
+
     /**
      * The container entry point (deploy/docker/docker-entrypoint.sh), run as the image runs it but with
      * FRACTAL_ENTRYPOINT_DRY_RUN: the configuration it writes from the environment, and what it refuses.
@@ -288,284 +378,4 @@ public class ClusterIT {
         assertTrue(p.waitFor(30, TimeUnit.SECONDS));
         return new Entry(p.exitValue(), out);
     }
-
-    // ---- the load through one node ---------------------------------------------------------------------------
-
-    /** Clients predicting iris through one node without pause, every answer checked. */
-    private static final class Load implements AutoCloseable {
-        final AtomicBoolean running = new AtomicBoolean(true);
-        final AtomicLong ok = new AtomicLong();
-        final ConcurrentLinkedQueue<String> failed = new ConcurrentLinkedQueue<>();
-        final Map<String, Long> firstServed = new ConcurrentHashMap<>();
-        final List<Thread> threads = new ArrayList<>();
-        long markOk;
-        int markFailed;
-
-        Load(Node target, int clients) {
-            for (int i = 0; i < clients; i++) {
-                Thread t = new Thread(() -> {
-                    HttpClient own = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
-                            .connectTimeout(Duration.ofSeconds(2)).build();
-                    while (running.get()) {
-                        try {
-                            HttpResponse<String> r = own.send(HttpRequest.newBuilder(target.base.resolve(
-                                    "/api/v1/models/iris/prediction")).timeout(Duration.ofSeconds(40))
-                                    .header("Content-Type", "application/json")
-                                    .POST(HttpRequest.BodyPublishers.ofString(IRIS)).build(),
-                                    HttpResponse.BodyHandlers.ofString());
-                            if (r.statusCode() != 200) {
-                                failed.add(r.statusCode() + " " + r.body());
-                                continue;
-                            }
-                            String host = checkIris(r.body());
-                            firstServed.putIfAbsent(host, System.nanoTime());
-                            ok.incrementAndGet();
-                        } catch (IOException | RuntimeException e) {
-                            failed.add(e.toString());
-                        } catch (InterruptedException e) {
-                            return;
-                        }
-                    }
-                }, "cluster-load-" + i);
-                threads.add(t);
-                t.start();
-            }
-        }
-
-        void mark() {
-            markOk = ok.get();
-            markFailed = failed.size();
-        }
-
-        String row(String fault, long detectionMillis) {
-            long total = ok.get() - markOk + failed.size() - markFailed;
-            return fault + " | " + detectionMillis + " | " + (failed.size() - markFailed) + "/" + total;
-        }
-
-        void forget(String host) {
-            firstServed.remove(host);
-        }
-
-        void awaitServed(String host, int seconds) {
-            await(host + " serves through the load's node", seconds, () -> firstServed.containsKey(host));
-        }
-
-        long firstServedNanos(String host) {
-            return firstServed.get(host);
-        }
-
-        void assertNoFailure() {
-            assertTrue("failed requests: " + failed.size() + ", first: " + failed.stream().limit(5).toList(),
-                    failed.isEmpty());
-        }
-
-        @Override
-        public void close() throws InterruptedException {
-            running.set(false);
-            for (Thread t : threads) {
-                t.join(45_000);
-            }
-        }
-    }
-
-    /** The modelhost that answered, after checking the values against torch's. */
-    private static String checkIris(String body) throws IOException {
-        JsonNode json = JSON.readTree(body);
-        JsonNode values = json.path("values");
-        assertEquals(body, IRIS_EXPECTED.length, values.size());
-        for (int i = 0; i < IRIS_EXPECTED.length; i++) {
-            assertEquals(body, IRIS_EXPECTED[i], values.get(i).asDouble(), 1e-4);
-        }
-        return json.path("modelhost").asText();
-    }
-
-    private static String predictIris(Node n) {
-        try {
-            HttpResponse<String> r = CLIENT.send(HttpRequest.newBuilder(n.base.resolve(
-                    "/api/v1/models/iris/prediction")).timeout(Duration.ofSeconds(10))
-                    .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(IRIS))
-                    .build(), HttpResponse.BodyHandlers.ofString());
-            return r.statusCode() == 200 ? checkIris(r.body()) : null;
-        } catch (IOException e) {
-            return null;
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return null;
-        }
-    }
-
-    // ---- nodes -----------------------------------------------------------------------------------------------
-
-    private Node node(Path root, String name, int clusterPort, String members, boolean withIris) throws IOException {
-        Path dist = Paths.get(System.getProperty("fractal.dist", "../runtime/target/fractal-server"))
-                .toAbsolutePath();
-        Path home = Files.createDirectories(root.resolve(name));
-        for (String part : List.of("bin", "conf", "bundle")) {
-            TestFiles.copyTree(dist.resolve(part), home.resolve(part));
-        }
-        Files.createSymbolicLink(home.resolve("lib"), dist.resolve("lib"));
-        String engines = System.getenv("ENGINE_CACHE_DIR"); // failsafe's, shared: libtorch is extracted once (432 MB)
-        if (engines != null && !engines.isBlank()) {
-            Path shared = Files.createDirectories(Paths.get(engines).toAbsolutePath());
-            Files.createSymbolicLink(Files.createDirectories(home.resolve("cache")).resolve("djl"), shared);
-        }
-        home.resolve("bin/fractal").toFile().setExecutable(true);
-        Path deploy = Files.createDirectories(home.resolve("deploy"));
-        Files.copy(dist.resolve("deploy/io.fractal.modelhost-mh1.cfg"), deploy.resolve("io.fractal.modelhost-mh1.cfg"));
-        if (withIris) {
-            TestFiles.copyTree(dist.resolve("deploy/iris"), deploy.resolve("iris"));
-        }
-        int port = TestFiles.freePort();
-        TestFiles.storedConfig(home.resolve("data/config"), "io.fractal.rest", "host", "127.0.0.1", "port", port);
-        TestFiles.storedConfig(home.resolve("data/config"), "io.fractal.metrics", "port", TestFiles.freePort());
-        TestFiles.storedConfig(home.resolve("data/config"), "io.fractal.shell", "port", 0);
-        TestFiles.storedConfig(home.resolve("data/config"), "io.fractal.ssh", "port", 0);
-        Files.writeString(deploy.resolve("io.fractal.cluster.cfg"), String.join("\n",
-                "enabled=true",
-                "cluster.name=cluster-it-" + ProcessHandle.current().pid(),
-                "node.name=" + name,
-                "members=" + members,
-                "bind.address=127.0.0.1",
-                "port=" + clusterPort,
-                "secret=" + SECRET, ""));
-        Node n = new Node(name, home, URI.create("http://127.0.0.1:" + port));
-        nodes.add(n);
-        return n;
-    }
-
-    private static final class Node {
-        final String name;
-        final Path home;
-        final URI base;
-        final Path log;
-        Process process;
-        long startedAt;
-        int starts;
-
-        Node(String name, Path home, URI base) {
-            this.name = name;
-            this.home = home;
-            this.base = base;
-            this.log = home.resolve("log/it-process.out");
-        }
-
-        void start() throws IOException {
-            Files.createDirectories(log.getParent());
-            starts++;
-            startedAt = System.nanoTime();
-            process = new ProcessBuilder(home.resolve("bin/fractal").toString(), "run").directory(home.toFile())
-                    .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
-                    .redirectInput(ProcessBuilder.Redirect.PIPE)
-                    .start();
-            process.getOutputStream().close();
-        }
-
-        void signal(String signal) throws IOException, InterruptedException {
-            Process kill = new ProcessBuilder("kill", "-" + signal, Long.toString(process.pid())).inheritIO().start();
-            assertEquals("kill -" + signal, 0, kill.waitFor());
-        }
-
-        void destroy() {
-            if (process != null && process.isAlive()) {
-                try {
-                    signal("CONT");
-                } catch (IOException | InterruptedException | AssertionError e) {
-                    // killed below anyway
-                }
-                process.destroyForcibly();
-            }
-        }
-    }
-
-    /** The ids of the modelhosts a node's balancer sees. */
-    private static List<String> hosts(Node n) {
-        JsonNode json = get(n, "/api/v1/modelhosts");
-        List<String> ids = new ArrayList<>();
-        if (json != null) {
-            for (JsonNode h : json.path("modelhosts")) {
-                ids.add(h.path("id").asText());
-            }
-        }
-        return ids;
-    }
-
-    /** The SHA-256 of a model's default version on a node, or null. */
-    private static String sha256(Node n, String model) {
-        JsonNode json = get(n, "/api/v1/models/" + model);
-        if (json == null) {
-            return null;
-        }
-        for (JsonNode v : json.path("versions")) {
-            if (v.has("sha256")) {
-                return v.path("sha256").asText();
-            }
-        }
-        return json.has("sha256") ? json.path("sha256").asText() : null;
-    }
-
-    private static JsonNode get(Node n, String path) {
-        try {
-            HttpResponse<String> r = CLIENT.send(HttpRequest.newBuilder(n.base.resolve(path))
-                    .timeout(Duration.ofSeconds(5)).build(), HttpResponse.BodyHandlers.ofString());
-            return r.statusCode() == 200 ? JSON.readTree(r.body()) : null;
-        } catch (IOException e) {
-            return null;
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return null;
-        }
-    }
-
-    private static String metrics(Node n) {
-        try {
-            HttpResponse<String> r = CLIENT.send(HttpRequest.newBuilder(n.base.resolve("/metrics"))
-                    .timeout(Duration.ofSeconds(5)).build(), HttpResponse.BodyHandlers.ofString());
-            return r.statusCode() == 200 ? r.body() : "";
-        } catch (IOException e) {
-            return "";
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return "";
-        }
-    }
-
-    private static int status(Node n, String method, String path, String json) {
-        try {
-            HttpRequest.Builder b = HttpRequest.newBuilder(n.base.resolve(path)).timeout(Duration.ofSeconds(10));
-            b.method(method, json == null ? HttpRequest.BodyPublishers.noBody()
-                    : HttpRequest.BodyPublishers.ofString(json));
-            if (json != null) {
-                b.header("Content-Type", "application/json");
-            }
-            return CLIENT.send(b.build(), HttpResponse.BodyHandlers.discarding()).statusCode();
-        } catch (IOException e) {
-            return -1;
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return -1;
-        }
-    }
-
-    // ---- helpers ---------------------------------------------------------------------------------------------
-
-    /** Polls every 50 ms (a condition over processes and HTTP, which Awaitility would poll the same way). */
-    private static void await(String what, int seconds, BooleanSupplier condition) {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
-        while (!condition.getAsBoolean()) {
-            if (System.nanoTime() - deadline > 0) {
-                throw new AssertionError("not within " + seconds + " s: " + what);
-            }
-            try {
-                Thread.sleep(50);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new AssertionError("interrupted waiting for: " + what);
-            }
-        }
-    }
-
-    private static long ms(long nanos) {
-        return TimeUnit.NANOSECONDS.toMillis(nanos);
-    }
-
 }

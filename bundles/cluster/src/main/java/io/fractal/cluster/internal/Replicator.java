@@ -68,7 +68,10 @@ final class Replicator implements AutoCloseable {
     private final Map<String, Choice> defaults = new ConcurrentHashMap<>();
     /** Defaults this replicator set itself, so that they are not taken for a local change. */
     private final Map<String, String> appliedDefaults = new ConcurrentHashMap<>();
-    /** The description of each version ("name sha"), and when it was last changed anywhere (0: as found). */
+    /**
+     * The description of each version ("name sha"), and when it was last changed anywhere (as first seen: the
+     * version's creation where it was made, 0 for a copy).
+     */
     private final Map<String, NodeState.Described> descriptions = new ConcurrentHashMap<>();
     /** Descriptions this replicator set itself, so that they are not taken for a local change. */
     private final Map<String, String> appliedDescriptions = new ConcurrentHashMap<>();
@@ -102,6 +105,11 @@ final class Replicator implements AutoCloseable {
     /** The descriptions to publish: "name sha256" to the text and when it was chosen. */
     Map<String, NodeState.Described> descriptions() {
         return new java.util.TreeMap<>(descriptions);
+    }
+
+    /** Remembers that a version here is a copy, and when it was created where it came from. */
+    void copied(String name, String sha256, long created) {
+        origins.put(name + " " + sha256, created);
     }
 
     /** When a version was created where it came from (its own creation if it was not copied). */
@@ -251,7 +259,10 @@ final class Replicator implements AutoCloseable {
             String before = lastDescription.get(key);
             String applied = appliedDescriptions.remove(key); // set by this replicator since the last look
             if (before == null) {
-                descriptions.putIfAbsent(key, new NodeState.Described(text, 0));
+                // first seen: a version made here has had this description since its creation (it may have changed
+                // before this look); a copy has its source's, which says nothing new (time 0)
+                boolean copy = fetching.contains(key) || origins.containsKey(key);
+                descriptions.merge(key, new NodeState.Described(text, copy ? 0 : v.created), Replicator::later);
             } else if (!before.equals(text) && !text.equals(applied)) {
                 descriptions.put(key, new NodeState.Described(text, now));
             }
@@ -262,7 +273,7 @@ final class Replicator implements AutoCloseable {
             }
             peer.descriptions.forEach((key, d) -> {
                 if (d != null && d.text != null) {
-                    descriptions.merge(key, d, (a, b) -> b.time > a.time ? b : a);
+                    descriptions.merge(key, d, Replicator::later);
                 }
             });
         }
@@ -284,6 +295,14 @@ final class Replicator implements AutoCloseable {
         descriptions.keySet().removeIf(tombstones::containsKey);
         lastDescription.clear();
         local.forEach((key, v) -> lastDescription.put(key, v.description == null ? "" : v.description));
+    }
+
+    /** The later of two descriptions; of two as old, the same one on every node (the greater text). */
+    private static NodeState.Described later(NodeState.Described a, NodeState.Described b) {
+        if (b.time != a.time) {
+            return b.time > a.time ? b : a;
+        }
+        return b.text.compareTo(a.text) > 0 ? b : a;
     }
 
     /** Copies one version from the node at {@code base}, checksum verified before the repository sees it. */
@@ -322,7 +341,7 @@ final class Replicator implements AutoCloseable {
                 deployed = v.metadata != null ? repo.deploy(v.name, fileName, in, meta, null, null, false)
                         : repo.deploy(v.name, fileName, in, meta, v.engine, v.description, false);
             }
-            origins.put(key, v.created);
+            copied(v.name, v.sha256, v.created);
             failedUntil.remove(key);
             long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
             LOG.info(() -> "Cluster: copied model " + v.name + " (version " + v.version + " on node " + node

@@ -102,7 +102,7 @@ class ReplicatorTest {
         repo.models.get("m").get(1).description = "first";
         replicator.reconcile(List.of(), repo);
         assertEquals("first", replicator.descriptions().get("m v1").text);
-        assertEquals(0, replicator.descriptions().get("m v1").time, "as found: never wins over a change");
+        assertEquals(100, replicator.descriptions().get("m v1").time, "made here: as old as the version");
 
         // changed on another node: set here
         NodeState peer = new NodeState();
@@ -123,6 +123,80 @@ class ReplicatorTest {
         assertEquals("from here", mine.text);
         assertTrue(mine.time >= changed);
         assertEquals("from here", repo.models.get("m").get(1).description);
+    }
+
+    @Test
+    void descriptionsAndMetadataSurviveThePublishedJson() throws Exception {
+        NodeState state = new NodeState();
+        state.node = "b";
+        state.descriptions.put("m v1", new NodeState.Described("text", 42));
+        NodeState.VersionState v = new NodeState.VersionState();
+        v.name = "m";
+        v.metadata = NodeState.JSON.readTree("{\"max_batch_size\": 4}");
+        state.models.add(v);
+        NodeState back = NodeState.parse(state.toJson());
+        assertEquals("text", back.descriptions.get("m v1").text);
+        assertEquals(42, back.descriptions.get("m v1").time);
+        assertEquals(4, back.models.get(0).metadata.path("max_batch_size").asInt());
+    }
+
+    @Test
+    void aDescriptionChangedOnOneNodeReachesTheOtherThroughThePublishedState() {
+        Repo b = new Repo();
+        b.add("m", 1, "v1", "upload", 100);
+        b.models.get("m").get(1).description = "uploaded on b";
+        Replicator rb = new Replicator(client, () -> b);
+        repo.add("m", 1, "v1", "upload", 100);
+        repo.models.get("m").get(1).description = "uploaded on b";
+        for (int tick = 0; tick < 3; tick++) {
+            replicator.reconcile(List.of(published(rb, b)), repo);
+            rb.reconcile(List.of(published(replicator, repo)), b);
+        }
+        b.setDescription("m", 1, "changed on b");
+        for (int tick = 0; tick < 3; tick++) {
+            rb.reconcile(List.of(published(replicator, repo)), b);
+            replicator.reconcile(List.of(published(rb, b)), repo);
+        }
+        assertEquals("changed on b", repo.models.get("m").get(1).description);
+        assertEquals("changed on b", b.models.get("m").get(1).description);
+        rb.close();
+    }
+
+    @Test
+    void aDescriptionChangedBeforeItsNodeLookedStillWinsOverTheCopies() {
+        // B's version changed before B's replicator first saw it; A holds a copy with the first description
+        Repo b = new Repo();
+        b.add("m", 1, "v1", "upload", System.currentTimeMillis());
+        b.models.get("m").get(1).description = "changed on b";
+        Replicator rb = new Replicator(client, () -> b);
+        repo.add("m", 1, "v1", "upload", System.currentTimeMillis() + 50); // the copy, made later here
+        repo.models.get("m").get(1).description = "uploaded on b";
+        replicator.copied("m", "v1", b.models.get("m").get(1).created);
+        NodeState fromB = published(rb, b);
+        rb.reconcile(List.of(), b);
+        // A saw its copy as a copy (0); B's, as old as B's version, wins
+        Map<String, NodeState.Described> copyOnA = new TreeMap<>(Map.of("m v1", new NodeState.Described("uploaded on b",
+                0)));
+        NodeState fromA = new NodeState();
+        fromA.node = "a";
+        fromA.url = "http://127.0.0.1:9/";
+        fromA.descriptions = copyOnA;
+        rb.reconcile(List.of(NodeState.parse(fromA.toJson())), b);
+        assertEquals("changed on b", b.models.get("m").get(1).description);
+        replicator.reconcile(List.of(published(rb, b)), repo);
+        assertEquals("changed on b", repo.models.get("m").get(1).description, fromB.toString());
+        rb.close();
+    }
+
+    /** What a node publishes, through its JSON. */
+    private static NodeState published(Replicator r, Repo repo) {
+        NodeState s = new NodeState();
+        s.node = "n";
+        s.url = "http://127.0.0.1:9/";
+        s.deleted = r.deleted();
+        s.defaults = r.defaults();
+        s.descriptions = r.descriptions();
+        return NodeState.parse(s.toJson());
     }
 
     @Test
