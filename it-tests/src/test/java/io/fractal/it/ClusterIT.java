@@ -171,19 +171,27 @@ public class ClusterIT {
             load.forget("mh1@b");
             b.start();
             long readyAt = -1;
+            long readyWall = 0;
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
             while (readyAt < 0 && System.nanoTime() - deadline < 0) {
                 if (status(b, "GET", "/v2/health/ready", null) == 200) {
                     readyAt = System.nanoTime();
+                    readyWall = System.currentTimeMillis();
                 }
-                Thread.sleep(20);
+                Thread.sleep(10);
             }
             assertTrue("B never ready after its restart; see " + b.log, readyAt > 0);
             load.awaitServed("mh1@b", 60);
             long firstServed = ms(load.firstServedNanos("mh1@b") - b.startedAt);
+            long afterReady = ms(load.firstServedNanos("mh1@b") - readyAt);
             table.add(load.row("B restarted (start to first served through A)", firstServed));
             System.out.println("B restarted: ready " + ms(readyAt - b.startedAt) + " ms after its start, first served "
-                    + "through A " + ms(load.firstServedNanos("mh1@b") - readyAt) + " ms after ready");
+                    + "through A " + afterReady + " ms after ready (B joined the cluster at "
+                    + since(readyWall, b.log, "Cluster: node b joined cluster") + " ms, A registered mh1@b at "
+                    + since(readyWall, a.log.resolveSibling("fractal.log"), "modelhost mh1@b of node b registered")
+                    + " ms, relative to ready)");
+            assertTrue("B restarted was used through A " + afterReady + " ms after it was ready (issue 12: within a "
+                    + "second)", afterReady < 1000);
 
             // ---- kill -STOP of C under load
             load.mark();
@@ -236,6 +244,26 @@ public class ClusterIT {
         table.forEach(System.out::println);
         assertFalse("a stack trace in A's log", Files.readString(a.log).contains("Exception in thread"));
         passed = true;
+    }
+
+    /**
+     * When the last line of a log that contains {@code text} was written, in ms after {@code epochMillis} (negative:
+     * before), or null if there is none. The logs' time stamps are local time, to the millisecond.
+     */
+    private static Long since(long epochMillis, Path log, String text) throws IOException {
+        Long at = null;
+        java.time.format.DateTimeFormatter f = java.time.format.DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss.SSS");
+        for (String line : Files.readAllLines(log, StandardCharsets.UTF_8)) {
+            if (line.contains(text) && line.length() > 23) {
+                try {
+                    at = java.time.LocalDateTime.parse(line.substring(0, 23), f).atZone(java.time.ZoneId.systemDefault())
+                            .toInstant().toEpochMilli();
+                } catch (java.time.format.DateTimeParseException e) {
+                    // not a log line's start
+                }
+            }
+        }
+        return at == null ? null : at - epochMillis;
     }
 
     /** The description of a model's default version on a node, or null. */

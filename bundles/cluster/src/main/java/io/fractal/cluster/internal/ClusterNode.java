@@ -236,6 +236,18 @@ public class ClusterNode implements ModelStateListener, RemoteModelHost.Versions
 
     private void start() {
         long t0 = System.nanoTime();
+        // The resource the other nodes call, first: the HTTP API takes it in while the member joins (a resource
+        // added later costs a reload of the REST application, 100 ms or more, before this node can be published).
+        // Until this node publishes its modelhosts nobody calls it.
+        resource = new InternalResource(secret, this::localHost, () -> repository, timer, config.call_timeout_ms());
+        Dictionary<String, Object> props = new Hashtable<>();
+        props.put(RestWhiteboard.RESOURCE, true);
+        synchronized (lifecycle) {
+            if (stopping) {
+                return;
+            }
+            resourceRegistration = context.registerService(Object.class, resource, props);
+        }
         HazelcastInstance hz;
         try {
             hz = newInstance(hazelcastConfig());
@@ -283,14 +295,6 @@ public class ClusterNode implements ModelStateListener, RemoteModelHost.Versions
                 publishSoon();
             }
         });
-        resource = new InternalResource(secret, this::localHost, () -> repository, timer, config.call_timeout_ms());
-        Dictionary<String, Object> props = new Hashtable<>();
-        props.put(RestWhiteboard.RESOURCE, true);
-        synchronized (lifecycle) {
-            if (!stopping) {
-                resourceRegistration = context.registerService(Object.class, resource, props);
-            }
-        }
         replicator = config.replicate_models() ? new Replicator(client, () -> repository) : null;
         awaitOwnEndpoint();
         endpointReady = true;
