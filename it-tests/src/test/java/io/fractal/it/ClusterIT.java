@@ -46,14 +46,17 @@ import org.junit.Test;
  *   <li>join: each node lists the other nodes' modelhosts ({@code mh1@b}) beside its own;</li>
  *   <li>deploy once, serve everywhere: iris is copied to A and C (same SHA-256), and A serves it on B's modelhost
  *       with the right values; a model dropped into C's deploy folder reaches A and B, and its removal deletes
- *       their copies;</li>
+ *       their copies; a version uploaded on B carries its whole metadata (batching, description) to A, and a
+ *       description and a default chosen later on B follow;</li>
  *   <li>{@code kill -9} of B under load: no request fails; the time until A drops B is measured;</li>
- *   <li>B restarted: used again through A (the time from its start to its first request served through A);</li>
+ *   <li>B restarted: used again through A within a second of being ready (and the time from its start);</li>
  *   <li>{@code kill -STOP} of C under load: ejected within the heartbeat timeout, no request fails; then
  *       {@code kill -CONT}: C finds itself split off, merges back into the cluster (a new member UUID) and serves
  *       through A again;</li>
  *   <li>the cluster switched off on C ({@code enabled=false}, the path of a bundle stop or update): it withdraws and
  *       leaves while serving alone; switched on again, it rejoins and serves through A;</li>
+ *   <li>the {@code io.fractal.cluster} bundle updated on B through its shell over SSH ({@code bin/client update
+ *       N}): A drops B's modelhost and uses it again once the new bundle joined, no request failing;</li>
  *   <li>SIGTERM of B under load: it withdraws, drains, exits 0, and no request fails.</li>
  * </ol>
  */
@@ -78,6 +81,7 @@ public class ClusterIT {
                 + clusterPorts[2];
         Node a = cluster.node("a", "127.0.0.1", clusterPorts[0], members, false);
         Node b = cluster.node("b", "127.0.0.1", clusterPorts[1], members, true);
+        b.withSsh(TestFiles.freePort()); // for the bundle update through its shell
         Node c = cluster.node("c", "127.0.0.1", clusterPorts[2], members, false);
         for (Node n : nodes) {
             n.start();
@@ -227,6 +231,46 @@ public class ClusterIT {
             Files.writeString(cfg, enabled);
             load.awaitServed("mh1@c", 60);
             table.add(load.row("C's cluster off, then on again", left));
+
+            // ---- the io.fractal.cluster bundle updated on B through its shell over SSH (bin/client): B leaves and
+            // joins again with the new bundle; A drops B's modelhost, then uses it again; no request fails
+            String bundles = b.shell("lb -s");
+            java.util.regex.Matcher m = java.util.regex.Pattern.compile("(?m)^\\s*(\\d+)\\|Active\\s*\\|\\s*\\d+\\|"
+                    + "io\\.fractal\\.cluster \\(").matcher(bundles);
+            assertTrue("io.fractal.cluster active on B: " + bundles, m.find());
+            String clusterBundle = m.group(1);
+            load.mark();
+            java.util.concurrent.atomic.AtomicLong droppedAt = new java.util.concurrent.atomic.AtomicLong();
+            java.util.concurrent.atomic.AtomicBoolean watching = new java.util.concurrent.atomic.AtomicBoolean(true);
+            Thread watcher = new Thread(() -> { // when A dropped B's modelhost: then the load forgets it
+                while (watching.get() && droppedAt.get() == 0) {
+                    if (!hosts(a).contains("mh1@b")) {
+                        load.forget("mh1@b");
+                        droppedAt.set(System.nanoTime());
+                    }
+                    try {
+                        Thread.sleep(20);
+                    } catch (InterruptedException e) {
+                        return;
+                    }
+                }
+            }, "cluster-it-watch");
+            long updating = System.nanoTime();
+            watcher.start();
+            b.shell("update " + clusterBundle);
+            long updated = ms(System.nanoTime() - updating);
+            await("A dropped B's modelhost during the update", 30, () -> droppedAt.get() != 0);
+            watching.set(false);
+            watcher.join();
+            await("A lists B's modelhost again after the update", 60, () -> hosts(a).contains("mh1@b"));
+            load.awaitServed("mh1@b", 30);
+            long backMs = ms(load.firstServedNanos("mh1@b") - droppedAt.get());
+            assertTrue("the cluster bundle active again on B", java.util.regex.Pattern.compile("(?m)^\\s*"
+                    + clusterBundle + "\\|Active").matcher(b.shell("lb -s")).find());
+            Thread.sleep(500);
+            table.add(load.row("io.fractal.cluster updated on B (bin/client update " + clusterBundle + " took "
+                    + updated + " ms; A dropped mh1@b " + ms(droppedAt.get() - updating) + " ms in; from then to "
+                    + "first served through A again)", backMs));
 
             // ---- SIGTERM of B under load: withdraw, drain, exit 0
             load.mark();

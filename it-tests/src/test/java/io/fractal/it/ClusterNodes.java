@@ -138,6 +138,42 @@ final class ClusterNodes {
             return this;
         }
 
+        /**
+         * Runs a command in the node's Gogo shell over SSH, as an operator would: {@code bin/client} (OpenSSH) when
+         * {@code ssh} is installed, else Apache SSHD's client with the operator key the node generated. Its output;
+         * fails unless it exits 0.
+         */
+        String shell(String command) throws Exception {
+            if (onPath("ssh")) {
+                Process p = new ProcessBuilder(home.resolve("bin/client").toString(), command)
+                        .redirectErrorStream(true).start();
+                p.getOutputStream().close();
+                String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+                assertTrue("bin/client " + command + " ended within 60 s", p.waitFor(60, TimeUnit.SECONDS));
+                assertEquals("bin/client " + command + ": " + out, 0, p.exitValue());
+                return out;
+            }
+            int port = Integer.parseInt(Files.readAllLines(home.resolve("data/ssh/ssh_config")).stream()
+                    .map(String::strip).filter(l -> l.startsWith("Port ")).findFirst().orElseThrow().substring(5)
+                    .strip());
+            try (SshConsoleClient ssh = new SshConsoleClient(port);
+                    org.apache.sshd.client.session.ClientSession session = ssh.login("admin",
+                            SshConsoleClient.readKey(home.resolve("data/ssh/client_key")), null)) {
+                SshConsoleClient.Result r = SshConsoleClient.exec(session, command);
+                assertEquals(command + ": " + r, 0, r.status());
+                return r.out();
+            }
+        }
+
+        private static boolean onPath(String program) {
+            for (String dir : System.getenv().getOrDefault("PATH", "").split(java.io.File.pathSeparator)) {
+                if (Files.isExecutable(Paths.get(dir, program))) {
+                    return true;
+                }
+            }
+            return false;
+        }
+
         void start() throws IOException {
             Files.createDirectories(log.getParent());
             starts++;
