@@ -3,7 +3,10 @@ package io.fractal.http.internal;
 import io.fractal.api.concurrent.IsolatedThreads;
 import io.fractal.api.rest.HttpApplication;
 import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -171,11 +174,11 @@ public class HttpListener {
         HttpServer s = new HttpServer();
         NetworkListener listener = new NetworkListener("fractal", c.host(), c.port());
         int most = Math.max(2, c.worker_threads());
-        // A pool that grows when every thread is busy: a few slow clients (each holds a thread while its body trickles
-        // in, for read.timeout.ms per wait and body.timeout.ms in all) do not take the API from everyone else.
-        listener.getTransport().getWorkerThreadPoolConfig().setThreadFactory(IsolatedThreads.factory("fractal-http"))
-                .setCorePoolSize(Math.min(most, Math.max(4, 2 * Runtime.getRuntime().availableProcessors())))
-                .setMaxPoolSize(most).setKeepAliveTime(60, TimeUnit.SECONDS).setQueueLimit(-1);
+        // As many threads as the machine runs at once while they keep up; more only while requests starve behind
+        // threads stuck on slow clients' bodies (each waits read.timeout.ms per read, body.timeout.ms in all).
+        int base = Math.min(most, Math.max(4, 2 * Runtime.getRuntime().availableProcessors()));
+        WorkerPool workers = new WorkerPool(base, most, c.worker_starvation_ms(), "fractal-http");
+        listener.getTransport().setWorkerThreadPool(workers);
         listener.getTransport().setReadTimeout(Math.max(1, c.read_timeout_ms()), TimeUnit.MILLISECONDS);
         listener.registerAddOn(new StrictHttp()); // request heads checked before Grizzly parses them: 400 in JSON
         listener.registerAddOn(new IgnoreUpgrades());
@@ -203,6 +206,7 @@ public class HttpListener {
             LOG.info(() -> "REST API listening on http://" + c.host() + ":" + c.port() + "/");
         } catch (IOException e) {
             s.shutdownNow();
+            workers.shutdown();
             if (failedAttempts++ == 0) {
                 LOG.severe(() -> "REST API cannot listen on " + c.host() + ":" + c.port() + ": " + e.getMessage()
                         + "; retrying every " + RETRY_SECONDS + " s");
@@ -248,6 +252,9 @@ public class HttpListener {
      * the drain time). Grizzly's own graceful shutdown would answer those requests 503, and leaves a thread behind.
      */
     private void close(HttpServer s, long drainMillis) {
+        // the worker pools are ours, not the transports': they end once what is queued on them has run
+        List<ExecutorService> pools = new ArrayList<>();
+        s.getListeners().forEach(l -> pools.add(l.getTransport().getWorkerThreadPool()));
         s.getListeners().forEach(l -> l.getTransport().unbindAll());
         handler.setClosing(true);
         try {
@@ -262,6 +269,7 @@ public class HttpListener {
             Thread.currentThread().interrupt();
         } finally {
             s.shutdownNow();
+            pools.stream().filter(p -> p != null).forEach(ExecutorService::shutdown);
             handler.setClosing(false);
         }
     }

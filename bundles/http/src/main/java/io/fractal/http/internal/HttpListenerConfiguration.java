@@ -32,9 +32,15 @@ import org.osgi.service.metatype.annotations.ObjectClassDefinition;
             + "Behind Kubernetes, a few seconds (5000).")
     long shutdown_delay_ms() default 1000;
 
-    @AttributeDefinition(description = "Most threads serving requests; the pool grows to it when every thread is "
-            + "busy (a thread reading a slow client's body is busy).")
+    @AttributeDefinition(description = "Most threads serving requests. The pool keeps twice the cores (at least "
+            + "4) and grows towards this only while requests starve in its queue (threads stuck reading slow "
+            + "clients' bodies): see worker.starvation.ms.")
     int worker_threads() default 128;
+
+    @AttributeDefinition(description = "Milliseconds the oldest request waiting for a thread may wait before the "
+            + "pool takes one more thread (one per 10 ms at most, up to worker.threads); back to its base size "
+            + "after 2 s with nothing waiting.")
+    long worker_starvation_ms() default 50;
 
     @AttributeDefinition(description = "Milliseconds a thread reading a request body waits for more bytes before the "
             + "request is answered 408 (the whole body is bounded by body.timeout.ms).")
