@@ -41,6 +41,7 @@ final class Fakes {
     /** The configuration annotation as Declarative Services builds it: the given values, else the defaults. */
     static InferrerConfiguration config(Map<String, Object> values) {
         Map<String, Object> v = new HashMap<>(values);
+        v.putIfAbsent("warmup_ms", 0L); // no requests to whatever listens on this machine's port 8001
         return (InferrerConfiguration) Proxy.newProxyInstance(InferrerConfiguration.class.getClassLoader(),
                 new Class<?>[] {InferrerConfiguration.class}, (proxy, method, args) -> switch (method.getName()) {
                     case "annotationType" -> InferrerConfiguration.class;
