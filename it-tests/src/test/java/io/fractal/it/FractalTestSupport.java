@@ -175,6 +175,9 @@ public abstract class FractalTestSupport {
             TestFiles.storedConfig(configStore, "io.fractal.ssh", "host", "127.0.0.1", "port", ports[2]);
             // A known management token, so the helpers can send it; the generated one is tested with the launcher.
             TestFiles.storedConfig(configStore, "io.fractal.auth", "management.token", MANAGEMENT_TOKEN);
+            // No warm-up requests of the server's own (ProcessLifecycleIT tests them on the distribution): the
+            // tests here count requests, engine calls and picks of modelhosts from the moment their models are READY.
+            TestFiles.storedConfig(configStore, "io.fractal.inferrer", "warmup.ms", 0);
             for (String host : MODELHOSTS) {
                 writeConfig(deploy.resolve("io.fractal.modelhost-" + host + ".cfg"),
                         "id", host, "workers", 2, "queue.capacity", 64, "models", "*");
