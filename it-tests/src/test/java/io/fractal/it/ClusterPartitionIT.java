@@ -151,6 +151,12 @@ public class ClusterPartitionIT {
             throughB.assertNoFailure();
         }
         assertEquals("one cluster of three", 3, members(a));
+        for (Node n : List.of(a, b)) { // how the two sides found each other again, for the report
+            List<String> lines = java.nio.file.Files.readAllLines(n.home.resolve("log/fractal.log")).stream()
+                    .filter(l -> l.contains("Cluster:") || l.contains("erg") || l.contains("Members {")).toList();
+            System.out.println("node " + n.name + "'s cluster log, last lines:");
+            lines.subList(Math.max(0, lines.size() - 25), lines.size()).forEach(l -> System.out.println("  " + l));
+        }
         passed = true;
     }
 }

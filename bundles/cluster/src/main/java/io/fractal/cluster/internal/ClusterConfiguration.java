@@ -65,8 +65,8 @@ import org.osgi.service.metatype.annotations.ObjectClassDefinition;
             + "http://<bind.address or member address>:<io.fractal.rest port>.")
     String advertise_url() default "";
 
-    @AttributeDefinition(description = "Deadline of a call to another node, in ms (the remote node bounds the "
-            + "call with it too).")
+    @AttributeDefinition(description = "The longest a call to another node may take, in ms; a request's own "
+            + "deadline, when sooner, bounds it instead (the remote node bounds the call with it too).")
     long call_timeout_ms() default 30000;
 
     @AttributeDefinition(description = "Connect timeout of a call to another node, in ms.")

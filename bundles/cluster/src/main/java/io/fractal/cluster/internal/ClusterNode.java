@@ -271,6 +271,9 @@ public class ClusterNode implements ModelStateListener, RemoteModelHost.Versions
             public void memberAdded(MembershipEvent event) {
                 LOG.info(() -> "Cluster: member joined " + event.getMember().getAddress() + " ("
                         + event.getMembers().size() + " members)");
+                // published again even if unchanged: a member that merged back after a split starts from the
+                // entries its own side had, and would otherwise see this node's only at its next change
+                lastPublished = null;
                 publishSoon();
             }
 
@@ -625,6 +628,10 @@ public class ClusterNode implements ModelStateListener, RemoteModelHost.Versions
         @Override
         public void entryAdded(EntryEvent<String, String> event) {
             apply(event.getKey(), event.getValue());
+            // a node new to the map (a start, or a merge after a split: its map lost what the other side wrote
+            // meanwhile, and events sent while it was merging): it gets this node's entry again now
+            lastPublished = null;
+            publishSoon();
         }
 
         @Override
