@@ -64,6 +64,7 @@ import org.osgi.framework.BundleException;
 import org.osgi.framework.Constants;
 import org.osgi.framework.FrameworkEvent;
 import org.osgi.framework.ServiceReference;
+import org.osgi.framework.wiring.BundleCapability;
 import org.osgi.framework.wiring.BundleRevision;
 import org.osgi.framework.wiring.BundleWire;
 import org.osgi.framework.wiring.BundleWiring;
@@ -180,6 +181,20 @@ public class BundleSwapIT extends ModelHostTestSupport {
     @Test
     public void s00_noSwap() throws Exception {
         swap(new Case(null));
+    }
+
+    /**
+     * The API bundle updated without a refresh (what {@code update <id>} alone does): its old revision stays in use
+     * and the new one takes every package from it, so the bundles updated after it (all the tests below) wire to the
+     * same API classes as the rest of the server. Before the API bundle imported all its exports, the inferrer updated
+     * after it took some packages from each revision and every prediction answered 401 (its {@code @Access}
+     * annotations were no longer the class the REST application read).
+     */
+    @Test
+    public void s00a_api() throws Exception {
+        Case api = new Case("io.fractal.api");
+        api.takesEffectAtRefresh = true;
+        swap(api);
     }
 
     @Test
@@ -300,6 +315,11 @@ public class BundleSwapIT extends ModelHostTestSupport {
         boolean viaRemoteShell;
         /** Refreshed after the update: its old revision exports packages that others use. */
         boolean mustRefresh;
+        /**
+         * The API bundle: not refreshed after its update (a refresh restarts every bundle that uses the API); the new
+         * revision exports nothing of its own until then, and nothing may change for the bundles wired to the old.
+         */
+        boolean takesEffectAtRefresh;
         /** The listening socket's owner: new connections may be refused for a moment. */
         boolean ownsTheSocket;
         /** A further sign that the new revision serves, beyond its services. */
@@ -337,6 +357,9 @@ public class BundleSwapIT extends ModelHostTestSupport {
             // the bundles that a refresh would restart with it, wired to the packages it exports
             List<Bundle> dependents = new ArrayList<>(frameworkWiring.getDependencyClosure(List.of(bundle)));
             dependents.remove(bundle);
+            if (c.takesEffectAtRefresh) {
+                dependents.clear(); // not refreshed: they keep their revision and their wiring
+            }
             Map<Bundle, Use> usesBefore = new LinkedHashMap<>();
             usesBefore.put(bundle, use(bundle));
             for (Bundle dependent : dependents) {
@@ -375,7 +398,10 @@ public class BundleSwapIT extends ModelHostTestSupport {
                         + " is used by " + names(dependents) + ") until a refresh");
             }
             String refreshed = null;
-            if (pending) {
+            if (c.takesEffectAtRefresh) {
+                problems.addAll(substitutedExports(bundle, oldRevision));
+                row.notes.add("not refreshed: the new revision takes every package it exports from the old one");
+            } else if (pending) {
                 refreshed = refresh(frameworkWiring, bundle);
             }
 
@@ -452,7 +478,7 @@ public class BundleSwapIT extends ModelHostTestSupport {
             // ---- the state survived
             problems.addAll(stateProblems(c, before, row));
 
-            row.oldLoaderCollected = collected(oldLoader) ? "yes" : "no";
+            row.oldLoaderCollected = c.takesEffectAtRefresh ? "in use" : collected(oldLoader) ? "yes" : "no";
             row.result = problems.isEmpty() ? "PASS" : "FAIL";
         } finally {
             if (load != null) {
@@ -711,6 +737,44 @@ public class BundleSwapIT extends ModelHostTestSupport {
         if (own < ownBefore) {
             problems.add(name + " registers " + own + " services of its new revision's classes, " + ownBefore
                     + " of its own classes before the update");
+        }
+        return problems;
+    }
+
+    /**
+     * The new revision of a bundle updated without a refresh exports none of its packages itself: it imports each from
+     * the old revision, which stays the one every bundle uses (one API class space), until a refresh.
+     */
+    private static List<String> substitutedExports(Bundle bundle, WeakReference<BundleRevision> oldRevision) {
+        List<String> problems = new ArrayList<>();
+        BundleWiring wiring = bundle.adapt(BundleWiring.class);
+        BundleRevision old = oldRevision.get();
+        if (wiring == null || old == null || wiring.getRevision() == old) {
+            problems.add(bundle.getSymbolicName() + " has no new resolved revision beside the old one after the update");
+            return problems;
+        }
+        Set<String> exported = new TreeSet<>();
+        for (BundleCapability cap : old.getDeclaredCapabilities(BundleRevision.PACKAGE_NAMESPACE)) {
+            exported.add((String) cap.getAttributes().get(BundleRevision.PACKAGE_NAMESPACE));
+        }
+        Set<String> fromOld = new TreeSet<>();
+        for (BundleWire wire : wiring.getRequiredWires(BundleRevision.PACKAGE_NAMESPACE)) {
+            if (wire.getProvider() == old) {
+                fromOld.add((String) wire.getCapability().getAttributes().get(BundleRevision.PACKAGE_NAMESPACE));
+            }
+        }
+        Set<String> own = new TreeSet<>(exported);
+        own.removeAll(fromOld);
+        if (exported.isEmpty() || !own.isEmpty()) {
+            problems.add("the new revision of " + bundle.getSymbolicName() + " exports " + own + " itself beside its"
+                    + " old revision (two class spaces for the bundles resolved after it); it took " + fromOld
+                    + " of " + exported + " from the old revision");
+        }
+        for (BundleWire wire : wiring.getProvidedWires(BundleRevision.PACKAGE_NAMESPACE)) {
+            if (wire.getRequirer().getBundle() != bundle) {
+                problems.add(wire.getRequirer().getBundle().getSymbolicName() + " is wired to the new revision of "
+                        + bundle.getSymbolicName() + " before any refresh");
+            }
         }
         return problems;
     }
