@@ -75,6 +75,15 @@ public class DirectCallsIT extends FractalTestSupport {
         same(V1, "{\"values\": " + ROW + "}", new String[] {"X-Request-Timeout-Ms", "soon"});
         same(V1, "{\"values\": " + ROW + "}", new String[] {"X-Request-Timeout-Ms", "5000"});
         same(V2, v2(", \"parameters\": {\"binary_data_output\": true}"), null);
+        // A JSON answer to a client that takes JSON is returned as the object itself, which JAX-RS may write as JSON
+        // only; a client that asks for octet-stream alone still gets the JSON answer, its type stated.
+        for (String accept : List.of("application/octet-stream", "application/json", "*/*", "text/plain, */*;q=0.1")) {
+            HttpResponse<byte[]> r = send(V2, v2(""), null, accept);
+            assertEquals("Accept: " + accept + ": status", 200, r.statusCode());
+            assertEquals("Accept: " + accept + ": content type", "application/json", mediaType(r));
+            assertEquals("Accept: " + accept + ": outputs", "probabilities",
+                    JSON.readTree(r.body()).path("outputs").path(0).path("name").asText());
+        }
     }
 
     /** Sends the request both ways and compares what matters of the two answers. */

@@ -1,7 +1,9 @@
 package io.fractal.balancer.internal;
 
 import io.fractal.api.balancer.BalancerDTO;
+import io.fractal.api.balancer.Strategy;
 import io.fractal.api.host.ModelHost;
+import io.fractal.api.metrics.FractalMetrics;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -14,6 +16,7 @@ final class HostEntry {
     private final AtomicInteger consecutiveFailures = new AtomicInteger();
     private final AtomicLong routed = new AtomicLong();
     private volatile long ejectedUntilMillis;
+    private volatile Decisions decisions;
 
     HostEntry(ModelHost host) {
         this.host = host;
@@ -89,5 +92,22 @@ final class HostEntry {
         c.outstanding = host.outstanding();
         c.routed = routed.get();
         return c;
+    }
+
+    /**
+     * The counter of the requests routed to this host under {@code strategy}, looked up once per metrics service and
+     * strategy rather than per request (a lookup builds the series' key and searches the registry).
+     */
+    FractalMetrics.Counter decisions(FractalMetrics metrics, Strategy strategy) {
+        Decisions d = decisions;
+        if (d == null || d.owner != metrics || d.strategy != strategy) {
+            d = new Decisions(metrics, strategy, metrics.counter("fractal_balancer_decisions_total", "modelhost", id,
+                    "strategy", strategy.name()));
+            decisions = d;
+        }
+        return d.counter;
+    }
+
+    private record Decisions(FractalMetrics owner, Strategy strategy, FractalMetrics.Counter counter) {
     }
 }

@@ -549,8 +549,7 @@ public class LoadBalancerImpl implements LoadBalancer {
 
         @Override
         void onRouted(HostEntry chosen) {
-            record(m -> m.counter("fractal_balancer_decisions_total", "modelhost", chosen.id, "strategy",
-                    strategy.name()).inc());
+            record(m -> chosen.decisions(m, strategy).inc());
         }
 
         @Override

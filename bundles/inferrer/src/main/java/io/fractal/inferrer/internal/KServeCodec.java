@@ -264,6 +264,19 @@ final class KServeCodec {
         }
     }
 
+    /**
+     * Whether a request's {@code Accept} header takes JSON: absent, or naming {@code application/json},
+     * {@code application/*} or {@code *}{@code /*} (a client that asks only for another type gets the answer with its
+     * type stated, as before).
+     */
+    static boolean takesJson(String accept) {
+        if (accept == null || accept.isBlank()) {
+            return true;
+        }
+        String a = accept.toLowerCase(java.util.Locale.ROOT);
+        return a.contains("application/json") || a.contains("application/*") || a.contains("*/*");
+    }
+
     /** The answer, uncompressed. */
     static Response response(Request request, InferenceResponse served) {
         return response(request, served, null);
@@ -274,6 +287,18 @@ final class KServeCodec {
      * or deflate) unless that is null.
      */
     static Response response(Request request, InferenceResponse served, String encoding) {
+        Object answer = answer(request, served, encoding, false);
+        return answer instanceof Response r ? r : Response.ok(answer, MediaType.APPLICATION_JSON_TYPE).build();
+    }
+
+    /**
+     * The answer as the resource returns it. An answer that is all JSON, uncompressed, to a client that takes JSON
+     * ({@code jsonAccepted}) is the JSON object itself: JAX-RS writes it as JSON (the only type it can be written
+     * as), and the direct lane writes it with no JAX-RS {@link Response} to build and read back (its builder, header
+     * maps and media type: about 4% of the server's CPU under v2 JSON load). Anything else is a {@link Response} with
+     * its type set.
+     */
+    static Object answer(Request request, InferenceResponse served, String encoding, boolean jsonAccepted) {
         Map<String, Object> out = new LinkedHashMap<>();
         out.put("model_name", served.model());
         out.put("model_version", Integer.toString(served.version()));
@@ -298,7 +323,7 @@ final class KServeCodec {
         }
         out.put("outputs", outs);
         if (binary.isEmpty() && encoding == null) {
-            return Response.ok(out, MediaType.APPLICATION_JSON_TYPE).build();
+            return jsonAccepted ? out : Response.ok(out, MediaType.APPLICATION_JSON_TYPE).build();
         }
         byte[] header;
         try {

@@ -170,9 +170,10 @@ public class KServeResource {
             @HeaderParam(KServeCodec.HEADER_LENGTH) String headerLength,
             @HeaderParam(HttpHeaders.CONTENT_ENCODING) String contentEncoding,
             @HeaderParam(HttpHeaders.ACCEPT_ENCODING) String acceptEncoding,
+            @HeaderParam(HttpHeaders.ACCEPT) String accept,
             @HeaderParam(HttpHeaders.CONTENT_LENGTH) String contentLength, InputStream body) throws IOException {
         return Answers.settled(infer(new ModelRef(model, null), timeout, headerLength, contentEncoding, acceptEncoding,
-                contentLength, body));
+                accept, contentLength, body));
     }
 
     @POST
@@ -186,25 +187,26 @@ public class KServeResource {
             @HeaderParam(KServeCodec.HEADER_LENGTH) String headerLength,
             @HeaderParam(HttpHeaders.CONTENT_ENCODING) String contentEncoding,
             @HeaderParam(HttpHeaders.ACCEPT_ENCODING) String acceptEncoding,
+            @HeaderParam(HttpHeaders.ACCEPT) String accept,
             @HeaderParam(HttpHeaders.CONTENT_LENGTH) String contentLength, InputStream body) throws IOException {
         return Answers.settled(infer(new ModelRef(model, ModelRef.version(version)), timeout, headerLength,
-                contentEncoding, acceptEncoding, contentLength, body));
+                contentEncoding, acceptEncoding, accept, contentLength, body));
     }
 
     /** Reads, parses and runs a request within the memory bodies may take; what it reserved returns with the answer. */
-    private CompletionStage<Response> infer(ModelRef ref, String timeout, String headerLength, String contentEncoding,
-            String acceptEncoding, String contentLength, InputStream body) throws IOException {
+    private CompletionStage<Object> infer(ModelRef ref, String timeout, String headerLength, String contentEncoding,
+            String acceptEncoding, String accept, String contentLength, InputStream body) throws IOException {
         int factor = headerLength == null ? MemoryBudget.JSON_FACTOR : MemoryBudget.BINARY_FACTOR;
         return services.memory().within(contentLength, contentEncoding, factor, () -> readBody(body, contentEncoding),
-                bytes -> infer(ref, timeout, KServeCodec.parse(bytes, headerLength), acceptEncoding));
+                bytes -> infer(ref, timeout, KServeCodec.parse(bytes, headerLength), acceptEncoding, accept));
     }
 
     private byte[] readBody(InputStream body, String contentEncoding) throws IOException {
         return Bodies.bytes(body, contentEncoding, services.config().max_decompressed_bytes());
     }
 
-    private CompletionStage<Response> infer(ModelRef ref, String timeout, KServeCodec.Request request,
-            String acceptEncoding) {
+    private CompletionStage<Object> infer(ModelRef ref, String timeout, KServeCodec.Request request,
+            String acceptEncoding, String accept) {
         Set<String> wanted = request.outputs().keySet();
         long timeoutMillis = serving.timeoutMillis(timeout, request.timeoutMicros());
         return serving.infer(ref, request.id(), request::inputs, wanted, timeoutMillis).thenApply(served -> {
@@ -214,7 +216,8 @@ public class KServeResource {
                 throw new InvalidInputException("unknown output(s) " + missing + "; the model's outputs are "
                         + served.signature().outputs().stream().map(s -> s.name()).toList());
             }
-            return KServeCodec.response(request, served.response(), Bodies.responseEncoding(acceptEncoding));
+            return KServeCodec.answer(request, served.response(), Bodies.responseEncoding(acceptEncoding),
+                    KServeCodec.takesJson(accept));
         });
     }
 

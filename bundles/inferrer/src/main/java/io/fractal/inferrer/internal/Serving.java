@@ -50,6 +50,7 @@ final class Serving {
     private final DynamicService<ModelRepository> repository;
     private final DynamicService<LoadBalancer> balancer;
     private final Supplier<FractalMetrics> metrics;
+    private volatile RequestTimers timers;
     private final Supplier<InferrerConfiguration> config;
     private final Deadlines deadlines;
     private final Map<String, Known> loaded = new ConcurrentHashMap<>();
@@ -482,12 +483,39 @@ final class Serving {
         try {
             FractalMetrics m = metrics.get();
             if (m != null) {
-                m.timer("fractal_request_seconds", "model", response.model(), "version",
-                        Integer.toString(response.version())).record(System.nanoTime() - start);
+                RequestTimers held = timers;
+                if (held == null || held.owner != m) {
+                    held = new RequestTimers(m);
+                    timers = held;
+                }
+                held.of(response.model(), response.version()).record(System.nanoTime() - start);
             }
         } catch (RuntimeException e) {
             LOG.log(Level.FINE, "Request latency not recorded", e);
         }
+    }
+
+    /**
+     * The request latency series of each model version, looked up once per metrics service rather than per request
+     * (a lookup builds the series' key and searches the registry). Model series are never removed from the registry,
+     * so a held one stays the one exported; a new metrics service starts a new set.
+     */
+    private static final class RequestTimers {
+        final FractalMetrics owner;
+        private final Map<ModelVersionKey, FractalMetrics.Timer> timers = new ConcurrentHashMap<>();
+
+        RequestTimers(FractalMetrics owner) {
+            this.owner = owner;
+        }
+
+        FractalMetrics.Timer of(String model, int version) {
+            FractalMetrics.Timer t = timers.get(new ModelVersionKey(model, version));
+            return t != null ? t : timers.computeIfAbsent(new ModelVersionKey(model, version), k -> owner.timer(
+                    "fractal_request_seconds", "model", k.model(), "version", Integer.toString(k.version())));
+        }
+    }
+
+    private record ModelVersionKey(String model, int version) {
     }
 
     /** A response with the signature it was computed under (for labels and output names). */

@@ -183,15 +183,16 @@ class ResourcesAcrossSwapsTest {
         String parameters = micros == null ? "" : ", \"parameters\": {\"timeout\": " + micros + "}";
         byte[] body = ("{\"inputs\": [{\"name\": \"input\", \"shape\": [1, 4], \"datatype\": "
                 + "\"FP32\", \"data\": [5.1, 3.5, 1.4, 0.2]}]" + parameters + "}").getBytes(StandardCharsets.UTF_8);
-        CompletableFuture<Response> answer;
+        CompletableFuture<Object> answer;
         try {
-            Object r = resource.infer("iris", timeout, null, null, null, null, new ByteArrayInputStream(body));
-            answer = r instanceof CompletionStage<?> stage ? (CompletableFuture<Response>) stage.toCompletableFuture()
-                    : CompletableFuture.completedFuture((Response) r);
+            Object r = resource.infer("iris", timeout, null, null, null, null, null, new ByteArrayInputStream(body));
+            answer = r instanceof CompletionStage<?> stage ? (CompletableFuture<Object>) stage.toCompletableFuture()
+                    : CompletableFuture.completedFuture(r);
         } catch (CompletionException e) {
             answer = CompletableFuture.failedFuture(e.getCause()); // answered at once, with a failure
         }
-        return answer.thenApply(r -> (Map<String, Object>) r.getEntity());
+        // a JSON answer to a client that takes JSON is the object itself; anything else a Response
+        return answer.thenApply(r -> (Map<String, Object>) (r instanceof Response response ? response.getEntity() : r));
     }
 
     private static ModelHostAdmin admin() {

@@ -46,12 +46,13 @@ public class MetricsService implements FractalMetrics {
 
     /**
      * Counters are Dropwizard meters: the bridge exports a meter as a Prometheus counter named {@code <name>_total}
-     * (a Dropwizard counter can go down and would be exported as a gauge).
+     * (a Dropwizard counter can go down and would be exported as a gauge), without moving averages ({@link NoRates}).
      */
     @Override
     public Counter counter(String name, String... labels) {
         String base = name.endsWith("_total") ? name.substring(0, name.length() - "_total".length()) : name;
-        com.codahale.metrics.Meter m = registry.meter(MetricName.encode(base, labels));
+        com.codahale.metrics.Meter m = registry.meter(MetricName.encode(base, labels),
+                () -> new com.codahale.metrics.Meter(NoRates.INSTANCE));
         return new Counter() {
             @Override
             public void inc() {

@@ -238,7 +238,8 @@ public class ModelRepositoryImpl implements ModelRepository, ArtifactInstaller, 
 
     @Override
     public ModelVersionDTO resolve(String name, Integer version) {
-        Resolvable m = ModelNames.isValid(name) ? resolvable.get(name) : null;
+        // only valid names are ever stored: the map answers an invalid one with null, without a regex per request
+        Resolvable m = name == null ? null : resolvable.get(name);
         if (m == null) {
             throw new ModelNotFoundException("model '" + name + "' not found");
         }

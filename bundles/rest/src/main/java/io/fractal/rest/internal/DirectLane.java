@@ -210,7 +210,8 @@ final class DirectLane {
             } else {
                 status = r.getStatus();
                 MediaType type = r.getMediaType();
-                write(response, status, type == null ? JSON : type.toString(), r.getStringHeaders(), r.getEntity());
+                write(response, status, type == null || MediaType.APPLICATION_JSON_TYPE.equals(type) ? JSON
+                        : type.toString(), headers(r), r.getEntity());
             }
         } catch (IOException | RuntimeException e) {
             status = 0; // the client went away, or the answer could not be written: nothing more to tell it
@@ -219,6 +220,32 @@ final class DirectLane {
         if (status > 0) {
             count(route, status, System.nanoTime() - start);
         }
+    }
+
+    /**
+     * The response's headers as text: its own map when every value already is text (what the resources set), without
+     * the converted copy {@code getStringHeaders()} builds (Content-Type and Content-Length aside: they are written
+     * from the media type and the body); otherwise that copy (dates and the like, written by their JAX-RS header
+     * delegates).
+     */
+    @SuppressWarnings({"unchecked", "rawtypes"})
+    private static Map<String, List<String>> headers(jakarta.ws.rs.core.Response r) {
+        Map<String, List<Object>> raw = r.getHeaders();
+        for (Map.Entry<String, List<Object>> h : raw.entrySet()) {
+            if (skipped(h.getKey())) {
+                continue; // written from the media type and the body
+            }
+            for (Object v : h.getValue()) {
+                if (!(v instanceof String)) {
+                    return r.getStringHeaders();
+                }
+            }
+        }
+        return (Map) raw;
+    }
+
+    private static boolean skipped(String header) {
+        return HttpHeaders.CONTENT_TYPE.equalsIgnoreCase(header) || HttpHeaders.CONTENT_LENGTH.equalsIgnoreCase(header);
     }
 
     private void write(Response response, int status, String type, Map<String, List<String>> headers, Object entity)
@@ -239,8 +266,7 @@ final class DirectLane {
         }
         response.setStatus(status);
         for (Map.Entry<String, List<String>> h : headers.entrySet()) {
-            if (HttpHeaders.CONTENT_TYPE.equalsIgnoreCase(h.getKey())
-                    || HttpHeaders.CONTENT_LENGTH.equalsIgnoreCase(h.getKey())) {
+            if (skipped(h.getKey())) {
                 continue;
             }
             for (String v : h.getValue()) {
