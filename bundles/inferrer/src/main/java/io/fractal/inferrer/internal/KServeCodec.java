@@ -341,7 +341,8 @@ final class KServeCodec {
         if (binary.isEmpty()) {
             response = Response.ok().type(MediaType.APPLICATION_JSON_TYPE);
         } else {
-            response = Response.ok().type(MediaType.APPLICATION_OCTET_STREAM_TYPE).header(HEADER_LENGTH, header.length);
+            response = Response.ok().type(MediaType.APPLICATION_OCTET_STREAM_TYPE)
+                    .header(HEADER_LENGTH, Integer.toString(header.length)); // text: the direct lane writes it as is
         }
         if (encoding == null) {
             return response.entity(body.array()).build();
