@@ -1,8 +1,9 @@
 package io.fractal.engine.djl;
 
 import ai.djl.Model;
-import ai.djl.inference.Predictor;
-import ai.djl.translate.TranslateException;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.training.ParameterStore;
 import io.fractal.api.engine.LoadedModel;
 import io.fractal.api.inference.InvalidInputException;
 import io.fractal.api.inference.ModelSignature;
@@ -17,8 +18,12 @@ import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.function.Consumer;
 
 /**
- * A DJL model with a pool of predictors: DJL predictors are not thread-safe, so each concurrent caller (a
- * modelhost worker) borrows one; the pool grows to the number of workers and no further.
+ * A DJL model called by several threads at once. Each concurrent caller (a modelhost worker) borrows a
+ * {@link Caller}: what a DJL {@code Predictor} holds (a manager under the model's, a parameter store), plus direct
+ * memory reused for the inputs; the pool grows to the number of workers and no further. A call runs the model's
+ * block itself, in a manager of its own under the caller's, closed when the call ends: what
+ * {@code Predictor.predict} does, without its per-call context, metrics checks and translator plumbing (the block is
+ * the one every predictor of the model shares, so calling it from several threads is what predictors did too).
  *
  * <p>Inputs are checked against the signature the model was loaded with (declared, or read from the file). A
  * signature that leaves datatypes, shapes or whole tensors unknown is completed from the first successful call,
@@ -34,8 +39,8 @@ final class DjlLoadedModel implements LoadedModel {
     private volatile boolean observed;
     private final TensorTranslator translator;
     private final Consumer<DjlLoadedModel> onClose;
-    private final ConcurrentLinkedQueue<Predictor<List<Tensor>, List<Tensor>>> idle = new ConcurrentLinkedQueue<>();
-    private final List<Predictor<List<Tensor>, List<Tensor>>> all = new java.util.concurrent.CopyOnWriteArrayList<>();
+    private final ConcurrentLinkedQueue<Caller> idle = new ConcurrentLinkedQueue<>();
+    private final List<Caller> all = new java.util.concurrent.CopyOnWriteArrayList<>();
     private volatile boolean closed;
 
     DjlLoadedModel(String name, Model model, ModelSignature signature, Consumer<DjlLoadedModel> onClose,
@@ -59,13 +64,21 @@ final class DjlLoadedModel implements LoadedModel {
             throw new IllegalStateException("model " + name + " is closed");
         }
         List<Tensor> ordered = checkInputs(inputs);
-        Predictor<List<Tensor>, List<Tensor>> predictor = idle.poll();
-        if (predictor == null) {
-            predictor = model.newPredictor(translator);
-            all.add(predictor);
+        Caller caller = idle.poll();
+        if (caller == null) {
+            caller = new Caller(model.getNDManager().newSubManager());
+            all.add(caller);
         }
         try {
-            List<Tensor> outputs = predictor.predict(ordered);
+            List<Tensor> outputs;
+            try (NDManager call = caller.manager.newSubManager()) {
+                NDList in = translator.processInput(call, ordered, caller.memory);
+                // as Predictor.predictInternal: no inputs, no outputs
+                NDList out = in.isEmpty() ? new NDList() : model.getBlock().forward(caller.parameters, in, false);
+                outputs = translator.processOutput(out);
+            } finally {
+                caller.memory.reset(); // the call's arrays are closed: its memory is free for the next call
+            }
             if (!observed) {
                 observed = true;
                 if (!signature.complete()) {
@@ -73,13 +86,25 @@ final class DjlLoadedModel implements LoadedModel {
                 }
             }
             return outputs;
-        } catch (TranslateException e) {
+        } catch (RuntimeException e) {
             // The engine refused the input (shape, type, arity): the request's fault, reported in the engine's words.
             throw new InvalidInputException("model " + name + " rejected the input: " + DjlEngine.rootMessage(e), e);
-        } catch (RuntimeException e) {
-            throw new InvalidInputException("model " + name + " rejected the input: " + DjlEngine.rootMessage(e), e);
         } finally {
-            idle.offer(predictor);
+            idle.offer(caller);
+        }
+    }
+
+    /** What one concurrent caller holds between calls (as a DJL predictor would). */
+    private static final class Caller {
+
+        final NDManager manager;
+        final ParameterStore parameters;
+        final TensorConversion.InputMemory memory = new TensorConversion.InputMemory();
+
+        Caller(NDManager manager) {
+            this.manager = manager;
+            manager.setName("caller");
+            this.parameters = new ParameterStore(manager, false);
         }
     }
 
@@ -173,8 +198,8 @@ final class DjlLoadedModel implements LoadedModel {
             return;
         }
         closed = true;
-        for (Predictor<?, ?> p : all) {
-            p.close();
+        for (Caller c : all) {
+            c.manager.close();
         }
         all.clear();
         idle.clear();

@@ -2,8 +2,7 @@ package io.fractal.engine.djl;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
-import ai.djl.translate.NoBatchifyTranslator;
-import ai.djl.translate.TranslatorContext;
+import ai.djl.ndarray.NDManager;
 import io.fractal.api.inference.DataType;
 import io.fractal.api.inference.Tensor;
 import java.util.ArrayList;
@@ -11,32 +10,37 @@ import java.util.List;
 import java.util.Set;
 
 /**
- * Fractal tensors in, Fractal tensors out. Arrays live in the predictor context's manager, so they are freed
- * when the call ends.
+ * Fractal tensors in, Fractal tensors out. The arrays live in the call's own manager, so they are freed when the
+ * call ends.
  */
-final class TensorTranslator implements NoBatchifyTranslator<List<Tensor>, List<Tensor>> {
+final class TensorTranslator {
 
     private final List<String> outputNames;
     private final Set<DataType> accepted;
     private final String engine;
+    /**
+     * Whether to name input arrays whose names are plain words: ONNX Runtime matches them to the model's inputs;
+     * DJL's PyTorch engine treats them as no name (see {@link TensorConversion#plainWord}).
+     */
+    private final boolean plainNames;
 
     TensorTranslator(List<String> outputNames, Set<DataType> accepted, String engine) {
         this.outputNames = outputNames;
         this.accepted = accepted;
         this.engine = engine;
+        this.plainNames = !"PyTorch".equals(engine);
     }
 
-    @Override
-    public NDList processInput(TranslatorContext ctx, List<Tensor> input) {
+    /** The inputs as arrays in {@code manager}, their values in {@code memory} where their type allows. */
+    NDList processInput(NDManager manager, List<Tensor> input, TensorConversion.InputMemory memory) {
         NDList list = new NDList(input.size());
         for (Tensor t : input) {
-            list.add(TensorConversion.toNDArray(ctx.getNDManager(), t, accepted, engine));
+            list.add(TensorConversion.toNDArray(manager, t, accepted, engine, memory, plainNames));
         }
         return list;
     }
 
-    @Override
-    public List<Tensor> processOutput(TranslatorContext ctx, NDList list) {
+    List<Tensor> processOutput(NDList list) {
         List<Tensor> out = new ArrayList<>(list.size());
         for (int i = 0; i < list.size(); i++) {
             NDArray array = list.get(i);

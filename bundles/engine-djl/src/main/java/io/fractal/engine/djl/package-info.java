@@ -1,6 +1,7 @@
 /**
- * The base for engine bundles built on DJL: loading a model under the right class loader, a pool of
- * predictors per model, and the conversion between Fractal tensors and DJL arrays. Engine bundles extend
+ * The base for engine bundles built on DJL: loading a model under the right class loader, calling it from
+ * several threads at once (the model's block, one manager per call), and the conversion between Fractal tensors
+ * and DJL arrays. Engine bundles extend
  * {@link io.fractal.engine.djl.DjlEngine}.
  */
 @Export
