@@ -1,6 +1,8 @@
 package io.fractal.it;
 
 import static org.awaitility.Awaitility.await;
+import static org.junit.Assert.assertFalse;
+import static org.junit.Assert.assertNull;
 import static org.junit.Assert.assertTrue;
 import static org.junit.Assert.fail;
 import static org.ops4j.pax.exam.CoreOptions.frameworkProperty;
@@ -43,6 +45,9 @@ import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
@@ -87,7 +92,7 @@ import org.osgi.framework.wiring.FrameworkWiring;
  * either.
  *
  * <p>A request fails when it does not answer 200 with the right values and version, when its connection is refused
- * or lost, when its body is not whole JSON, and when it takes more than {@link #REQUEST_TIMEOUT}. Each test asserts
+ * or lost (reset included), when its body is not whole JSON, and when it takes more than {@link #REQUEST_TIMEOUT}. Each test asserts
  * that none failed, that the new revision serves (a new {@link BundleRevision}; as many services of its own classes
  * as before, all instances of the new revision's class loader and none of the old one's, not counting those SCR
  * registers on its behalf; the consumers that used its services before use them again; it uses again the services
@@ -100,11 +105,10 @@ import org.osgi.framework.wiring.FrameworkWiring;
  *
  * <p>The shell commands and the SSH console are updated through the SSH console ({@code update <id>} on an exec
  * channel, what {@code bin/client "update <id>"} does): the console even from one of its own sessions, which gets its
- * answer; a new SSH session must answer afterwards. The piece that owns the listening socket ({@code io.fractal.http}) is
- * the documented exception: while it is updated, new connections may be refused; the test measures that window and
- * asserts only that every request the server took is answered correctly. Counted apart as refused: a connection
- * reset before any answer (still in the closing socket's accept queue), and a request sent on an idle kept-alive
- * connection at the instant the old listener shuts down (lost, or Grizzly's own 404 of a listener with no handler).
+ * answer; a new SSH session must answer afterwards. The piece that owns the listening socket ({@code io.fractal.http})
+ * is held to the same rule: its old revision hands the socket over to the new one (connections that arrive meanwhile
+ * wait in its accept queue), so no connection is refused or reset, and a request on a kept-alive connection gets its
+ * answer (with {@code Connection: close} while the old revision closes).
  *
  * <p>Each test prints a line of a table (requests, failed, p99 and max latency of the requests of the swap window
  * against the same load before the update, time from {@code update()} to the new revision serving and to the first
@@ -124,9 +128,9 @@ public class BundleSwapIT extends ModelHostTestSupport {
     private static final int KEEP_ALIVE_CLIENTS = 4;
     /** Client threads that open a connection per request ({@code Connection: close}). */
     private static final int NEW_CONNECTION_CLIENTS = 2;
-    /** What Grizzly answers on a kept-alive connection of a listener that is shutting down (no handler left). */
-    private static final String CLOSING_LISTENER_404 = "404 Not Found: Not Found";
 
+    /** How long a stopped listener's socket waits for the next revision: {@code hold.ms}, left at its default. */
+    private static final long HOLD_MS = 5000;
     /** A request not answered within this time failed. */
     private static final Duration REQUEST_TIMEOUT = Duration.ofSeconds(10);
     /** The load before the update: the baseline latencies. */
@@ -272,9 +276,63 @@ public class BundleSwapIT extends ModelHostTestSupport {
 
     @Test
     public void s11_http() throws Exception {
-        Case socket = new Case(HTTP_BUNDLE);
-        socket.ownsTheSocket = true;
-        swap(socket);
+        swap(new Case(HTTP_BUNDLE));
+    }
+
+    /**
+     * The listening socket's owner stopped, then started (what a stop and start from the shell does): meanwhile a new
+     * connection waits in the socket's accept queue, and its request is answered once the listener is back. Stopped
+     * for good, the socket closes after {@code hold.ms}: connections are refused from then on.
+     */
+    @Test
+    public void s11a_httpStoppedThenStarted() throws Exception {
+        ensureHealthy();
+        Bundle http = findBundle(HTTP_BUNDLE);
+        Kind kind = kinds.get(0);
+        URI base = http().base();
+        ExecutorService client = Executors.newSingleThreadExecutor();
+        try {
+            http.stop();
+            Future<Verdict> waiting;
+            try {
+                waiting = client.submit(() -> SwapLoad.newConnection(base, kind));
+                Thread.sleep(500);
+                assertFalse("a request was answered, or failed, while the listener was stopped", waiting.isDone());
+            } finally {
+                http.start();
+            }
+            Verdict verdict = waiting.get(REQUEST_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+            assertNull("the request that waited for the listener: " + verdict.problem(), verdict.problem());
+
+            http.stop();
+            long stopped = System.nanoTime();
+            try {
+                boolean closed = waitUntil(Duration.ofMillis(HOLD_MS + 5000), Duration.ofMillis(50), () -> {
+                    try (Socket socket = new Socket()) {
+                        socket.connect(new InetSocketAddress(base.getHost(), base.getPort()), 1000);
+                        return false;
+                    } catch (IOException e) {
+                        return true;
+                    }
+                });
+                long afterMs = millis(System.nanoTime() - stopped);
+                assertTrue("the socket of a stopped listener was still open " + afterMs + " ms after", closed);
+                assertTrue("the socket of a stopped listener closed after " + afterMs + " ms, before hold.ms",
+                        afterMs >= HOLD_MS - 100);
+            } finally {
+                http.start();
+            }
+            assertTrue("the listener did not serve again after its start", waitUntil(SERVING_TIMEOUT,
+                    Duration.ofMillis(50), () -> {
+                        try {
+                            return SwapLoad.newConnection(base, kind).problem() == null;
+                        } catch (IOException e) {
+                            return false;
+                        }
+                    }));
+        } finally {
+            client.shutdownNow();
+        }
     }
 
     /** Last: its counters restart at zero, so the tests after it could not tell a reload from the load counts. */
@@ -320,8 +378,6 @@ public class BundleSwapIT extends ModelHostTestSupport {
          * revision exports nothing of its own until then, and nothing may change for the bundles wired to the old.
          */
         boolean takesEffectAtRefresh;
-        /** The listening socket's owner: new connections may be refused for a moment. */
-        boolean ownsTheSocket;
         /** A further sign that the new revision serves, beyond its services. */
         BooleanSupplier alsoServing = () -> true;
         String servingMeans;
@@ -344,8 +400,7 @@ public class BundleSwapIT extends ModelHostTestSupport {
             if (bundle == null) {
                 row.result = "NO BUNDLE";
                 fail("No bundle " + c.symbolicName + " is installed"
-                        + (c.ownsTheSocket ? ": the REST layer is not split yet into io.fractal.http (the listening socket"
-                                + " and a stable handler) and io.fractal.rest (the Jersey application)" : ""));
+                        );
             }
             row.recovery = ensureHealthy();
             FrameworkWiring frameworkWiring = context.getBundle(0).adapt(FrameworkWiring.class);
@@ -371,7 +426,7 @@ public class BundleSwapIT extends ModelHostTestSupport {
                 ownServices.put(b, ownServices(b, loaderOf(b)));
             }
 
-            SwapLoad running = new SwapLoad(http().base(), kinds, c.ownsTheSocket);
+            SwapLoad running = new SwapLoad(http().base(), kinds);
             load = running;
             load.awaitWarm(WARM_UP);
             List<String> threadsBefore = serverThreads();
@@ -444,9 +499,6 @@ public class BundleSwapIT extends ModelHostTestSupport {
             row.fill(load, updateAt, servingAt);
             row.updateMs = millis(updateReturned - updateAt);
             row.threads = threadsBefore.size() + " -> " + threadsAfter.size();
-            if (c.ownsTheSocket) {
-                row.notes.add(load.refusedText());
-            }
             if (refreshed != null) {
                 row.notes.add("refreshed " + refreshed);
             }
@@ -472,7 +524,7 @@ public class BundleSwapIT extends ModelHostTestSupport {
             // ---- the failures
             if (load.failed.get() > 0) {
                 problems.add(load.failed.get() + " of " + load.total.get() + " requests failed"
-                        + (c.ownsTheSocket ? " after they got a connection" : "") + ": " + load.failureText());
+                        + ": " + load.failureText());
             }
 
             // ---- the state survived
@@ -497,7 +549,7 @@ public class BundleSwapIT extends ModelHostTestSupport {
         SwapLoad load = null;
         try {
             row.recovery = ensureHealthy();
-            SwapLoad running = new SwapLoad(http().base(), kinds, false);
+            SwapLoad running = new SwapLoad(http().base(), kinds);
             load = running;
             load.awaitWarm(WARM_UP);
             List<String> threadsBefore = serverThreads();
@@ -1259,32 +1311,28 @@ public class BundleSwapIT extends ModelHostTestSupport {
      * connection, a lost one and a garbled answer are told apart). Every answer is kept with its send and answer times.
      */
     static final class SwapLoad implements AutoCloseable {
-        enum Outcome { OK, FAILED, REFUSED }
+        enum Outcome { OK, FAILED }
 
         record Sample(int kind, long sent, long done, Outcome outcome, String modelhost) {
         }
 
         private final URI base;
         private final List<Kind> kinds;
-        /** Connections refused are counted apart (the listening socket's owner is updated), not as failures. */
-        private final boolean refusalsTolerated;
         private final List<Thread> threads = new ArrayList<>();
         private final ConcurrentLinkedQueue<Sample> samples = new ConcurrentLinkedQueue<>();
         private final ConcurrentLinkedQueue<String> failureSamples = new ConcurrentLinkedQueue<>();
         private final Map<String, AtomicLong> failureKinds = new java.util.concurrent.ConcurrentHashMap<>();
         final AtomicLong total = new AtomicLong();
         final AtomicLong failed = new AtomicLong();
-        final AtomicLong refused = new AtomicLong();
         private final AtomicInteger counter = new AtomicInteger();
         private final long startedAt = System.nanoTime();
         private volatile long updateAt;
         private volatile long servingAt;
         private volatile boolean running = true;
 
-        SwapLoad(URI base, List<Kind> kinds, boolean refusalsTolerated) {
+        SwapLoad(URI base, List<Kind> kinds) {
             this.base = base;
             this.kinds = kinds;
-            this.refusalsTolerated = refusalsTolerated;
             for (int i = 0; i < KEEP_ALIVE_CLIENTS; i++) {
                 int offset = i;
                 threads.add(new Thread(() -> loop(offset, true), "swap-load-keepalive-" + i));
@@ -1313,24 +1361,18 @@ public class BundleSwapIT extends ModelHostTestSupport {
                 String problem;
                 String modelhost = null;
                 try {
-                    Verdict verdict = keepAlive ? keepAlive(client, kind) : newConnection(kind);
+                    Verdict verdict = keepAlive ? keepAlive(client, kind) : newConnection(base, kind);
                     problem = verdict.problem();
                     modelhost = verdict.modelhost();
                     outcome = problem == null ? Outcome.OK : Outcome.FAILED;
-                    if (outcome == Outcome.FAILED && refusalsTolerated && problem.contains(CLOSING_LISTENER_404)) {
-                        // sent on an idle kept-alive connection as the old listener closed: the documented window
-                        outcome = Outcome.REFUSED;
-                    }
                 } catch (ConnectException e) {
-                    outcome = refusalsTolerated ? Outcome.REFUSED : Outcome.FAILED;
+                    outcome = Outcome.FAILED;
                     problem = "connection refused (" + e.getMessage() + ")";
                 } catch (HttpTimeoutException | SocketTimeoutException e) {
                     outcome = Outcome.FAILED;
                     problem = "no answer within " + REQUEST_TIMEOUT.toSeconds() + " s (" + e + ")";
                 } catch (IOException e) {
-                    // while the listening socket's owner is replaced, an idle kept-alive connection may be closed
-                    // under a request being sent on it: the documented window, counted apart
-                    outcome = refusalsTolerated && keepAlive ? Outcome.REFUSED : Outcome.FAILED;
+                    outcome = Outcome.FAILED;
                     problem = "connection lost (" + e + ")";
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();
@@ -1342,9 +1384,7 @@ public class BundleSwapIT extends ModelHostTestSupport {
                 long done = System.nanoTime();
                 samples.add(new Sample(k, sent, done, outcome, modelhost));
                 total.incrementAndGet();
-                if (outcome == Outcome.REFUSED) {
-                    refused.incrementAndGet();
-                } else if (outcome == Outcome.FAILED) {
+                if (outcome == Outcome.FAILED) {
                     failed.incrementAndGet();
                     String category = problem.replaceAll("[:(].*", "").trim();
                     failureKinds.computeIfAbsent(category, x -> new AtomicLong()).incrementAndGet();
@@ -1366,8 +1406,7 @@ public class BundleSwapIT extends ModelHostTestSupport {
         }
 
         /** One request on a connection of its own, read to the end: a refused connect throws ConnectException. */
-        private Verdict newConnection(Kind kind) throws IOException {
-            boolean answered = false;
+        static Verdict newConnection(URI base, Kind kind) throws IOException {
             try (Socket socket = new Socket()) {
                 socket.connect(new InetSocketAddress(base.getHost(), base.getPort()), 5000);
                 socket.setSoTimeout((int) REQUEST_TIMEOUT.toMillis());
@@ -1380,7 +1419,6 @@ public class BundleSwapIT extends ModelHostTestSupport {
                 out.flush();
                 java.io.InputStream in = socket.getInputStream();
                 int first = in.read();
-                answered = first >= 0;
                 byte[] rest = in.readAllBytes();
                 byte[] response = new byte[(first >= 0 ? 1 : 0) + rest.length];
                 if (first >= 0) {
@@ -1390,16 +1428,6 @@ public class BundleSwapIT extends ModelHostTestSupport {
                 return parse(kind, response);
             } catch (ConnectException e) {
                 throw e;
-            } catch (java.net.SocketException e) {
-                if ("Connection reset".equals(e.getMessage()) && !answered) {
-                    // Reset before any answer: the listening socket closed with this connection still in its
-                    // accept queue (the kernel had completed the handshake; the server never took it). To the
-                    // client that is a refused connection.
-                    ConnectException refused = new ConnectException("reset before the server took the connection");
-                    refused.initCause(e);
-                    throw refused;
-                }
-                throw new IOException("after the connection was accepted: " + e, e);
             } catch (IOException e) {
                 if (e instanceof SocketTimeoutException) {
                     throw e;
@@ -1559,23 +1587,6 @@ public class BundleSwapIT extends ModelHostTestSupport {
                     + String.join("\n      ", failureSamples);
         }
 
-        /** The window in which connections were refused, relative to the update() call. */
-        String refusedText() {
-            long first = Long.MAX_VALUE;
-            long last = Long.MIN_VALUE;
-            for (Sample s : samples) {
-                if (s.outcome() == Outcome.REFUSED) {
-                    first = Math.min(first, s.sent());
-                    last = Math.max(last, s.done());
-                }
-            }
-            if (refused.get() == 0) {
-                return "no connection refused";
-            }
-            return refused.get() + " connections refused from " + relative(first) + " to " + relative(last)
-                    + ": a window of " + millis(last - first) + " ms";
-        }
-
         List<Sample> samples() {
             return new ArrayList<>(samples);
         }
@@ -1593,14 +1604,13 @@ public class BundleSwapIT extends ModelHostTestSupport {
     // The figures of one swap
 
     private static final class Row {
-        static final String HEADER = "| bundle | requests | in swap window | failed | refused | p99 ms (no swap) | "
+        static final String HEADER = "| bundle | requests | in swap window | failed | p99 ms (no swap) | "
                 + "max ms (no swap) | update() ms | to serving ms | to first served ms | old loader GC'd | threads | "
-                + "result | notes |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---|---|\n";
+                + "result | notes |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---|---|\n";
         final String bundle;
         long requests;
         long inWindow;
         long failed;
-        long refused;
         String p99 = "-";
         String max = "-";
         long updateMs = -1;
@@ -1625,7 +1635,6 @@ public class BundleSwapIT extends ModelHostTestSupport {
             List<SwapLoad.Sample> samples = load.samples();
             requests = samples.size();
             failed = load.failed.get();
-            refused = load.refused.get();
             long firstServed = samples.stream()
                     .filter(s -> s.outcome() == SwapLoad.Outcome.OK && s.sent() >= servingAt)
                     .mapToLong(SwapLoad.Sample::done).min().orElse(-1);
@@ -1635,9 +1644,6 @@ public class BundleSwapIT extends ModelHostTestSupport {
             List<Long> window = new ArrayList<>();
             List<Long> baseline = new ArrayList<>();
             for (SwapLoad.Sample s : samples) {
-                if (s.outcome() == SwapLoad.Outcome.REFUSED) {
-                    continue;
-                }
                 if (s.done() < updateAt) {
                     baseline.add(s.done() - s.sent());
                 } else if (s.sent() <= windowEnd) {
@@ -1673,7 +1679,7 @@ public class BundleSwapIT extends ModelHostTestSupport {
             if (recovery != null) {
                 all.add(0, recovery);
             }
-            return "| " + bundle + " | " + requests + " | " + inWindow + " | " + failed + " | " + refused + " | " + p99
+            return "| " + bundle + " | " + requests + " | " + inWindow + " | " + failed + " | " + p99
                     + " | " + max + " | " + orDash(updateMs) + " | " + orDash(toServingMs) + " | " + orDash(toFirstServedMs) + " | "
                     + oldLoaderCollected + " | " + threads + " | " + result + " | " + String.join("; ", all) + " |";
         }

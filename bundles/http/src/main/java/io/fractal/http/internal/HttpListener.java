@@ -3,19 +3,31 @@ package io.fractal.http.internal;
 import io.fractal.api.concurrent.IsolatedThreads;
 import io.fractal.api.rest.HttpApplication;
 import java.io.IOException;
+import java.net.InetAddress;
+import java.nio.channels.Selector;
+import java.nio.channels.ServerSocketChannel;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.logging.Level;
 import java.util.logging.Logger;
+import org.glassfish.grizzly.EmptyCompletionHandler;
 import org.glassfish.grizzly.http.server.HttpHandler;
 import org.glassfish.grizzly.http.server.HttpHandlerRegistration;
 import org.glassfish.grizzly.http.server.HttpServer;
 import org.glassfish.grizzly.http.server.NetworkListener;
 import org.glassfish.grizzly.http.server.ServerConfiguration;
+import org.glassfish.grizzly.nio.RegisterChannelResult;
+import org.glassfish.grizzly.nio.SelectorRunner;
+import org.glassfish.grizzly.nio.transport.TCPNIOServerConnection;
+import org.glassfish.grizzly.nio.transport.TCPNIOTransport;
 import org.osgi.framework.Bundle;
 import org.osgi.framework.BundleContext;
 import org.osgi.framework.BundleException;
@@ -35,8 +47,9 @@ import org.osgi.service.metatype.annotations.Designate;
 /**
  * The API's listening socket, and nothing else: a Grizzly server whose one handler passes each request to the
  * application registered as an {@link HttpApplication} service. The application (Jersey and its resources) can be
- * replaced while requests flow; this piece stays. Updating this bundle itself closes the socket: requests in flight
- * finish, and new connections are refused until the new revision listens.
+ * replaced while requests flow; this piece stays. Updating this bundle itself hands the socket over: the old revision
+ * stops taking connections and finishes the requests in flight, connections that arrive meanwhile wait in the socket's
+ * accept queue, and the new revision serves them ({@link ListeningSockets}).
  */
 @Component(service = {}, configurationPid = HttpListenerConfiguration.PID, immediate = true)
 @Designate(ocd = HttpListenerConfiguration.class)
@@ -46,6 +59,8 @@ public class HttpListener {
     private static final long RETRY_SECONDS = 2;
     /** How long a closing listener waits for requests on connections it accepted last to arrive. */
     private static final long SETTLE_MS = 25;
+    /** How long a closing listener waits for Grizzly's selector to let go of its socket. */
+    private static final long DEREGISTER_MS = 2000;
     /** How long the shutdown hook waits for the framework to stop once the listener has drained. */
     private static final long FRAMEWORK_STOP_MS = 60_000;
 
@@ -54,10 +69,12 @@ public class HttpListener {
     /** Watches the connections of requests waiting for their answers: a client that leaves cancels its request. */
     private final ClientWatch clients;
     private final Thread shutdownHook;
+    private final ListeningSockets sockets;
     private final ScheduledExecutorService retries = Executors.newSingleThreadScheduledExecutor(
             IsolatedThreads.factory("fractal-http-listen"));
     private volatile HttpListenerConfiguration config;
-    private HttpServer server;
+    /** The server listening now, if any. */
+    private Listening listening;
     private int failedAttempts;
     private boolean stopped;
 
@@ -65,6 +82,7 @@ public class HttpListener {
     public HttpListener(BundleContext context, HttpListenerConfiguration config) {
         this.context = context;
         this.config = config;
+        this.sockets = new ListeningSockets(context);
         this.handler = new DelegatingHandler(config.hold_ms());
         ClientWatch watch = null;
         try {
@@ -96,10 +114,10 @@ public class HttpListener {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-        HttpServer s = stopListening();
+        Listening s = stopListening();
         if (s != null) {
             int inFlight = handler.inFlight();
-            close(s, c.drain_ms());
+            close(s, c.drain_ms(), false); // the process ends: the socket with it
             LOG.info(() -> "REST API listener closed (" + inFlight + " request(s) were in flight, all answered unless "
                     + "logged); stopping the framework");
         }
@@ -145,10 +163,10 @@ public class HttpListener {
         config = newConfig;
         handler.setHoldMillis(newConfig.hold_ms());
         if (!old.host().equals(newConfig.host()) || old.port() != newConfig.port()) {
-            HttpServer previous;
+            Listening previous;
             synchronized (this) {
-                previous = server;
-                server = null;
+                previous = listening;
+                listening = null;
                 failedAttempts = 0;
             }
             LOG.info(() -> "REST API moving from " + old.host() + ":" + old.port() + " to " + newConfig.host() + ":"
@@ -156,7 +174,7 @@ public class HttpListener {
             retries.execute(() -> {
                 listen();
                 if (previous != null) {
-                    close(previous, newConfig.drain_ms());
+                    close(previous, newConfig.drain_ms(), false); // nobody listens on that address any more
                 }
             });
         }
@@ -167,12 +185,26 @@ public class HttpListener {
      * component stays and tries again every {@value #RETRY_SECONDS} s rather than leave the API down for good.
      */
     private synchronized void listen() {
-        if (stopped || server != null) {
+        if (stopped || listening != null) {
             return;
         }
         HttpListenerConfiguration c = config;
+        ServerSocketChannel channel;
+        try {
+            channel = sockets.open(c.host(), c.port());
+        } catch (IOException e) {
+            if (failedAttempts++ == 0) {
+                LOG.severe(() -> "REST API cannot listen on " + c.host() + ":" + c.port() + ": " + e.getMessage()
+                        + "; retrying every " + RETRY_SECONDS + " s");
+            }
+            retries.schedule(this::listen, RETRY_SECONDS, TimeUnit.SECONDS);
+            return;
+        }
         HttpServer s = new HttpServer();
-        NetworkListener listener = new NetworkListener("fractal", c.host(), c.port());
+        // Grizzly binds a socket of its own as it starts: a placeholder on the loopback, closed at once. The API's
+        // socket is ours (ListeningSockets), so that it can outlive this revision; it is attached once Grizzly runs.
+        NetworkListener listener = new NetworkListener("fractal", InetAddress.getLoopbackAddress().getHostAddress(),
+                0);
         int most = Math.max(2, c.worker_threads());
         // As many threads as the machine runs at once while they keep up; more only while requests starve behind
         // threads stuck on slow clients' bodies (each waits read.timeout.ms per read, body.timeout.ms in all).
@@ -202,11 +234,18 @@ public class HttpListener {
             if (failed != null) {
                 throw failed;
             }
-            server = s;
+            TCPNIOTransport transport = listener.getTransport();
+            transport.unbindAll(); // the placeholder
+            TCPNIOServerConnection accepting = new TCPNIOServerConnection(transport, channel);
+            accepting.setProcessor(transport.getProcessor());
+            accepting.setProcessorSelector(transport.getProcessorSelector());
+            accepting.listen();
+            listening = new Listening(s, accepting, channel, ListeningSockets.address(c.host(), c.port()));
             LOG.info(() -> "REST API listening on http://" + c.host() + ":" + c.port() + "/");
         } catch (IOException e) {
             s.shutdownNow();
             workers.shutdown();
+            ListeningSockets.close(channel);
             if (failedAttempts++ == 0) {
                 LOG.severe(() -> "REST API cannot listen on " + c.host() + ":" + c.port() + ": " + e.getMessage()
                         + "; retrying every " + RETRY_SECONDS + " s");
@@ -223,9 +262,9 @@ public class HttpListener {
         } catch (IllegalStateException e) {
             // the JVM is shutting down: the hook is what stops us
         }
-        HttpServer s = stopListening();
+        Listening s = stopListening();
         if (s != null) {
-            close(s, config.drain_ms());
+            close(s, config.drain_ms(), true); // the next revision, if any, takes the socket over
         }
         if (clients != null) {
             handler.setClientWatch(null);
@@ -235,27 +274,33 @@ public class HttpListener {
     }
 
     /** Stops for good: no more (re)tries to listen; the server that listens now, if any, for the caller to close. */
-    private HttpServer stopListening() {
-        HttpServer s;
+    private Listening stopListening() {
+        Listening s;
         synchronized (this) {
             stopped = true;
-            s = server;
-            server = null;
+            s = listening;
+            listening = null;
         }
         retries.shutdownNow();
         return s;
     }
 
     /**
-     * Closes a listener without losing a request: it stops accepting connections at once, answers what arrives on
-     * the open ones as usual but with {@code Connection: close}, and shuts down once nothing is in flight (or after
-     * the drain time). Grizzly's own graceful shutdown would answer those requests 503, and leaves a thread behind.
+     * Closes a listener without losing a request: it stops taking connections at once (its socket parked for the next
+     * revision when {@code handOver}, closed otherwise), answers what arrives on the open ones as usual but with
+     * {@code Connection: close}, and shuts down once nothing is in flight (or after the drain time). Grizzly's own
+     * graceful shutdown would answer those requests 503, and leaves a thread behind.
      */
-    private void close(HttpServer s, long drainMillis) {
+    private void close(Listening l, long drainMillis, boolean handOver) {
+        HttpServer s = l.server();
         // the worker pools are ours, not the transports': they end once what is queued on them has run
         List<ExecutorService> pools = new ArrayList<>();
-        s.getListeners().forEach(l -> pools.add(l.getTransport().getWorkerThreadPool()));
-        s.getListeners().forEach(l -> l.getTransport().unbindAll());
+        s.getListeners().forEach(n -> pools.add(n.getTransport().getWorkerThreadPool()));
+        if (stopAccepting(l) && handOver) {
+            sockets.park(l.address(), l.channel(), config.hold_ms());
+        } else {
+            ListeningSockets.close(l.channel());
+        }
         handler.setClosing(true);
         try {
             long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(drainMillis);
@@ -268,9 +313,67 @@ public class HttpListener {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         } finally {
+            // the connections first: HttpServer.shutdownNow() removes the handler before it closes them, and a
+            // request read in between would get Grizzly's own 404 (no handler) rather than a closed connection
+            for (NetworkListener n : s.getListeners()) {
+                try {
+                    n.shutdownNow();
+                } catch (IOException e) {
+                    LOG.log(Level.FINE, "Listener not stopped cleanly", e);
+                }
+            }
             s.shutdownNow();
             pools.stream().filter(p -> p != null).forEach(ExecutorService::shutdown);
             handler.setClosing(false);
         }
+    }
+
+    /**
+     * Takes the socket out of Grizzly's selector without closing it: on the selector's own thread (between two
+     * selects, never while it handles the socket's keys), then the selector lets go of it at its next select.
+     *
+     * @return whether the selector let go of it; if not, Grizzly may still close it, and it is not handed over
+     */
+    private static boolean stopAccepting(Listening l) {
+        SelectorRunner runner = l.accepting().getSelectorRunner();
+        TCPNIOTransport transport = (TCPNIOTransport) l.accepting().getTransport();
+        if (runner == null) {
+            return false;
+        }
+        CompletableFuture<Void> deregistered = new CompletableFuture<>();
+        transport.getSelectorHandler().deregisterChannelAsync(runner, l.channel(),
+                new EmptyCompletionHandler<RegisterChannelResult>() {
+                    @Override
+                    public void completed(RegisterChannelResult result) {
+                        deregistered.complete(null);
+                    }
+
+                    @Override
+                    public void failed(Throwable throwable) {
+                        deregistered.completeExceptionally(throwable);
+                    }
+                });
+        try {
+            deregistered.get(DEREGISTER_MS, TimeUnit.MILLISECONDS);
+            long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(DEREGISTER_MS);
+            Selector selector = runner.getSelector();
+            while (l.channel().keyFor(selector) != null && System.nanoTime() < deadline) {
+                selector.wakeup(); // the cancelled key goes at the next select
+                Thread.sleep(1);
+            }
+            return l.channel().keyFor(selector) == null;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        } catch (ExecutionException | TimeoutException e) {
+            LOG.warning(() -> "The REST API socket could not be taken from its selector (" + e
+                    + "): closed rather than handed over");
+            return false;
+        }
+    }
+
+    /** A running server, and the socket it takes connections from (ours, not Grizzly's). */
+    private record Listening(HttpServer server, TCPNIOServerConnection accepting, ServerSocketChannel channel,
+            String address) {
     }
 }
