@@ -19,6 +19,8 @@ import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.jar.JarEntry;
 import java.util.jar.JarInputStream;
 import java.util.jar.JarOutputStream;
@@ -32,7 +34,9 @@ import org.ops4j.pax.exam.junit.PaxExam;
 import org.ops4j.pax.exam.spi.reactors.ExamReactorStrategy;
 import org.ops4j.pax.exam.spi.reactors.PerClass;
 import org.osgi.framework.Bundle;
+import org.osgi.framework.FrameworkEvent;
 import org.osgi.framework.Version;
+import org.osgi.framework.wiring.FrameworkWiring;
 
 /**
  * Model bundles: the example jar of {@code examples/iris-model-bundle} dropped into deploy/ deploys its model, a new
@@ -149,6 +153,58 @@ public class ModelBundleIT extends FractalTestSupport {
 
         await("iris-shell removed").atMost(DEPLOY_TIMEOUT).pollInterval(Duration.ofMillis(100))
                 .until(() -> http().get("/api/v1/models/iris-shell").status == 404);
+    }
+
+    /**
+     * A model bundle updated again and again the way FileInstall updates one (a transient stop, {@code update}, a
+     * refresh of the bundle, {@code start}), the next update as soon as the model of the last one serves: each update's model
+     * deploys. The refreshes close the bundle's content while the extender may be reading it ("Stream closed"); the
+     * extender must read it again from the current revision, not give that revision up.
+     */
+    @Test
+    public void aModelBundleUpdatedAndRefreshedAgainAndAgainDeploysEachUpdate() throws Exception {
+        awaitServer();
+        String model = "iris-updated";
+        byte[] jar = Files.readAllBytes(Paths.get(context.getProperty(MODEL_BUNDLE)));
+        Map<String, String> headers = Map.of("Bundle-SymbolicName", "io.fractal.it.updated-models",
+                "Fractal-Model", model + ";path=models/iris");
+        Bundle bundle = context.installBundle("it:updated-models", new ByteArrayInputStream(rebuilt(jar, headers, "round 0")));
+        bundle.start();
+        awaitDescription(model, "round 0");
+        FrameworkWiring wiring = context.getBundle(0).adapt(FrameworkWiring.class);
+
+        for (int round = 1; round <= 6; round++) {
+            String description = "round " + round;
+            bundle.stop(Bundle.STOP_TRANSIENT); // as FileInstall does before an update
+            bundle.update(new ByteArrayInputStream(rebuilt(jar, headers, description)));
+            CountDownLatch refreshed = new CountDownLatch(1);
+            FrameworkEvent[] ended = new FrameworkEvent[1];
+            wiring.refreshBundles(List.of(bundle), e -> {
+                ended[0] = e;
+                refreshed.countDown();
+            });
+            assertTrue("refresh of round " + round + " ended", refreshed.await(60, TimeUnit.SECONDS));
+            assertEquals(String.valueOf(ended[0].getThrowable()), FrameworkEvent.PACKAGES_REFRESHED, ended[0].getType());
+            bundle.start();
+
+            awaitDescription(model, description);
+        }
+
+        bundle.uninstall();
+        await(model + " removed").atMost(DEPLOY_TIMEOUT).pollInterval(Duration.ofMillis(100))
+                .until(() -> http().get("/api/v1/models/" + model).status == 404);
+    }
+
+    /** Waits until the model's only version has that description (one version per update), and is ready. */
+    private void awaitDescription(String model, String description) {
+        await(model + " deployed with description '" + description + "'").atMost(DEPLOY_TIMEOUT)
+                .pollInterval(Duration.ofMillis(100)).untilAsserted(() -> {
+                    HttpResult view = http().get("/api/v1/models/" + model);
+                    assertEquals(view.toString(), 200, view.status);
+                    assertEquals(view.toString(), 1, view.json.path("versions").size());
+                    assertEquals(view.toString(), description, view.json.path("versions").get(0).path("description").asText());
+                });
+        awaitReady(model);
     }
 
     /** The model's default version, which must be {@code expected}, as GET /api/v1/models/<model> shows it. */

@@ -5,6 +5,8 @@ import io.fractal.api.engine.InferenceEngine;
 import io.fractal.api.repository.ModelRepository;
 import io.fractal.api.repository.ModelVersionDTO;
 import java.io.ByteArrayInputStream;
+import java.io.FilterInputStream;
+import java.io.IOException;
 import java.io.InputStream;
 import java.util.Arrays;
 import java.util.HashMap;
@@ -16,10 +18,10 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 import org.osgi.annotation.bundle.Capability;
@@ -27,6 +29,7 @@ import org.osgi.framework.Bundle;
 import org.osgi.framework.BundleContext;
 import org.osgi.framework.BundleEvent;
 import org.osgi.framework.Constants;
+import org.osgi.framework.wiring.BundleRevision;
 import org.osgi.framework.wiring.BundleWire;
 import org.osgi.framework.wiring.BundleWiring;
 import org.osgi.framework.wiring.FrameworkWiring;
@@ -69,6 +72,14 @@ import org.osgi.util.tracker.BundleTrackerCustomizer;
  * {@code ACTIVE}. All deploy work runs on one thread of its own, in event order, never on the framework's event
  * thread.
  *
+ * <p>A bundle can change under a read of its entries: an update, and any refresh (the one the framework makes right
+ * after an update, FileInstall's own), closes the content of the bundle's revision, so that a stream open on it
+ * fails ("Stream closed", "Zip file is closed") or an entry seems missing, while the bundle keeps its revision's
+ * last-modified time. A read that fails so, or during which the tracker saw an event of the bundle, is made again
+ * against the bundle's current revision: at its next event (the RESOLVED or STARTED that ends the refresh), or
+ * after a short delay if none comes, at most {@value #MAX_READ_RETRIES} times in a row with a growing delay. It is
+ * logged once at INFO (a warning if it never succeeds); an uninstalled bundle is dropped without a word.
+ *
  * <p>Deactivating this component (stopping or updating the extender, or the repository going away) undeploys
  * nothing: the repository keeps the models, and they keep serving. When the extender comes back it sees every model
  * bundle again, and deploying unchanged content is a no-op. The other side of this: a model bundle that goes while
@@ -92,11 +103,23 @@ public class ModelBundleExtender {
     private static final int TRACKED_STATES = Bundle.INSTALLED | DEPLOY_STATES | Bundle.STOPPING;
     /** Model file types known before any engine registers (the repository knows the same). */
     private static final Set<String> BUILT_IN_TYPES = Set.of("pt", "pth", "torchscript", "onnx");
+    /** How many times in a row a bundle's models are read again after the bundle changed under the read. */
+    static final int MAX_READ_RETRIES = 6;
 
     private final BundleContext context;
     private final ModelRepository repository;
     private final BundleTracker<TrackedBundle> tracker;
-    private final ExecutorService worker = Executors.newSingleThreadExecutor(r -> IsolatedThreads.newThread(r, "fractal-model-extender"));
+    private final ScheduledThreadPoolExecutor worker = new ScheduledThreadPoolExecutor(1,
+            r -> IsolatedThreads.newThread(r, "fractal-model-extender"));
+    /** The delay before the first read again (it doubles at each); a field so tests can shorten it. */
+    long retryDelayMillis = 100;
+    /**
+     * How long an INSTALLED model bundle is left to whoever installed or updated it before this extender resolves
+     * it: resolving takes the framework's global lock, and a {@code start} (FileInstall's, the shell's, the one in
+     * {@code update} of an active bundle) that runs meanwhile holds the bundle's lock and fails with "Unable to
+     * acquire global lock for resolve".
+     */
+    long resolveGraceMillis = 500;
     /** The models deployed from each bundle (by bundle id), as its last deployed revision named them; worker only. */
     private final Map<Long, Set<String>> deployed = new HashMap<>();
     private final Map<InferenceEngine, Set<String>> engineTypes = new ConcurrentHashMap<>();
@@ -108,6 +131,15 @@ public class ModelBundleExtender {
          * the worker to deploy; a refresh, a stop or a restart keep the revision, so they deploy nothing again.
          */
         long deployedRevision = -1;
+        /** The bundle's events the tracker has seen; a read during which it changes may have read a closed content. */
+        int events;
+        /** The revision whose reads failed as the bundle changed, and how many times in a row. */
+        long retryRevision = -1;
+        int retries;
+
+        synchronized int events() {
+            return events;
+        }
     }
 
     @Activate
@@ -115,6 +147,8 @@ public class ModelBundleExtender {
         this.context = context;
         this.repository = repository;
         this.tracker = new BundleTracker<>(context, TRACKED_STATES, new Customizer());
+        // a retry waiting when the extender stops is dropped (its next start sees every bundle again); queued work runs
+        worker.setExecuteExistingDelayedTasksAfterShutdownPolicy(false);
     }
 
     @Activate
@@ -171,6 +205,9 @@ public class ModelBundleExtender {
 
         @Override
         public void modifiedBundle(Bundle bundle, BundleEvent event, TrackedBundle tracked) {
+            synchronized (tracked) {
+                tracked.events++;
+            }
             changed(bundle, tracked);
         }
 
@@ -186,30 +223,39 @@ public class ModelBundleExtender {
     /**
      * Hands a resolved bundle's revision to the worker to deploy, once per revision: a new bundle, and an updated
      * one (an {@code UPDATED} event leaves the bundle INSTALLED with a new revision), deploy once they resolve. The
-     * worker resolves an INSTALLED bundle (one installed from the shell without a start, say).
+     * worker resolves a bundle left INSTALLED (one installed from the shell without a start, say) after a short grace.
      */
     private void changed(Bundle bundle, TrackedBundle tracked) {
         synchronized (tracked) {
             int state = bundle.getState();
             long revision = bundle.getLastModified();
             if (state == Bundle.INSTALLED) {
-                submit(() -> resolve(bundle, tracked));
+                schedule(() -> resolve(bundle, tracked), resolveGraceMillis);
             } else if ((state & DEPLOY_STATES) != 0 && tracked.deployedRevision != revision) {
                 tracked.deployedRevision = revision;
-                submit(() -> deploy(bundle));
+                submit(() -> deploy(bundle, tracked));
             }
         }
     }
 
     private void submit(Runnable work) {
+        schedule(work, 0);
+    }
+
+    private void schedule(Runnable work, long delayMillis) {
+        Runnable guarded = () -> {
+            try {
+                work.run();
+            } catch (RuntimeException e) { // e.g. this bundle stopping under the work
+                LOG.log(Level.WARNING, "Model bundle work failed: " + e, e);
+            }
+        };
         try {
-            worker.execute(() -> {
-                try {
-                    work.run();
-                } catch (RuntimeException e) { // e.g. this bundle stopping under the work
-                    LOG.log(Level.WARNING, "Model bundle work failed: " + e, e);
-                }
-            });
+            if (delayMillis <= 0) {
+                worker.execute(guarded);
+            } else {
+                worker.schedule(guarded, delayMillis, TimeUnit.MILLISECONDS);
+            }
         } catch (RejectedExecutionException e) {
             LOG.fine(() -> "Model bundle extender stopping; a bundle event is left for its next start");
         }
@@ -218,8 +264,8 @@ public class ModelBundleExtender {
     // ---- on the worker thread --------------------------------------------------------------------------------
 
     /**
-     * Resolves an INSTALLED bundle, then deploys it. Its RESOLVED event cannot be relied on: it may come while the
-     * tracker is still adding the bundle, and a tracker ignores events for a bundle it is adding.
+     * Resolves a bundle still INSTALLED after the grace, then deploys it. Its RESOLVED event cannot be relied on: it
+     * may come while the tracker is still adding the bundle, and a tracker ignores events for a bundle it is adding.
      */
     private void resolve(Bundle bundle, TrackedBundle tracked) {
         if (bundle.getState() == Bundle.INSTALLED) {
@@ -235,44 +281,172 @@ public class ModelBundleExtender {
         }
     }
 
-    /** Deploys every clause of the bundle's current revision; removes the models its previous revision had more. */
-    private void deploy(Bundle bundle) {
+    /**
+     * Deploys every clause of the bundle's current revision; removes the models its previous revision had more. A
+     * clause whose read failed as the bundle changed under it is read again later (see the class comment).
+     *
+     * @param tracked the tracker's record of the bundle, or null (the tracker closed): then nothing is read again
+     */
+    private void deploy(Bundle bundle, TrackedBundle tracked) {
         if (bundle.getState() == Bundle.UNINSTALLED || !extendedHere(bundle)) {
             return;
         }
+        // the revision this read is of; Felix keeps both over a refresh, which closes the content: hence the events
+        long revision = bundle.getLastModified();
+        BundleRevision revisionObject = bundle.adapt(BundleRevision.class);
+        int events = tracked == null ? 0 : tracked.events();
         String label = label(bundle);
         List<ModelHeader.Clause> clauses = ModelHeader.parse(bundle.getHeaders("").get(ModelHeader.NAME),
                 problem -> LOG.warning(() -> "Model bundle " + label + ": " + ModelHeader.NAME + " " + problem));
         Set<String> models = new LinkedHashSet<>();
+        String changedUnder = null;
         for (ModelHeader.Clause clause : clauses) {
             models.add(clause.model());
-            deploy(bundle, label, clause);
+            String failure = deploy(bundle, label, clause, () -> bundle.getLastModified() != revision
+                    || bundle.adapt(BundleRevision.class) != revisionObject
+                    || (tracked != null && tracked.events() != events));
+            if (failure != null && changedUnder == null) {
+                changedUnder = "model '" + clause.model() + "': " + failure;
+            }
         }
         Set<String> previous = deployed.put(bundle.getBundleId(), models);
         if (previous != null) {
             previous.stream().filter(m -> !models.contains(m))
                     .forEach(m -> undeploy(bundle.getSymbolicName(), m, label + " no longer carries it"));
         }
+        if (tracked == null) {
+            return;
+        }
+        if (changedUnder != null) {
+            readAgain(bundle, tracked, revision, label, changedUnder);
+        } else {
+            synchronized (tracked) {
+                if (tracked.retryRevision == revision) {
+                    int retries = tracked.retries;
+                    LOG.fine(() -> "Model bundle " + label + ": read after " + retries + " retries");
+                    tracked.retryRevision = -1;
+                    tracked.retries = 0;
+                }
+            }
+        }
     }
 
-    private void deploy(Bundle bundle, String label, ModelHeader.Clause clause) {
+    /**
+     * Deploys one clause.
+     *
+     * @param bundleChanged whether the bundle changed since its deploy began
+     * @return why the read failed, if the bundle's content went away under it (read it again); null when deployed,
+     * when the clause cannot deploy from this revision (logged), and when the bundle was uninstalled meanwhile
+     */
+    private String deploy(Bundle bundle, String label, ModelHeader.Clause clause,
+            BooleanSupplier bundleChanged) {
         long started = System.nanoTime();
+        ContentStream model = null;
         try {
             ModelEntries.ModelFiles files = ModelEntries.find(bundle, clause, knownTypes());
-            try (InputStream model = files.model().openStream();
+            model = new ContentStream(files.model().openStream());
+            try (InputStream in = model;
                     InputStream metadata = files.metadata() == null ? null : new ByteArrayInputStream(files.metadata())) {
                 ModelVersionDTO version = repository.deployFrom(source(bundle.getSymbolicName(), clause.model()),
-                        clause.model(), files.fileName(), model, metadata);
+                        clause.model(), files.fileName(), in, metadata);
                 LOG.info(() -> String.format("Model bundle %s: model %s is version %d (%s, %d ms)", label,
                         clause.model(), version.version, version.sha256 == null ? "?" : version.sha256.substring(0, 12),
                         TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started)));
             }
+            return null;
         } catch (Exception e) {
             if (bundle.getState() == Bundle.UNINSTALLED) {
-                return; // uninstalled meanwhile; the uninstall is next in line
+                LOG.fine(() -> "Model bundle " + label + " uninstalled while model '" + clause.model() + "' was read");
+                return null; // the uninstall is next in line
+            }
+            // before the repository got the stream, anything but what the entries say is a failed read of the
+            // content ("Zip file is closed", an entry gone); after, only what the bundle's stream threw
+            boolean readFailed = model == null ? !(e instanceof ModelEntries.InvalidModelException) : model.failed;
+            if (readFailed || bundleChanged.getAsBoolean()) {
+                return String.valueOf(e.getMessage() == null ? e : e.getMessage());
             }
             LOG.warning(() -> "Model bundle " + label + ": cannot deploy model '" + clause.model() + "' from '"
                     + clause.path() + "': " + e.getMessage());
+            return null;
+        }
+    }
+
+    /**
+     * A read of the bundle's revision failed as the bundle changed: lets the bundle's next event deploy it again
+     * (the refresh under way ends with one) and, in case none comes, schedules the same after a delay; bounded.
+     */
+    private void readAgain(Bundle bundle, TrackedBundle tracked, long revision, String label, String why) {
+        int attempt;
+        synchronized (tracked) {
+            if (tracked.retryRevision != revision) {
+                tracked.retryRevision = revision;
+                tracked.retries = 0;
+            }
+            attempt = ++tracked.retries;
+            if (tracked.deployedRevision == revision) {
+                tracked.deployedRevision = -1; // not deployed after all
+            }
+        }
+        if (attempt > MAX_READ_RETRIES) {
+            LOG.warning(() -> "Model bundle " + label + ": its content kept changing while it was read (" + why
+                    + "); gave up after " + MAX_READ_RETRIES + " retries; its models deploy at its next event "
+                    + "(a refresh, an update, a start)");
+            return;
+        }
+        long delay = retryDelayMillis << (attempt - 1);
+        LOG.log(attempt == 1 ? Level.INFO : Level.FINE, () -> "Model bundle " + label + " changed while it was read ("
+                + why + "); reading it again from its current revision (retry " + attempt + " of " + MAX_READ_RETRIES
+                + ", at its next event or in " + delay + " ms)");
+        schedule(() -> changed(bundle, tracked), delay); // a no-op if an event deployed it meanwhile
+    }
+
+    /** A bundle entry's stream that tells whether it threw (its content closed under the read). */
+    private static final class ContentStream extends FilterInputStream {
+        volatile boolean failed;
+
+        ContentStream(InputStream in) {
+            super(in);
+        }
+
+        private IOException failed(IOException e) {
+            failed = true;
+            return e;
+        }
+
+        @Override
+        public int read() throws IOException {
+            try {
+                return super.read();
+            } catch (IOException e) {
+                throw failed(e);
+            }
+        }
+
+        @Override
+        public int read(byte[] b, int off, int len) throws IOException {
+            try {
+                return super.read(b, off, len);
+            } catch (IOException e) {
+                throw failed(e);
+            }
+        }
+
+        @Override
+        public long skip(long n) throws IOException {
+            try {
+                return super.skip(n);
+            } catch (IOException e) {
+                throw failed(e);
+            }
+        }
+
+        @Override
+        public int available() throws IOException {
+            try {
+                return super.available();
+            } catch (IOException e) {
+                throw failed(e);
+            }
         }
     }
 
@@ -301,7 +475,7 @@ public class ModelBundleExtender {
                 undeploy(symbolicName, model, label(bundle) + " was uninstalled");
             }
         }
-        heirs.stream().filter(b -> (b.getState() & DEPLOY_STATES) != 0).forEach(this::deploy);
+        heirs.stream().filter(b -> (b.getState() & DEPLOY_STATES) != 0).forEach(b -> deploy(b, tracker.getObject(b)));
     }
 
     private void undeploy(String symbolicName, String model, String why) {

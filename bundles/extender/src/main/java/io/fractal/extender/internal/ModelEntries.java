@@ -32,6 +32,16 @@ final class ModelEntries {
     record ModelFiles(String fileName, URL model, byte[] metadata) {
     }
 
+    /**
+     * What the bundle's entries say is wrong with a clause (a missing file, a bad model.json): reading the same
+     * revision again gives the same answer. Any other exception of {@link #find} is a failed read of the content.
+     */
+    static final class InvalidModelException extends IOException {
+        InvalidModelException(String message) {
+            super(message);
+        }
+    }
+
     private ModelEntries() {
     }
 
@@ -40,18 +50,19 @@ final class ModelEntries {
      * model file, which is the {@code file} that model.json names, or else the folder's one file of a known type.
      *
      * @param knownTypes model file extensions, lower case
-     * @throws IOException naming what is missing or wrong
+     * @throws InvalidModelException naming what is missing or wrong
+     * @throws IOException             the content could not be read (the bundle refreshed or updated meanwhile)
      */
     static ModelFiles find(Bundle bundle, ModelHeader.Clause clause, Set<String> knownTypes) throws IOException {
         String path = clause.path();
         URL sidecar = bundle.getEntry(path + "/" + SIDECAR);
         if (sidecar == null) {
             if (!children(bundle, path).isEmpty()) {
-                throw new IOException("folder '" + path + "' has no " + SIDECAR);
+                throw new InvalidModelException("folder '" + path + "' has no " + SIDECAR);
             }
             URL file = bundle.getEntry(path);
             if (file == null) {
-                throw new IOException("the bundle has no entry '" + path + "'");
+                throw new InvalidModelException("the bundle has no entry '" + path + "'");
             }
             return new ModelFiles(fileName(path), file, null);
         }
@@ -63,10 +74,10 @@ final class ModelEntries {
         try {
             metadata = JSON.readTree(json);
         } catch (JacksonException e) {
-            throw new IOException(path + "/" + SIDECAR + " is not valid JSON: " + e.getOriginalMessage());
+            throw new InvalidModelException(path + "/" + SIDECAR + " is not valid JSON: " + e.getOriginalMessage());
         }
         if (metadata == null || !metadata.isObject()) {
-            throw new IOException(path + "/" + SIDECAR + " is not a JSON object");
+            throw new InvalidModelException(path + "/" + SIDECAR + " is not a JSON object");
         }
         JsonNode file = metadata.get("file");
         String entry;
@@ -76,15 +87,19 @@ final class ModelEntries {
             String name = file.asText();
             if (!file.isTextual() || name.isEmpty() || name.startsWith("/") || name.contains("\\")
                     || List.of(name.split("/")).contains("..")) {
-                throw new IOException(path + "/" + SIDECAR + ": \"file\" must name a file in the folder, not " + file);
+                throw new InvalidModelException(path + "/" + SIDECAR + ": \"file\" must name a file in the folder, not " + file);
             }
             entry = path + "/" + name;
             if (bundle.getEntry(entry) == null || !children(bundle, entry).isEmpty()) {
-                throw new IOException(path + "/" + SIDECAR + " names the file '" + name
+                throw new InvalidModelException(path + "/" + SIDECAR + " names the file '" + name
                         + "', which the bundle does not hold");
             }
         }
-        return new ModelFiles(fileName(entry), bundle.getEntry(entry), json);
+        URL model = bundle.getEntry(entry);
+        if (model == null) { // it was there a moment ago: the content changed under this read
+            throw new IOException("the entry '" + entry + "' went away while the bundle was read");
+        }
+        return new ModelFiles(fileName(entry), model, json);
     }
 
     /** The folder's one file of a known type, or its one file besides model.json. */
@@ -100,7 +115,7 @@ final class ModelEntries {
         if (known.isEmpty() && files.size() == 1) {
             return files.get(0); // of a type the repository may know by then, or it says which types it knows
         }
-        throw new IOException("folder '" + folder + "' holds " + (known.isEmpty() ? files : known).size()
+        throw new InvalidModelException("folder '" + folder + "' holds " + (known.isEmpty() ? files : known).size()
                 + " candidate model files " + (known.isEmpty() ? files : known).stream().map(ModelEntries::fileName)
                 .toList() + ": name the model file with \"file\" in its " + SIDECAR);
     }
