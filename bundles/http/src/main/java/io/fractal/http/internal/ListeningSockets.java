@@ -1,5 +1,6 @@
 package io.fractal.http.internal;
 
+import io.fractal.api.concurrent.IsolatedThreads;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.StandardSocketOptions;
@@ -8,9 +9,11 @@ import java.util.Collection;
 import java.util.Dictionary;
 import java.util.Hashtable;
 import java.util.Map;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentMap;
+import java.util.concurrent.Future;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.logging.Level;
 import java.util.logging.Logger;
@@ -42,9 +45,15 @@ final class ListeningSockets {
     static final int BACKLOG = 4096;
 
     private final BundleContext context;
+    /** Closes parked sockets nobody took; its thread ends once idle, and is started only when a socket is parked. */
+    private final ScheduledThreadPoolExecutor expiries;
 
     ListeningSockets(BundleContext context) {
         this.context = context;
+        this.expiries = new ScheduledThreadPoolExecutor(1, IsolatedThreads.factory("fractal-http-parked"));
+        expiries.setKeepAliveTime(1, TimeUnit.SECONDS);
+        expiries.allowCoreThreadTimeOut(true);
+        expiries.setRemoveOnCancelPolicy(true);
     }
 
     /** The key of a configured address. */
@@ -82,40 +91,47 @@ final class ListeningSockets {
      * in its accept queue. Closed after {@code holdMillis} if nobody took it, and at once if the framework is stopping.
      */
     void park(String address, ServerSocketChannel channel, long holdMillis) {
-        ConcurrentMap<String, Map.Entry<ServerSocketChannel, CompletableFuture<Void>>> parking =
+        ConcurrentMap<String, Map.Entry<ServerSocketChannel, Future<?>>> parking =
                 holdMillis <= 0 || frameworkStopping() ? null : parking(true);
         if (parking == null) {
             close(channel);
             return;
         }
-        // The expiry is the JDK's own timer, and whoever takes the socket completes it at once: the closing action
-        // (a class of this revision) is not kept past the handover, and this revision's class loader with it.
-        CompletableFuture<Void> expiry = new CompletableFuture<Void>()
-                .completeOnTimeout(null, holdMillis, TimeUnit.MILLISECONDS);
-        Map.Entry<ServerSocketChannel, CompletableFuture<Void>> parked = Map.entry(channel, expiry);
-        Map.Entry<ServerSocketChannel, CompletableFuture<Void>> previous = parking.put(address, parked);
+        // The expiry runs on a thread of this revision that ends once it is idle (never the JDK's shared delayer,
+        // whose thread would keep the context, and so the class loader, of the revision that started it), and
+        // whoever takes the socket cancels it: nothing of this revision is kept past the handover.
+        ScheduledFuture<?> expiry = expiries.schedule(() -> expire(parking, address, channel, holdMillis),
+                holdMillis, TimeUnit.MILLISECONDS);
+        Map.Entry<ServerSocketChannel, Future<?>> previous = parking.put(address, Map.entry(channel, expiry));
         if (previous != null) {
-            previous.getValue().complete(null);
+            previous.getValue().cancel(false);
             if (previous.getKey() != channel) {
                 close(previous.getKey());
             }
         }
-        expiry.thenRun(() -> {
-            if (parking.remove(address, parked)) {
-                LOG.info(() -> "REST API socket " + address + " closed: no listener took it over within "
-                        + holdMillis + " ms");
-                close(channel);
-            }
-        });
+        if (expiry.isDone()) {
+            expire(parking, address, channel, holdMillis); // it ran before the socket was parked
+        }
+    }
+
+    /** Closes the socket if it is still parked: nobody took it over. */
+    private static void expire(ConcurrentMap<String, Map.Entry<ServerSocketChannel, Future<?>>> parking, String address,
+            ServerSocketChannel channel, long holdMillis) {
+        Map.Entry<ServerSocketChannel, Future<?>> parked = parking.get(address);
+        if (parked != null && parked.getKey() == channel && parking.remove(address, parked)) {
+            LOG.info(() -> "REST API socket " + address + " closed: no listener took it over within " + holdMillis
+                    + " ms");
+            close(channel);
+        }
     }
 
     private ServerSocketChannel take(String address) {
-        ConcurrentMap<String, Map.Entry<ServerSocketChannel, CompletableFuture<Void>>> parking = parking(false);
-        Map.Entry<ServerSocketChannel, CompletableFuture<Void>> parked = parking == null ? null : parking.remove(address);
+        ConcurrentMap<String, Map.Entry<ServerSocketChannel, Future<?>>> parking = parking(false);
+        Map.Entry<ServerSocketChannel, Future<?>> parked = parking == null ? null : parking.remove(address);
         if (parked == null) {
             return null;
         }
-        parked.getValue().complete(null); // ends the expiry: the socket is no longer parked
+        parked.getValue().cancel(false); // the socket is no longer parked
         return parked.getKey();
     }
 
@@ -134,13 +150,13 @@ final class ListeningSockets {
 
     /** The framework-wide parking map; registered by the system bundle on first use when {@code create}. */
     @SuppressWarnings("unchecked")
-    private synchronized ConcurrentMap<String, Map.Entry<ServerSocketChannel, CompletableFuture<Void>>> parking(
+    private synchronized ConcurrentMap<String, Map.Entry<ServerSocketChannel, Future<?>>> parking(
             boolean create) {
         try {
             Collection<ServiceReference<ConcurrentMap>> refs = context.getServiceReferences(ConcurrentMap.class,
                     FILTER);
             for (ServiceReference<ConcurrentMap> ref : refs) {
-                ConcurrentMap<String, Map.Entry<ServerSocketChannel, CompletableFuture<Void>>> map =
+                ConcurrentMap<String, Map.Entry<ServerSocketChannel, Future<?>>> map =
                         context.getService(ref);
                 if (map != null) {
                     return map;
@@ -154,7 +170,7 @@ final class ListeningSockets {
             if (systemContext == null) {
                 return null;
             }
-            ConcurrentMap<String, Map.Entry<ServerSocketChannel, CompletableFuture<Void>>> map =
+            ConcurrentMap<String, Map.Entry<ServerSocketChannel, Future<?>>> map =
                     new ConcurrentHashMap<>();
             Dictionary<String, Object> props = new Hashtable<>();
             props.put(PARKING, Boolean.TRUE);
