@@ -59,6 +59,8 @@ public class HttpListener {
     private static final long RETRY_SECONDS = 2;
     /** How long a closing listener waits for requests on connections it accepted last to arrive. */
     private static final long SETTLE_MS = 25;
+    /** A closing listener's connections are idle once none has sent anything for this long. */
+    private static final long QUIET_MS = 200;
     /** How long a closing listener waits for Grizzly's selector to let go of its socket. */
     private static final long DEREGISTER_MS = 2000;
     /** How long the shutdown hook waits for the framework to stop once the listener has drained. */
@@ -214,6 +216,8 @@ public class HttpListener {
         listener.getTransport().setReadTimeout(Math.max(1, c.read_timeout_ms()), TimeUnit.MILLISECONDS);
         listener.registerAddOn(new StrictHttp()); // request heads checked before Grizzly parses them: 400 in JSON
         listener.registerAddOn(new IgnoreUpgrades());
+        OpenConnections connections = new OpenConnections();
+        listener.getTransport().getConnectionMonitoringConfig().addProbes(connections);
         s.addListener(listener);
         ServerConfiguration sc = s.getServerConfiguration();
         sc.addHttpHandler(handler, HttpHandlerRegistration.ROOT); // alone at the root: no handler chain in between
@@ -239,8 +243,10 @@ public class HttpListener {
             TCPNIOServerConnection accepting = new TCPNIOServerConnection(transport, channel);
             accepting.setProcessor(transport.getProcessor());
             accepting.setProcessorSelector(transport.getProcessorSelector());
+            accepting.getMonitoringConfig().addProbes(connections);
             accepting.listen();
-            listening = new Listening(s, accepting, channel, ListeningSockets.address(c.host(), c.port()));
+            listening = new Listening(s, accepting, channel, ListeningSockets.address(c.host(), c.port()),
+                    connections);
             LOG.info(() -> "REST API listening on http://" + c.host() + ":" + c.port() + "/");
         } catch (IOException e) {
             s.shutdownNow();
@@ -302,12 +308,16 @@ public class HttpListener {
             ListeningSockets.close(l.channel());
         }
         handler.setClosing(true);
+        l.connections().closing();
         try {
             long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(drainMillis);
-            // Connections accepted just before the socket closed may not have been read yet: give them a moment
-            // to become requests in flight, then wait for those.
+            long quiet = TimeUnit.MILLISECONDS.toNanos(Math.min(QUIET_MS, drainMillis));
+            // Connections accepted just before the socket stopped being read may not have been read yet, and a
+            // kept-alive client sends its next request right after its last answer: wait until nothing is in flight
+            // and every connection is closed (its client was answered with Connection: close) or has been quiet for
+            // a while (idle in a client's pool), bounded by the drain time.
             Thread.sleep(Math.min(SETTLE_MS, drainMillis));
-            while (handler.inFlight() > 0 && System.nanoTime() < deadline) {
+            while ((handler.inFlight() > 0 || !l.connections().settled(quiet)) && System.nanoTime() < deadline) {
                 Thread.sleep(5);
             }
         } catch (InterruptedException e) {
@@ -374,6 +384,6 @@ public class HttpListener {
 
     /** A running server, and the socket it takes connections from (ours, not Grizzly's). */
     private record Listening(HttpServer server, TCPNIOServerConnection accepting, ServerSocketChannel channel,
-            String address) {
+            String address, OpenConnections connections) {
     }
 }
