@@ -191,17 +191,6 @@ public class HttpListener {
             return;
         }
         HttpListenerConfiguration c = config;
-        ServerSocketChannel channel;
-        try {
-            channel = sockets.open(c.host(), c.port());
-        } catch (IOException e) {
-            if (failedAttempts++ == 0) {
-                LOG.severe(() -> "REST API cannot listen on " + c.host() + ":" + c.port() + ": " + e.getMessage()
-                        + "; retrying every " + RETRY_SECONDS + " s");
-            }
-            retries.schedule(this::listen, RETRY_SECONDS, TimeUnit.SECONDS);
-            return;
-        }
         HttpServer s = new HttpServer();
         // Grizzly binds a socket of its own as it starts: a placeholder on the loopback, closed at once. The API's
         // socket is ours (ListeningSockets), so that it can outlive this revision; it is attached once Grizzly runs.
@@ -225,7 +214,9 @@ public class HttpListener {
         sc.setMaxPostSize(-1); // the application limits bodies, and answers in JSON
         sc.setDefaultErrorPageGenerator(new JsonErrorPages());
         sc.setDefaultQueryEncoding(java.nio.charset.StandardCharsets.UTF_8);
+        ServerSocketChannel channel = null;
         try {
+            channel = sockets.open(c.host(), c.port());
             // Grizzly's timer threads come from no factory of ours: started here, they keep no caller's revision.
             IOException failed = IsolatedThreads.run(() -> {
                 try {
@@ -251,7 +242,9 @@ public class HttpListener {
         } catch (IOException e) {
             s.shutdownNow();
             workers.shutdown();
-            ListeningSockets.close(channel);
+            if (channel != null) {
+                ListeningSockets.close(channel);
+            }
             if (failedAttempts++ == 0) {
                 LOG.severe(() -> "REST API cannot listen on " + c.host() + ":" + c.port() + ": " + e.getMessage()
                         + "; retrying every " + RETRY_SECONDS + " s");

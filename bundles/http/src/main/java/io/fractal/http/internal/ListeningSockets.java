@@ -68,11 +68,9 @@ final class ListeningSockets {
      */
     ServerSocketChannel open(String host, int port) throws IOException {
         ServerSocketChannel parked = take(address(host, port));
-        if (parked != null) {
-            if (parked.isOpen()) {
-                LOG.info(() -> "REST API socket " + address(host, port) + " taken over from the previous revision");
-                return parked;
-            }
+        if (parked != null && parked.isOpen()) {
+            LOG.info(() -> "REST API socket " + address(host, port) + " taken over from the previous revision");
+            return parked;
         }
         ServerSocketChannel channel = ServerSocketChannel.open();
         try {
