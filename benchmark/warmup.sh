@@ -6,6 +6,8 @@
 #
 #   benchmark/warmup.sh                       # 20 windows of 1 s at 8 connections
 #   WINDOWS=30 CONNECTIONS=32 benchmark/warmup.sh
+#   WARMUP_MAX_MS=2000 benchmark/warmup.sh     # the server's warm-up (warmup.ms, at least; warmup.max.ms, at most)
+#   IDLE=10 benchmark/warmup.sh                # the load starts 10 s after ready
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -15,6 +17,9 @@ STEADY="${STEADY:-5}"   # the last windows averaged as the warmed-up rate
 command -v wrk >/dev/null || die "needs wrk (apt-get install wrk)"
 
 make_server
+# the server's own warm-up of the request path before it says ready (io.fractal.inferrer warmup.ms, warmup.max.ms)
+[ -z "${WARMUP_MS:-}" ] || echo "warmup.ms=$WARMUP_MS" >>"$SERVER/deploy/io.fractal.inferrer.cfg"
+[ -z "${WARMUP_MAX_MS:-}" ] || echo "warmup.max.ms=$WARMUP_MAX_MS" >>"$SERVER/deploy/io.fractal.inferrer.cfg"
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 cat >"$WORK/v1.lua" <<'LUA'
 wrk.method = "POST"
@@ -32,6 +37,7 @@ FRACTAL_HOME="$SERVER" "$SERVER/bin/fractal" start >/dev/null
 wait_for "readiness" 120 sh -c "curl -sf -o /dev/null '$BASE/v2/health/ready'"
 ready="$(now_ms)"
 log "start to ready: $(awk -v a="$t0" -v b="$ready" 'BEGIN {printf "%.2f", (b - a) / 1000}') s; load average $(cut -d' ' -f1-3 /proc/loadavg)"
+[ "${IDLE:-0}" = 0 ] || { log "idle for $IDLE s after ready"; sleep "$IDLE"; }
 : >"$WORK/windows"
 for ((i = 1; i <= WINDOWS; i++)); do
   wrk -t1 -c"$CONNECTIONS" -d1s --timeout 5s -s "$WORK/v1.lua" "$BASE" 2>&1 | grep RESULT >>"$WORK/windows" || true

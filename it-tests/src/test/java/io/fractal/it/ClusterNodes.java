@@ -82,6 +82,9 @@ final class ClusterNodes {
         TestFiles.storedConfig(home.resolve("data/config"), "io.fractal.metrics", "port", TestFiles.freePort());
         TestFiles.storedConfig(home.resolve("data/config"), "io.fractal.shell", "port", 0);
         TestFiles.storedConfig(home.resolve("data/config"), "io.fractal.ssh", "port", 0);
+        // the request path's warm-up as long as its least time (2 s), not on until the JIT is quiet: these nodes
+        // start several to a test on a machine they share, and ProcessLifecycleIT checks the warm-up
+        TestFiles.storedConfig(home.resolve("data/config"), "io.fractal.inferrer", "warmup.max.ms", 2000);
         Files.writeString(deploy.resolve("io.fractal.cluster.cfg"), String.join("\n",
                 "enabled=true",
                 "cluster.name=" + clusterName,

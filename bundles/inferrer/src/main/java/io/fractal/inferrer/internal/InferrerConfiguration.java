@@ -33,9 +33,15 @@ import org.osgi.service.metatype.annotations.ObjectClassDefinition;
             + "0: a quarter of the heap.")
     long body_memory_bytes() default 0;
 
-    @AttributeDefinition(description = "Milliseconds for which, at the first start of the JVM and once the models "
-            + "present are loaded, the server sends itself v1 and v2 requests on zeros for every READY model through "
-            + "its own listener (the JIT compiles the request path), before /v2/health/ready says ready. These "
-            + "requests count in the metrics. 0: no warm-up.")
+    @AttributeDefinition(description = "Least milliseconds for which, at the first start of the JVM and once the "
+            + "models present are loaded, the server sends itself v1 and v2 requests on zeros for every READY model "
+            + "through its own listener (the JIT compiles the request path), before /v2/health/ready says ready; it "
+            + "goes on while the JIT compiler is busy (see warmup.max.ms). These requests count in the metrics. "
+            + "0: no warm-up.")
     long warmup_ms() default 2000;
+
+    @AttributeDefinition(description = "Most milliseconds the warm-up runs: past warmup.ms it ends as soon as the "
+            + "JIT compiler worked less than 15% of the last second (on 2 cores it needs about 8 s of traffic "
+            + "to compile the request path; served before that, the first seconds run at a third of the rate).")
+    long warmup_max_ms() default 20000;
 }

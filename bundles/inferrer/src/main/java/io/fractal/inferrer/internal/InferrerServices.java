@@ -78,7 +78,8 @@ public class InferrerServices {
 
     /**
      * Once the models present at start are loaded (what readiness waits for), warms the request path with
-     * {@link Warmup} for {@code warmup.ms}, then lets readiness say ready. Runs once per JVM.
+     * {@link Warmup} for at least {@code warmup.ms} and on while the JIT compiles (at most {@code warmup.max.ms}),
+     * then lets readiness say ready. Runs once per JVM.
      */
     private void warmUp() {
         try {
@@ -112,14 +113,15 @@ public class InferrerServices {
             if (calls.isEmpty()) {
                 return;
             }
-            long millis = config.warmup_ms();
             long start = System.nanoTime();
             Warmup.Result done = Warmup.run(address, calls, Math.max(2, Runtime.getRuntime().availableProcessors()),
-                    millis);
+                    config.warmup_ms(), config.warmup_max_ms());
             System.setProperty(WARMED_UP, "true");
             LOG.info(() -> "Request path warmed up: " + done.answers() + " requests in "
                     + (System.nanoTime() - start) / 1_000_000 + " ms to " + address + ", " + done.kindsAnswering()
-                    + " of " + calls.size() + " kinds answering 200");
+                    + " of " + calls.size() + " kinds answering 200; the JIT compiled for "
+                    + (done.jitLastSecondMs() < 0 ? "an unknown time" : done.jitLastSecondMs() + " ms")
+                    + " in its last second");
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         } catch (RuntimeException e) {

@@ -11,6 +11,8 @@ import java.io.BufferedInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
+import java.lang.management.CompilationMXBean;
+import java.lang.management.ManagementFactory;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
@@ -18,7 +20,9 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.LongSupplier;
 import java.util.logging.Logger;
 
 /**
@@ -111,44 +115,95 @@ final class Warmup {
         return new Call(what, all);
     }
 
-    /** What a warm-up did: the answers it got, and how many of its kinds of call answered 200 throughout. */
-    record Result(long answers, int kindsAnswering) {
+    /**
+     * What a warm-up did: the answers it got, how many of its kinds of call answered 200 throughout, and the JIT
+     * compiler's time (ms, all its threads) in the last second of it (-1: not known).
+     */
+    record Result(long answers, int kindsAnswering, long jitLastSecondMs) {
     }
 
+    /** The JIT counts as done with the request path once it compiles for less than this share of a second. */
+    static final double JIT_QUIET = 0.15;
+    private static final int WINDOW_MS = 250;
+    private static final int WINDOWS_PER_SECOND = 1000 / WINDOW_MS;
+
     /**
-     * Sends {@code calls} round robin over {@code connections} connections to {@code address} for
-     * {@code millis} ms (or until every call has failed). Never throws.
+     * Sends {@code calls} round robin over {@code connections} connections to {@code address} for at least
+     * {@code minMillis} ms and then for as long as the JIT compiler keeps busy (its compilation time in the last
+     * second above {@value #JIT_QUIET} of it: on a small machine C2 needs several seconds of traffic to compile the
+     * request path), at most {@code maxMillis} ms in all; or until every call has failed. Never throws.
      */
-    static Result run(InetSocketAddress address, List<Call> calls, int connections, long millis) {
+    static Result run(InetSocketAddress address, List<Call> calls, int connections, long minMillis, long maxMillis) {
+        return run(address, calls, connections, minMillis, maxMillis, jitClock());
+    }
+
+    /** As above, with the JIT's compilation time (ms) read from {@code jit} (null: unknown, the least time only). */
+    static Result run(InetSocketAddress address, List<Call> calls, int connections, long minMillis, long maxMillis,
+            LongSupplier jit) {
         List<Call> rotation = new CopyOnWriteArrayList<>(calls);
         AtomicLong answered = new AtomicLong();
-        long end = System.nanoTime() + millis * 1_000_000;
+        AtomicBoolean stop = new AtomicBoolean();
+        long start = System.nanoTime();
         List<Thread> threads = new ArrayList<>();
         for (int c = 0; c < connections; c++) {
             int offset = c;
-            Thread t = new Thread(() -> drive(address, rotation, offset, end, answered), "fractal-warmup-" + c);
+            Thread t = new Thread(() -> drive(address, rotation, offset, stop, answered), "fractal-warmup-" + c);
             t.setDaemon(true);
             threads.add(t);
             t.start();
         }
+        long most = Math.max(minMillis, maxMillis);
+        // the compilation time at the end of each of the last windows, oldest first
+        long[] marks = new long[WINDOWS_PER_SECOND + 1];
+        int windows = 0;
+        long lastSecond = -1;
+        try {
+            while (!rotation.isEmpty() && threads.stream().anyMatch(Thread::isAlive)) {
+                long elapsed = (System.nanoTime() - start) / 1_000_000;
+                if (elapsed >= most) {
+                    break;
+                }
+                if (jit != null) {
+                    System.arraycopy(marks, 1, marks, 0, marks.length - 1);
+                    marks[marks.length - 1] = jit.getAsLong();
+                    if (++windows > WINDOWS_PER_SECOND) {
+                        lastSecond = marks[marks.length - 1] - marks[0];
+                    }
+                }
+                if (elapsed >= minMillis && (jit == null || lastSecond >= 0 && lastSecond < JIT_QUIET * 1000)) {
+                    break;
+                }
+                Thread.sleep(Math.min(WINDOW_MS, Math.max(1, (jit == null ? minMillis : most) - elapsed)));
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } finally {
+            stop.set(true);
+        }
         for (Thread t : threads) {
             try {
-                t.join(millis + 2L * READ_TIMEOUT_MS);
+                t.join(2L * READ_TIMEOUT_MS);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 break;
             }
         }
-        return new Result(answered.get(), rotation.size());
+        return new Result(answered.get(), rotation.size(), lastSecond);
     }
 
-    private static void drive(InetSocketAddress address, List<Call> rotation, int offset, long end,
+    /** The JIT compilers' accumulated compilation time in ms, or null where the JVM does not tell. */
+    private static LongSupplier jitClock() {
+        CompilationMXBean jit = ManagementFactory.getCompilationMXBean();
+        return jit != null && jit.isCompilationTimeMonitoringSupported() ? jit::getTotalCompilationTime : null;
+    }
+
+    private static void drive(InetSocketAddress address, List<Call> rotation, int offset, AtomicBoolean stop,
             AtomicLong answered) {
         Socket socket = null;
         InputStream in = null;
         try {
             int i = offset;
-            while (System.nanoTime() - end < 0 && !rotation.isEmpty()) {
+            while (!stop.get() && !rotation.isEmpty()) {
                 if (socket == null) {
                     socket = new Socket();
                     socket.setTcpNoDelay(true);

@@ -16,6 +16,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.LongSupplier;
 import org.junit.jupiter.api.Test;
 
 /** The requests that warm the request path at start, and the client that sends them. */
@@ -92,7 +93,7 @@ class WarmupTest {
         try {
             List<Warmup.Call> calls = Warmup.calls("127.0.0.1", "iris",
                     inputs(new TensorSpec("input", DataType.FP32, new long[] {-1, 4})));
-            Warmup.Result r = Warmup.run(server.getAddress(), calls, 2, 300);
+            Warmup.Result r = Warmup.run(server.getAddress(), calls, 2, 300, 300, null);
             assertEquals(1, r.kindsAnswering(), "the v1 call answered 401 and left the rotation");
             assertTrue(seen.get("/v2/models/iris/infer").get() > 10, seen.toString());
             assertTrue(seen.get("/api/v1/models/iris/prediction").get() <= 2, seen.toString());
@@ -100,5 +101,63 @@ class WarmupTest {
         } finally {
             server.stop(0);
         }
+    }
+
+    @Test
+    void goesOnPastItsLeastTimeWhileTheJitCompilesAndStopsOnceItIsQuiet() throws IOException {
+        HttpServer server = answering200();
+        try {
+            long start = System.nanoTime();
+            // the JIT compiles 90% of the time for the first 1.5 s, then no more
+            LongSupplier jit = () -> Math.min(1500, (System.nanoTime() - start) / 1_000_000) * 9 / 10;
+            Warmup.Result r = Warmup.run(server.getAddress(), irisCalls(), 2, 300, 20_000, jit);
+            long took = (System.nanoTime() - start) / 1_000_000;
+            // quiet: the last second held less than 150 ms of compiling, which 0.9 x (1.5 s - (t - 1 s)) is from
+            // t = 2.33 s on
+            assertTrue(took >= 2300, "on until the JIT quieted, took " + took + " ms");
+            assertTrue(took < 15_000, "ended once quiet, long before its most: " + took + " ms");
+            assertTrue(r.jitLastSecondMs() >= 0 && r.jitLastSecondMs() < 150, r.toString());
+            assertTrue(r.answers() > 0, r.toString());
+        } finally {
+            server.stop(0);
+        }
+    }
+
+    @Test
+    void endsAtItsMostTimeWhenTheJitNeverQuietsAndAtItsLeastWithoutAJitClock() throws IOException {
+        HttpServer server = answering200();
+        try {
+            long start = System.nanoTime();
+            LongSupplier busy = () -> (System.nanoTime() - start) / 1_000_000;
+            Warmup.Result r = Warmup.run(server.getAddress(), irisCalls(), 2, 300, 1500, busy);
+            long took = (System.nanoTime() - start) / 1_000_000;
+            assertTrue(took >= 1500, "ran to its most: " + took + " ms");
+            assertTrue(r.jitLastSecondMs() >= 250, r.toString());
+
+            long again = System.nanoTime();
+            Warmup.Result unknown = Warmup.run(server.getAddress(), irisCalls(), 2, 300, 20_000, null);
+            long took2 = (System.nanoTime() - again) / 1_000_000;
+            assertTrue(took2 >= 300 && took2 < 10_000, "its least time only: " + took2 + " ms");
+            assertEquals(-1, unknown.jitLastSecondMs());
+        } finally {
+            server.stop(0);
+        }
+    }
+
+    private static List<Warmup.Call> irisCalls() {
+        return Warmup.calls("127.0.0.1", "iris", inputs(new TensorSpec("input", DataType.FP32, new long[] {-1, 4})));
+    }
+
+    private static HttpServer answering200() throws IOException {
+        HttpServer server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+        server.createContext("/", exchange -> {
+            exchange.getRequestBody().readAllBytes();
+            byte[] answer = "{}".getBytes(StandardCharsets.UTF_8);
+            exchange.sendResponseHeaders(200, answer.length);
+            exchange.getResponseBody().write(answer);
+            exchange.close();
+        });
+        server.start();
+        return server;
     }
 }
