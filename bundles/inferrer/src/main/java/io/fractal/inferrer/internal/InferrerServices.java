@@ -114,8 +114,10 @@ public class InferrerServices {
                 return;
             }
             long start = System.nanoTime();
-            Warmup.Result done = Warmup.run(address, calls, Math.max(2, Runtime.getRuntime().availableProcessors()),
-                    config.warmup_ms(), config.warmup_max_ms());
+            // as many connections as the HTTP listener's base threads (2 per core, at least 4), so that requests
+            // also queue for threads and workers as under real load, and those paths are compiled too
+            int connections = Math.max(4, 2 * Runtime.getRuntime().availableProcessors());
+            Warmup.Result done = Warmup.run(address, calls, connections, config.warmup_ms(), config.warmup_max_ms());
             System.setProperty(WARMED_UP, "true");
             LOG.info(() -> "Request path warmed up: " + done.answers() + " requests in "
                     + (System.nanoTime() - start) / 1_000_000 + " ms to " + address + ", " + done.kindsAnswering()

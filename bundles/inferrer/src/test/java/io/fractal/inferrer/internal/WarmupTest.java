@@ -31,6 +31,17 @@ class WarmupTest {
         return Bodies.JSON.readTree(all.substring(all.indexOf("\r\n\r\n") + 4));
     }
 
+    private static String bodyText(Warmup.Call call) {
+        String all = new String(call.bytes(), StandardCharsets.UTF_8);
+        return all.substring(all.indexOf("\r\n\r\n") + 4);
+    }
+
+    @Test
+    void spacesJsonOutsideItsStringsOnly() {
+        assertEquals("{\"a, b\": [1, 2], \"c\\\": d\": {\"e\": \"\\\\\"}, \"f\": 3}",
+                Warmup.spaced("{\"a, b\":[1,2],\"c\\\": d\":{\"e\":\"\\\\\"},\"f\":3}"));
+    }
+
     private static String head(Warmup.Call call) {
         String all = new String(call.bytes(), StandardCharsets.UTF_8);
         return all.substring(0, all.indexOf("\r\n\r\n") + 4);
@@ -42,11 +53,15 @@ class WarmupTest {
                 inputs(new TensorSpec("input", DataType.FP32, new long[] {-1, 4})));
         assertEquals(2, calls.size());
         assertTrue(head(calls.get(0)).startsWith("POST /v2/models/iris/infer HTTP/1.1\r\n"), head(calls.get(0)));
-        assertEquals(Bodies.JSON.readTree(
-                "{\"inputs\":[{\"name\":\"input\",\"shape\":[1,4],\"datatype\":\"FP32\",\"data\":[0,0,0,0]}]}"),
-                body(calls.get(0)));
+        // floating-point inputs get sample values of several lengths, not zeros (whose parsing and formatting take
+        // shortcuts)
+        assertEquals(Bodies.JSON.readTree("{\"inputs\":[{\"name\":\"input\",\"shape\":[1,4],\"datatype\":\"FP32\","
+                + "\"data\":[0.6,2.36,0.085,0.4721]}]}"), body(calls.get(0)));
         assertTrue(head(calls.get(1)).startsWith("POST /api/v1/models/iris/prediction HTTP/1.1\r\n"));
-        assertEquals(Bodies.JSON.readTree("{\"values\":[0.0,0.0,0.0,0.0]}"), body(calls.get(1)));
+        assertEquals(Bodies.JSON.readTree("{\"values\":[0.6,2.36,0.085,0.4721]}"), body(calls.get(1)));
+        // the v1 body spaced as Python's json.dumps writes it, the v2 body compact
+        assertTrue(bodyText(calls.get(1)).equals("{\"values\": [0.6, 2.36, 0.085, 0.4721]}"), bodyText(calls.get(1)));
+        assertTrue(bodyText(calls.get(0)).startsWith("{\"inputs\":[{\"name\":\"input\","), bodyText(calls.get(0)));
         String bytes = new String(calls.get(1).bytes(), StandardCharsets.UTF_8);
         assertTrue(head(calls.get(1)).contains("Content-Length: " + (bytes.length() - head(calls.get(1)).length())));
     }
