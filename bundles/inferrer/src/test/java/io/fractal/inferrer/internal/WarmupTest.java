@@ -120,43 +120,45 @@ class WarmupTest {
 
     @Test
     void goesOnPastItsLeastTimeWhileTheJitCompilesAndStopsOnceItIsQuiet() throws IOException {
+        // the JIT compiles 90% of the time for the first 1.5 s, then no more
+        Run run = run(300, 20_000, jitBusy(1500));
+        // quiet: the last second held less than 150 ms of compiling, which 0.9 x (1.5 s - (t - 1 s)) is from t = 2.33 s
+        assertTrue(run.millis >= 2300, "on until the JIT quieted: " + run);
+        assertTrue(run.millis < 15_000, "ended once quiet, long before its most: " + run);
+        assertTrue(run.result.jitLastSecondMs() >= 0 && run.result.jitLastSecondMs() < 150, run.toString());
+        assertTrue(run.result.answers() > 0, run.toString());
+    }
+
+    @Test
+    void endsAtItsMostTimeWhenTheJitNeverQuietsAndAtItsLeastWithoutAJitClock() throws IOException {
+        Run busy = run(300, 1500, jitBusy(Long.MAX_VALUE));
+        assertTrue(busy.millis >= 1500, "ran to its most: " + busy);
+        assertTrue(busy.result.jitLastSecondMs() >= 250, busy.toString());
+        Run unknown = run(300, 20_000, null);
+        assertTrue(unknown.millis >= 300 && unknown.millis < 10_000, "its least time only: " + unknown);
+        assertEquals(-1, unknown.result.jitLastSecondMs());
+    }
+
+    /** A warm-up's outcome and how long it took. */
+    private record Run(Warmup.Result result, long millis) {
+    }
+
+    /** A warm-up of the iris calls against a server that answers 200, with the JIT's time read from {@code jit}. */
+    private static Run run(long minMillis, long maxMillis, LongSupplier jit) throws IOException {
         HttpServer server = answering200();
         try {
             long start = System.nanoTime();
-            // the JIT compiles 90% of the time for the first 1.5 s, then no more
-            LongSupplier jit = () -> Math.min(1500, (System.nanoTime() - start) / 1_000_000) * 9 / 10;
-            Warmup.Result r = Warmup.run(server.getAddress(), irisCalls(), 2, 300, 20_000, jit);
-            long took = (System.nanoTime() - start) / 1_000_000;
-            // quiet: the last second held less than 150 ms of compiling, which 0.9 x (1.5 s - (t - 1 s)) is from
-            // t = 2.33 s on
-            assertTrue(took >= 2300, "on until the JIT quieted, took " + took + " ms");
-            assertTrue(took < 15_000, "ended once quiet, long before its most: " + took + " ms");
-            assertTrue(r.jitLastSecondMs() >= 0 && r.jitLastSecondMs() < 150, r.toString());
-            assertTrue(r.answers() > 0, r.toString());
+            Warmup.Result r = Warmup.run(server.getAddress(), irisCalls(), 2, minMillis, maxMillis, jit);
+            return new Run(r, (System.nanoTime() - start) / 1_000_000);
         } finally {
             server.stop(0);
         }
     }
 
-    @Test
-    void endsAtItsMostTimeWhenTheJitNeverQuietsAndAtItsLeastWithoutAJitClock() throws IOException {
-        HttpServer server = answering200();
-        try {
-            long start = System.nanoTime();
-            LongSupplier busy = () -> (System.nanoTime() - start) / 1_000_000;
-            Warmup.Result r = Warmup.run(server.getAddress(), irisCalls(), 2, 300, 1500, busy);
-            long took = (System.nanoTime() - start) / 1_000_000;
-            assertTrue(took >= 1500, "ran to its most: " + took + " ms");
-            assertTrue(r.jitLastSecondMs() >= 250, r.toString());
-
-            long again = System.nanoTime();
-            Warmup.Result unknown = Warmup.run(server.getAddress(), irisCalls(), 2, 300, 20_000, null);
-            long took2 = (System.nanoTime() - again) / 1_000_000;
-            assertTrue(took2 >= 300 && took2 < 10_000, "its least time only: " + took2 + " ms");
-            assertEquals(-1, unknown.jitLastSecondMs());
-        } finally {
-            server.stop(0);
-        }
+    /** A JIT clock that counts 90% of the time as compiling, for {@code millis} from now; then it stops. */
+    private static LongSupplier jitBusy(long millis) {
+        long start = System.nanoTime();
+        return () -> Math.min(millis, (System.nanoTime() - start) / 1_000_000) * 9 / 10;
     }
 
     private static List<Warmup.Call> irisCalls() {
