@@ -131,6 +131,8 @@ for m in models:
     open(f"{work}/{m}-v2bin.hlen", "w").write(str(len(header)))
     lua(f"{work}/{m}-ceiling.lua", f"/api/v1/models/{m}/prediction", {"Content-Type": "application/json"},
         f"{work}/{m}-v1.body")
+    lua(f"{work}/{m}-ceilinglf.lua", f"/api/v1/models/{m}/prediction", {"Content-Type": "application/json"},
+        f"{work}/{m}-v1.body")
     lua(f"{work}/{m}-v1.lua", f"/api/v1/models/{m}/prediction", {"Content-Type": "application/json"},
         f"{work}/{m}-v1.body")
     lua(f"{work}/{m}-v2json.lua", f"/v2/models/{m}/infer", {"Content-Type": "application/json"},
@@ -155,7 +157,7 @@ check() {
   curl -s -o "$WORK/$m-$kind.answer" -w '%{http_code}' "${hdr[@]}" --data-binary "@$WORK/$m-$kind.body" "$BASE$path"
 }
 
-declare -A SKIP NOTE PORT
+declare -A SKIP NOTE PORT PORT_LF
 for m in $MODELS; do
   for kind in v1 v2json; do
     status="$(check "$m" "$kind")"
@@ -181,9 +183,18 @@ for m in $MODELS; do
     >"$WORK/ceiling-$m.out" 2>&1 &
   CEILING_PIDS="$CEILING_PIDS $!"
   declare "CEILING_PID_$m=$!"
+  # the same server with Grizzly's leader-follower I/O strategy, as Fractal's listener runs by default
+  read -r port <<<"$(free_ports 1)"
+  PORT_LF[$m]="$port"
+  # shellcheck disable=SC2086
+  java $SERVER_JAVA_OPTS -cp "$GRIZZLY_CP" "$BENCH_DIR/src/Ceiling.java" "$port" "$WORK/$m-ceiling.answer" \
+    leader-follower >"$WORK/ceilinglf-$m.out" 2>&1 &
+  CEILING_PIDS="$CEILING_PIDS $!"
+  declare "CEILINGLF_PID_$m=$!"
 done
 for m in $MODELS; do
   wait_for "the bare Grizzly server ($m)" 60 grep -q READY "$WORK/ceiling-$m.out"
+  wait_for "the bare Grizzly server, leader-follower ($m)" 60 grep -q READY "$WORK/ceilinglf-$m.out"
   got="$(curl -s -o /dev/null -w '%{http_code} %{size_download}' -H 'Content-Type: application/json' \
     --data-binary "@$WORK/$m-v1.body" "http://127.0.0.1:${PORT[$m]}/api/v1/models/$m/prediction")"
   [ "$got" = "200 $(stat -c %s "$WORK/$m-v1.answer")" ] || die "the bare Grizzly server ($m) answers $got"
@@ -233,6 +244,7 @@ field() {
 url() {  # url MODEL KIND
   case "$2" in
     ceiling) echo "http://127.0.0.1:${PORT[$1]}" ;;
+    ceilinglf) echo "http://127.0.0.1:${PORT_LF[$1]}" ;;
     base-*) echo "$BASE_URL" ;;
     *) echo "$BASE" ;;
   esac
@@ -240,13 +252,14 @@ url() {  # url MODEL KIND
 pid_of() {  # pid_of MODEL KIND
   case "$2" in
     ceiling) local v="CEILING_PID_$1"; echo "${!v}" ;;
+    ceilinglf) local v="CEILINGLF_PID_$1"; echo "${!v}" ;;
     base-*) echo "$BASE_PID" ;;
     *) echo "$FRACTAL_PID" ;;
   esac
 }
 kinds() {
   local m="$1" k
-  for k in ceiling v1 v2json v2bin; do [ -n "${SKIP[$m-$k]:-}" ] || echo "$k"; done
+  for k in ceiling ceilinglf v1 v2json v2bin; do [ -n "${SKIP[$m-$k]:-}" ] || echo "$k"; done
   [ -z "$BASE_URL" ] || echo "base-v1 base-v2json"
 }
 
@@ -276,14 +289,14 @@ run() {
   children_ticks
   w0="$CHILDREN_TICKS"
   b0="$(busy_ticks)"
-  [ "$kind" = ceiling ] || [ "$c" != "$THREAD_LEVEL" ] || [ "$5" = warmup ] || thread_ticks "$pid" >"$WORK/threads-$m-$kind-0.txt"
+  [ "${kind#ceiling}" = "$kind" ] || [ "$c" != "$THREAD_LEVEL" ] || [ "$5" = warmup ] || thread_ticks "$pid" >"$WORK/threads-$m-$kind-0.txt"
   t0="$(cpu_ticks "$pid")"
   wrk -t1 -c"$c" -d"${secs}s" --timeout 5s --latency -s "$WORK/$m-$kind.lua" "$(url "$m" "$kind")" >"$out" 2>&1 &
   WRK_PID=$!
   wait "$WRK_PID" || true
   WRK_PID=""
   t1="$(cpu_ticks "$pid")"
-  [ "$kind" = ceiling ] || [ "$c" != "$THREAD_LEVEL" ] || [ "$5" = warmup ] || thread_ticks "$pid" >"$WORK/threads-$m-$kind-1.txt"
+  [ "${kind#ceiling}" = "$kind" ] || [ "$c" != "$THREAD_LEVEL" ] || [ "$5" = warmup ] || thread_ticks "$pid" >"$WORK/threads-$m-$kind-1.txt"
   b1="$(busy_ticks)"
   children_ticks
   w1="$CHILDREN_TICKS"
@@ -363,18 +376,20 @@ for m in $MODELS; do
   echo
   echo "Load average (1 min) at the start of each level: $(awk -v m="$m" '$1 == m { printf "%sc=%s %s", sep, $2, $3; sep = ", " }' "$WORK/loads")."
   echo
-  echo "| c | endpoint | req/s | p50 ms | p99 ms | server CPU/req us | errors | req/s vs ceiling | p50 vs ceiling ms | wrk CPU/req us | others' CPU |"
-  echo "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+  echo "| c | endpoint | req/s | p50 ms | p99 ms | server CPU/req us | errors | req/s vs ceiling | p50 vs ceiling ms | req/s vs leader-follower ceiling | wrk CPU/req us | others' CPU |"
+  echo "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
   awk -F'\t' -v m="$m" '
-    function label(k) { return k == "ceiling" ? "ceiling (bare Grizzly)" : k == "v1" ? "v1 prediction" : k == "v2json" ? "v2 JSON" : k == "base-v1" ? "v1 (baseline)" : k == "base-v2json" ? "v2 JSON (baseline)" : "v2 binary" }
+    function label(k) { return k == "ceiling" ? "ceiling (bare Grizzly)" : k == "ceilinglf" ? "ceiling, leader-follower I/O" : k == "v1" ? "v1 prediction" : k == "v2json" ? "v2 JSON" : k == "base-v1" ? "v1 (baseline)" : k == "base-v2json" ? "v2 JSON (baseline)" : "v2 binary" }
     $1 == m {
       rate = $5 > 0 ? $4 / ($5 / 1e6) : 0
       cpu = $4 > 0 ? $8 / $4 : 0
       if ($3 == "ceiling") { crate[$2] = rate; cp50[$2] = $6 }
+      if ($3 == "ceilinglf") { lrate[$2] = rate }
       share = ($3 == "ceiling" || crate[$2] == 0) ? "-" : sprintf("%.0f%%", 100 * rate / crate[$2])
       diff = ($3 == "ceiling" || crate[$2] == 0) ? "-" : sprintf("%+.3f", ($6 - cp50[$2]) / 1000)
+      lshare = ($3 ~ /^ceiling/ || lrate[$2] == 0) ? "-" : sprintf("%.0f%%", 100 * rate / lrate[$2])
       wcpu = $4 > 0 ? $10 / $4 : 0
-      printf "| %s | %s | %.0f | %.3f | %.2f | %.0f | %d | %s | %s | %.0f | %d%% |\n", $2, label($3), rate, $6 / 1000, $7 / 1000, cpu, $9, share, diff, wcpu, $11
+      printf "| %s | %s | %.0f | %.3f | %.2f | %.0f | %d | %s | %s | %s | %.0f | %d%% |\n", $2, label($3), rate, $6 / 1000, $7 / 1000, cpu, $9, share, diff, lshare, wcpu, $11
     }' "$ROWS"
   if ls "$WORK/threads-$m-"*-1.txt >/dev/null 2>&1; then
     echo

@@ -7,6 +7,7 @@ import org.glassfish.grizzly.http.server.HttpServer;
 import org.glassfish.grizzly.http.server.NetworkListener;
 import org.glassfish.grizzly.http.server.Request;
 import org.glassfish.grizzly.http.server.Response;
+import org.glassfish.grizzly.strategies.LeaderFollowerNIOStrategy;
 
 /**
  * The HTTP ceiling for benchmark/ceiling.sh: a bare Grizzly 4 HTTP server, configured as Fractal's listener is (one
@@ -24,7 +25,11 @@ public final class Ceiling {
         int port = Integer.parseInt(args[0]);
         byte[] answer = Files.readAllBytes(Path.of(args[1]));
         HttpServer server = new HttpServer();
-        server.addListener(new NetworkListener("ceiling", "127.0.0.1", port));
+        NetworkListener listener = new NetworkListener("ceiling", "127.0.0.1", port);
+        if (args.length > 2 && args[2].equals("leader-follower")) {
+            listener.getTransport().setIOStrategy(LeaderFollowerNIOStrategy.getInstance());
+        }
+        server.addListener(listener);
         server.getServerConfiguration().addHttpHandler(new HttpHandler() {
             @Override
             public void service(Request request, Response response) throws Exception {

@@ -28,6 +28,7 @@ import org.glassfish.grizzly.nio.RegisterChannelResult;
 import org.glassfish.grizzly.nio.SelectorRunner;
 import org.glassfish.grizzly.nio.transport.TCPNIOServerConnection;
 import org.glassfish.grizzly.nio.transport.TCPNIOTransport;
+import org.glassfish.grizzly.strategies.LeaderFollowerNIOStrategy;
 import org.osgi.framework.Bundle;
 import org.osgi.framework.BundleContext;
 import org.osgi.framework.BundleException;
@@ -202,6 +203,11 @@ public class HttpListener {
         int base = Math.min(most, Math.max(4, 2 * Runtime.getRuntime().availableProcessors()));
         WorkerPool workers = new WorkerPool(base, most, c.worker_starvation_ms(), "fractal-http");
         listener.getTransport().setWorkerThreadPool(workers);
+        // Leader-follower: the thread the selector woke handles the request itself, and a pool thread takes over
+        // the selector; no hand-off of each request from the selector to a worker (benchmark/README.md section 9).
+        if (!"worker".equals(c.io_strategy())) {
+            listener.getTransport().setIOStrategy(LeaderFollowerNIOStrategy.getInstance());
+        }
         listener.getTransport().setReadTimeout(Math.max(1, c.read_timeout_ms()), TimeUnit.MILLISECONDS);
         listener.registerAddOn(new StrictHttp()); // request heads checked before Grizzly parses them: 400 in JSON
         listener.registerAddOn(new IgnoreUpgrades());
