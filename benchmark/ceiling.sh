@@ -289,14 +289,14 @@ run() {
   children_ticks
   w0="$CHILDREN_TICKS"
   b0="$(busy_ticks)"
-  [ "${kind#ceiling}" = "$kind" ] || [ "$c" != "$THREAD_LEVEL" ] || [ "$5" = warmup ] || thread_ticks "$pid" >"$WORK/threads-$m-$kind-0.txt"
+  [ "${kind#ceiling}" != "$kind" ] || [ "$c" != "$THREAD_LEVEL" ] || [ "$5" = warmup ] || thread_ticks "$pid" >"$WORK/threads-$m-$kind-0.txt"
   t0="$(cpu_ticks "$pid")"
   wrk -t1 -c"$c" -d"${secs}s" --timeout 5s --latency -s "$WORK/$m-$kind.lua" "$(url "$m" "$kind")" >"$out" 2>&1 &
   WRK_PID=$!
   wait "$WRK_PID" || true
   WRK_PID=""
   t1="$(cpu_ticks "$pid")"
-  [ "${kind#ceiling}" = "$kind" ] || [ "$c" != "$THREAD_LEVEL" ] || [ "$5" = warmup ] || thread_ticks "$pid" >"$WORK/threads-$m-$kind-1.txt"
+  [ "${kind#ceiling}" != "$kind" ] || [ "$c" != "$THREAD_LEVEL" ] || [ "$5" = warmup ] || thread_ticks "$pid" >"$WORK/threads-$m-$kind-1.txt"
   b1="$(busy_ticks)"
   children_ticks
   w1="$CHILDREN_TICKS"
