@@ -69,6 +69,7 @@ if [ -n "${BASELINE_DIST:-}" ]; then
   trap on_exit EXIT
   start_server
   for m in $MODELS; do wait_hosts_ready "$m"; done
+  wait_for "the baseline's readiness (its start-up warm-up done)" 60 curl -sf -o /dev/null "$BASE/v2/health/ready"
   BASE_SERVER="$SERVER" BASE_URL="$BASE" BASE_PID="$(server_pid)"
   FRACTAL_DIST="$FRACTAL_DIST_UNDER_TEST"
   [ -n "$FRACTAL_DIST" ] || unset FRACTAL_DIST
@@ -77,6 +78,8 @@ make_server                     # the sample models iris and digits, modelhosts 
 trap on_exit EXIT
 start_server
 for m in $MODELS; do wait_hosts_ready "$m"; done
+# ready once its start-up warm-up is done: until then its JIT work would slow the model measured alone below
+wait_for "the server's readiness (its start-up warm-up done)" 60 curl -sf -o /dev/null "$BASE/v2/health/ready"
 FRACTAL_PID="$(server_pid)"
 
 GRIZZLY_CP=""
