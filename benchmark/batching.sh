@@ -94,11 +94,20 @@ for m in "$M" "$M-batched"; do
 done
 log "start: $(machine_line)"
 : >"$WORK/rows"
+batch_calls() {
+  curl -s "$BASE/metrics" | awk -v model="model=\"$M-batched\"" '/^fractal_batch_size_count\{/ && index($0, model) { c += $NF }
+    END { printf "%d", c }'
+}
 for c in $LEVELS; do
   for m in "$M" "$M-batched"; do
+    calls0="$(batch_calls)"
     wrk -t1 -c"$c" -d"${DURATION}s" --timeout 10s --latency -s "$WORK/$m.lua" "$BASE" >"$WORK/out" 2>&1 || true
     grep -q RESULT "$WORK/out" || die "wrk gave no result for $m c=$c"
-    q=""; [ "$m" = "$M" ] || q="$(batch_quantiles)"
+    q=""
+    if [ "$m" != "$M" ]; then
+      calls="$(($(batch_calls) - calls0))"
+      q="$(awk -v r="$(field requests "$WORK/out")" -v c="$calls" 'BEGIN { printf "mean rows per call in this run %.1f (%d calls); ", c ? r / c : 0, c }')$(batch_quantiles)"
+    fi
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$c" "$m" "$(field requests "$WORK/out")" "$(field duration_us "$WORK/out")" \
       "$(field p50_us "$WORK/out")" "$(field p99_us "$WORK/out")" "$(field errors "$WORK/out")" "$q" >>"$WORK/rows"
     log "$m c=$c: $(field requests "$WORK/out") requests, p50 $(field p50_us "$WORK/out") us ${q:+($q)}"
@@ -107,7 +116,8 @@ done
 echo
 echo "Dynamic batching, $DESCRIPTION, v1, one image per request; max_batch_size $MAX_BATCH, max_queue_delay_us $DELAY_US;"
 echo "2 modelhosts x ${WORKERS:-2} workers; $(machine_line). Batch rows: the fractal_batch_size summary (a sample favouring the"
-echo "last minutes, so later levels carry earlier ones), calls counted since the start."
+echo "last minutes, so later levels carry earlier ones), calls counted since the start; the mean rows per call of a run: its"
+echo "requests over the engine calls it caused."
 echo
 echo "| c | model | req/s | p50 ms | p99 ms | errors | batched / unbatched req/s | batch rows |"
 echo "|---:|---|---:|---:|---:|---:|---:|---|"
