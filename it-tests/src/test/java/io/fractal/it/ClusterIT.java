@@ -197,7 +197,20 @@ public class ClusterIT {
             assertTrue("B restarted was used through A " + afterReady + " ms after it was ready (issue 12: within a "
                     + "second)", afterReady < 1000);
 
-            // ---- kill -STOP of C under load
+            // ---- kill -STOP of C under load, on a settled cluster. B's return moves partitions to it; a member that
+            // hangs while they still move holds the master's membership work, heartbeats included, until the moves
+            // to it time out (seen once in CI: A silent to B for 6 s, so B took A for dead too, and C was ejected
+            // after 10.8 s). The master logs the end of each repartitioning.
+            Path aLog = a.log.resolveSibling("fractal.log");
+            await("A's partition migrations after B's return completed", 60, () -> {
+                try {
+                    Long lastJoin = since(0, aLog, "Cluster: member joined");
+                    Long settled = since(0, aLog, "All migration tasks have been completed");
+                    return lastJoin != null && settled != null && settled >= lastJoin;
+                } catch (IOException e) {
+                    return false;
+                }
+            });
             load.mark();
             long stopped = System.nanoTime();
             c.signal("STOP");
