@@ -132,12 +132,9 @@ for m in models:
     for kind, body in (("v1", v1), ("v2json", v2), ("v2bin", header + raw)):
         open(f"{work}/{m}-{kind}.body", "wb").write(body)
     open(f"{work}/{m}-v2bin.hlen", "w").write(str(len(header)))
-    lua(f"{work}/{m}-ceiling.lua", f"/api/v1/models/{m}/prediction", {"Content-Type": "application/json"},
-        f"{work}/{m}-v1.body")
-    lua(f"{work}/{m}-ceilinglf.lua", f"/api/v1/models/{m}/prediction", {"Content-Type": "application/json"},
-        f"{work}/{m}-v1.body")
-    lua(f"{work}/{m}-v1.lua", f"/api/v1/models/{m}/prediction", {"Content-Type": "application/json"},
-        f"{work}/{m}-v1.body")
+    for kind in ("ceiling", "ceilinglf", "v1"):  # the ceilings get the v1 request
+        lua(f"{work}/{m}-{kind}.lua", f"/api/v1/models/{m}/prediction", {"Content-Type": "application/json"},
+            f"{work}/{m}-v1.body")
     lua(f"{work}/{m}-v2json.lua", f"/v2/models/{m}/infer", {"Content-Type": "application/json"},
         f"{work}/{m}-v2json.body")
     lua(f"{work}/{m}-v2bin.lua", f"/v2/models/{m}/infer",
@@ -177,30 +174,31 @@ for m in $MODELS; do
 done
 
 # ---------------------------------------------------------------------------------------------------------------
-# The ceilings: one bare Grizzly server per model, each on a free port.
+# The ceilings: two bare Grizzly servers per model, each on a free port: with Grizzly's default (worker) I/O
+# strategy, and with leader-follower as Fractal's listener runs by default.
+# start_ceiling MODEL KIND [leader-follower]: KIND ceiling or ceilinglf (its port in PORT or PORT_LF)
+start_ceiling() {
+  local m="$1" kind="$2" port
+  read -r port <<<"$(free_ports 1)"
+  if [ "$kind" = ceiling ]; then PORT[$m]="$port"; else PORT_LF[$m]="$port"; fi
+  # shellcheck disable=SC2086
+  java $SERVER_JAVA_OPTS -cp "$GRIZZLY_CP" "$BENCH_DIR/src/Ceiling.java" "$port" "$WORK/$m-ceiling.answer" \
+    ${3:-} >"$WORK/$kind-$m.out" 2>&1 &
+  CEILING_PIDS="$CEILING_PIDS $!"
+  declare -g "${kind^^}_PID_$m=$!"
+}
 for m in $MODELS; do
-  read -r port <<<"$(free_ports 1)"
-  PORT[$m]="$port"
-  # shellcheck disable=SC2086
-  java $SERVER_JAVA_OPTS -cp "$GRIZZLY_CP" "$BENCH_DIR/src/Ceiling.java" "$port" "$WORK/$m-ceiling.answer" \
-    >"$WORK/ceiling-$m.out" 2>&1 &
-  CEILING_PIDS="$CEILING_PIDS $!"
-  declare "CEILING_PID_$m=$!"
-  # the same server with Grizzly's leader-follower I/O strategy, as Fractal's listener runs by default
-  read -r port <<<"$(free_ports 1)"
-  PORT_LF[$m]="$port"
-  # shellcheck disable=SC2086
-  java $SERVER_JAVA_OPTS -cp "$GRIZZLY_CP" "$BENCH_DIR/src/Ceiling.java" "$port" "$WORK/$m-ceiling.answer" \
-    leader-follower >"$WORK/ceilinglf-$m.out" 2>&1 &
-  CEILING_PIDS="$CEILING_PIDS $!"
-  declare "CEILINGLF_PID_$m=$!"
+  start_ceiling "$m" ceiling
+  start_ceiling "$m" ceilinglf leader-follower
 done
 for m in $MODELS; do
-  wait_for "the bare Grizzly server ($m)" 60 grep -q READY "$WORK/ceiling-$m.out"
-  wait_for "the bare Grizzly server, leader-follower ($m)" 60 grep -q READY "$WORK/ceilinglf-$m.out"
-  got="$(curl -s -o /dev/null -w '%{http_code} %{size_download}' -H 'Content-Type: application/json' \
-    --data-binary "@$WORK/$m-v1.body" "http://127.0.0.1:${PORT[$m]}/api/v1/models/$m/prediction")"
-  [ "$got" = "200 $(stat -c %s "$WORK/$m-v1.answer")" ] || die "the bare Grizzly server ($m) answers $got"
+  for kind in ceiling ceilinglf; do
+    wait_for "the bare Grizzly server ($kind, $m)" 60 grep -q READY "$WORK/$kind-$m.out"
+    port="${PORT[$m]}"; [ "$kind" = ceiling ] || port="${PORT_LF[$m]}"
+    got="$(curl -s -o /dev/null -w '%{http_code} %{size_download}' -H 'Content-Type: application/json' \
+      --data-binary "@$WORK/$m-v1.body" "http://127.0.0.1:$port/api/v1/models/$m/prediction")"
+    [ "$got" = "200 $(stat -c %s "$WORK/$m-v1.answer")" ] || die "the bare Grizzly server ($kind, $m) answers $got"
+  done
 done
 
 # ---------------------------------------------------------------------------------------------------------------

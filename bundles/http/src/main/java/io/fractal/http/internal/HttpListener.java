@@ -206,6 +206,10 @@ public class HttpListener {
         // Leader-follower: the thread the selector woke handles the request itself, and a pool thread takes over
         // the selector; no hand-off of each request from the selector to a worker (benchmark/README.md section 9).
         if (!"worker".equals(c.io_strategy())) {
+            if (!"leader-follower".equals(c.io_strategy())) {
+                LOG.warning(() -> "io.strategy=" + c.io_strategy() + " is neither leader-follower nor worker: "
+                        + "leader-follower it is");
+            }
             listener.getTransport().setIOStrategy(LeaderFollowerNIOStrategy.getInstance());
         }
         listener.getTransport().setReadTimeout(Math.max(1, c.read_timeout_ms()), TimeUnit.MILLISECONDS);
