@@ -5,8 +5,11 @@ import static org.junit.Assert.assertFalse;
 import static org.junit.Assert.assertTrue;
 
 import java.io.IOException;
+import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.net.ConnectException;
+import java.net.InetSocketAddress;
+import java.net.Socket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpConnectTimeoutException;
@@ -32,7 +35,8 @@ import org.junit.Test;
  * The distribution as an operator runs it: {@code bin/fractal run} in a process of its own, on a fresh home.
  * Readiness polled every 50 ms from the first moment: never a 5xx, and true only once the sample models answer;
  * the management token generated owner-only and logged once; then SIGTERM under continuous load: readiness turns
- * false while the server still serves, every request the server accepted is answered, and the process exits 0.
+ * false while the server still serves, every request the server accepted is answered (on kept-alive connections and
+ * on connections opened while the listener closes), the shutdown is logged to its end, and the process exits 0.
  */
 public class ProcessLifecycleIT {
 
@@ -119,6 +123,29 @@ public class ProcessLifecycleIT {
         AtomicInteger refused = new AtomicInteger();
         ConcurrentLinkedQueue<String> lost = new ConcurrentLinkedQueue<>();
         List<Thread> clients = new ArrayList<>();
+        // clients that open a connection per request: the ones that connect while the listener closes wait in its
+        // socket's backlog, and closing the socket would reset them after they sent their requests
+        for (int i = 0; i < 2; i++) {
+            Thread t = new Thread(() -> {
+                while (running.get()) {
+                    try {
+                        int status = postOnNewConnection(port, "/api/v1/models/iris/prediction", IRIS);
+                        if (status == 200) {
+                            ok.incrementAndGet();
+                        } else {
+                            lost.add(status + " on a new connection");
+                        }
+                    } catch (ConnectException e) {
+                        refused.incrementAndGet(); // the listener has closed: never accepted, not lost
+                        return;
+                    } catch (IOException e) {
+                        lost.add("on a new connection: " + e);
+                    }
+                }
+            }, "load-new-" + i);
+            clients.add(t);
+            t.start();
+        }
         for (int i = 0; i < 4; i++) {
             Thread t = new Thread(() -> {
                 HttpClient own = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
@@ -183,7 +210,12 @@ public class ProcessLifecycleIT {
                 notReadyWhileServing);
         assertTrue("requests accepted and not answered: " + lost, lost.isEmpty());
         assertTrue("no request was served after the signal", ok.get() > before);
-        assertFalse("a stack trace in the log; see " + log, Files.readString(log).contains("Exception in thread"));
+        String output = Files.readString(log);
+        assertFalse("a stack trace in the log; see " + log, output.contains("Exception in thread"));
+        // what the graceful shutdown logs is kept (the JDK's own hook would have closed the handlers meanwhile)
+        assertTrue("the drain was not logged; see " + log, output.contains("REST API listener closed ("));
+        assertTrue("the modelhosts' stop was not logged; see " + log,
+                output.contains("Modelhost mh1 stopped after serving"));
     }
 
     // ---- the process's home ----------------------------------------------------------------------------------
@@ -226,6 +258,36 @@ public class ProcessLifecycleIT {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new UncheckedIOException(new IOException(e));
+        }
+    }
+
+    /**
+     * A POST on a connection of its own ({@code Connection: close}), read to the end of the answer.
+     *
+     * @return the answer's status
+     * @throws ConnectException when the connection is refused (nothing was sent)
+     * @throws IOException when the connection was accepted and no complete answer came back
+     */
+    private static int postOnNewConnection(int port, String path, String json) throws IOException {
+        byte[] body = json.getBytes(StandardCharsets.UTF_8);
+        try (Socket socket = new Socket()) {
+            socket.connect(new InetSocketAddress("127.0.0.1", port), 2000);
+            socket.setSoTimeout(30_000);
+            OutputStream out = socket.getOutputStream();
+            out.write(("POST " + path + " HTTP/1.1\r\nHost: 127.0.0.1:" + port
+                    + "\r\nContent-Type: application/json\r\nContent-Length: " + body.length
+                    + "\r\nConnection: close\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+            out.write(body);
+            out.flush();
+            String answer = new String(socket.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            int head = answer.indexOf("\r\n\r\n");
+            java.util.regex.Matcher length = java.util.regex.Pattern.compile("(?i)\r\nContent-Length: *(\\d+)\r\n")
+                    .matcher(answer.substring(0, Math.max(0, head + 2)));
+            if (!answer.startsWith("HTTP/1.1 ") || head < 0 || !length.find()
+                    || answer.length() - head - 4 != Integer.parseInt(length.group(1))) {
+                throw new IOException("no complete answer: " + (answer.isEmpty() ? "none" : answer));
+            }
+            return Integer.parseInt(answer.substring(9, 12));
         }
     }
 

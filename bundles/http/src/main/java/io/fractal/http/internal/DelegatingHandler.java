@@ -57,7 +57,12 @@ final class DelegatingHandler extends HttpHandler {
         this.closing = closing;
     }
 
-    /** From now on, readiness ({@value #READY_PATH}) is false (400) whatever the application says: the process is stopping. */
+    /**
+     * From now on, readiness ({@value #READY_PATH}) is false (400) whatever the application says: the process is
+     * stopping. Answers say {@code Connection: close}: kept-alive clients move to new connections (to other servers,
+     * once their balancer has seen readiness), and fewer connections sit idle in clients' pools when the listener
+     * closes (a client that sends on one just as it closes loses its request).
+     */
     void setShuttingDown() {
         this.shuttingDown = true;
     }
@@ -105,7 +110,7 @@ final class DelegatingHandler extends HttpHandler {
     @Override
     public void service(Request request, Response response) throws Exception {
         long deadline = System.nanoTime() + holdNanos;
-        if (closing) {
+        if (closing || shuttingDown) {
             response.setHeader("Connection", "close");
         }
         if (shuttingDown && READY_PATH.equals(request.getRequestURI())) {

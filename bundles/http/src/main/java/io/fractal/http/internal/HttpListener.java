@@ -64,6 +64,8 @@ public class HttpListener {
     private static final long QUIET_MS = 200;
     /** How long a closing listener waits for Grizzly's selector to let go of its socket. */
     private static final long DEREGISTER_MS = 2000;
+    /** Most connections a closing listener takes in from its socket's backlog (bounded like any listen backlog). */
+    private static final int MAX_BACKLOG = 4096;
     /** How long the shutdown hook waits for the framework to stop once the listener has drained. */
     private static final long FRAMEWORK_STOP_MS = 60_000;
 
@@ -305,13 +307,17 @@ public class HttpListener {
         // the worker pools are ours, not the transports': they end once what is queued on them has run
         List<ExecutorService> pools = new ArrayList<>();
         s.getListeners().forEach(n -> pools.add(n.getTransport().getWorkerThreadPool()));
-        if (stopAccepting(l) && handOver) {
-            sockets.park(l.address(), l.channel(), config.hold_ms());
-        } else {
-            ListeningSockets.close(l.channel());
-        }
         handler.setClosing(true);
         l.connections().closing();
+        boolean released = stopAccepting(l);
+        if (released && handOver) {
+            sockets.park(l.address(), l.channel(), config.hold_ms());
+        } else {
+            if (released) {
+                acceptBacklog(l);
+            }
+            ListeningSockets.close(l.channel());
+        }
         try {
             long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(drainMillis);
             long quiet = TimeUnit.MILLISECONDS.toNanos(Math.min(QUIET_MS, drainMillis));
@@ -338,6 +344,25 @@ public class HttpListener {
             s.shutdownNow();
             pools.stream().filter(p -> p != null).forEach(ExecutorService::shutdown);
             handler.setClosing(false);
+        }
+    }
+
+    /**
+     * Takes in the connections the kernel completed after the selector stopped accepting, so that closing the socket
+     * does not reset them: a client that connected then has sent (or is sending) a request and would lose it. They
+     * are served like any other, answered with {@code Connection: close}.
+     */
+    private static void acceptBacklog(Listening l) {
+        try {
+            for (int i = 0; i < MAX_BACKLOG; i++) {
+                long before = l.connections().accepted();
+                l.accepting().onAccept(); // a non-blocking accept: nothing when the backlog is empty
+                if (l.connections().accepted() == before) {
+                    return;
+                }
+            }
+        } catch (IOException e) {
+            LOG.log(Level.FINE, "Connections waiting to be accepted not taken in", e);
         }
     }
 

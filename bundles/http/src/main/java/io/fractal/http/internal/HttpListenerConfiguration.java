@@ -27,7 +27,8 @@ import org.osgi.service.metatype.annotations.ObjectClassDefinition;
     long drain_ms() default 30000;
 
     @AttributeDefinition(description = "On SIGTERM (or Ctrl-C): milliseconds the server keeps serving with "
-            + "/v2/health/ready answering 503, so that load balancers stop sending before the listener closes; then "
+            + "/v2/health/ready answering 400 (not ready) and every answer saying Connection: close, so that load "
+            + "balancers stop sending and clients leave their kept-alive connections before the listener closes; then "
             + "it stops taking connections, finishes what is in flight (drain.ms), stops the framework and exits 0. "
             + "Behind Kubernetes, a few seconds (5000).")
     long shutdown_delay_ms() default 1000;

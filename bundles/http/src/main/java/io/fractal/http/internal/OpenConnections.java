@@ -1,6 +1,7 @@
 package io.fractal.http.internal;
 
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import org.glassfish.grizzly.Buffer;
 import org.glassfish.grizzly.Connection;
 import org.glassfish.grizzly.ConnectionProbe;
@@ -16,12 +17,14 @@ import org.glassfish.grizzly.nio.transport.TCPNIOServerConnection;
 final class OpenConnections extends ConnectionProbe.Adapter {
 
     private final AtomicInteger open = new AtomicInteger();
+    private final AtomicLong accepted = new AtomicLong();
     private volatile boolean closing;
     private volatile long lastRead;
 
     @Override
     public void onAcceptEvent(Connection serverConnection, Connection clientConnection) {
         open.incrementAndGet();
+        accepted.incrementAndGet();
     }
 
     @Override
@@ -47,6 +50,11 @@ final class OpenConnections extends ConnectionProbe.Adapter {
     /** Whether every connection is closed, or none has sent anything for {@code quietNanos} since closing began. */
     boolean settled(long quietNanos) {
         return open.get() <= 0 || System.nanoTime() - lastRead >= quietNanos;
+    }
+
+    /** Connections accepted so far. */
+    long accepted() {
+        return accepted.get();
     }
 
     int open() {
