@@ -112,7 +112,7 @@ final class ClusterNodes {
                 Thread.currentThread().interrupt();
             }
         }
-        if (passed) {
+        if (passed && !Boolean.getBoolean("fractal.it.keep")) { // -Dfractal.it.keep=true keeps the nodes' logs
             TestFiles.deleteTree(root);
         }
     }

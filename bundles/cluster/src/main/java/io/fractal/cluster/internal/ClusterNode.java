@@ -77,6 +77,8 @@ public class ClusterNode implements ModelStateListener, RemoteModelHost.Versions
 
     private static final Logger LOG = Logger.getLogger(ClusterNode.class.getName());
     static final String MAP = "fractal-nodes";
+    /** Hazelcast partitions (its default is 271): see {@link #hazelcastConfig()}. */
+    static final int PARTITIONS = 7;
     /** Service property of a remote modelhost: the node it runs on. */
     static final String NODE = "fractal.cluster.node";
     /** Service property of a remote modelhost: true. */
@@ -367,6 +369,11 @@ public class ClusterNode implements ModelStateListener, RemoteModelHost.Versions
         c.setProperty("hazelcast.wait.seconds.before.join", "0");
         c.setProperty("hazelcast.jmx", "false");
         c.setProperty("hazelcast.health.monitoring.level", "OFF");
+        // The cluster holds one small replicated map: Hazelcast's 271 partitions only make each join and leave move
+        // 271 of them, for about 2 s on two cores, and a member that hangs while they move (a GC pause, SIGSTOP)
+        // holds the master's membership work, heartbeats included, until the moves to it time out: the others then
+        // take the master for dead too. Every member of a cluster must use the same count.
+        c.setProperty("hazelcast.partition.count", Integer.toString(PARTITIONS));
         c.getJetConfig().setEnabled(false);
         NetworkConfig n = c.getNetworkConfig();
         n.setPort(config.port()).setPortAutoIncrement(config.port_auto_increment());
