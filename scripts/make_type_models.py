@@ -9,6 +9,9 @@ Writes to it-tests/src/test/resources/models/:
                  -> (h * 2 FP16, s + 1 INT8, u + 1 UINT8, not b BOOL)
     pair.onnx    ONNX, two inputs a, b FP32 [N,3] -> sum = 2*a + b  (output "sum")
     half.onnx    ONNX, x FP16 [N,2] -> y = x * 2 FP16
+    breaks.pt    TorchScript, x FP32 -> x * 2; refuses negative values (an input the engine rejects by its values),
+                 and an input holding 999 breaks it: from the next call on it fails on every input (a model that
+                 breaks while it serves)
 """
 import os
 from typing import Tuple
@@ -29,6 +32,21 @@ class DTypes(torch.nn.Module):
 class Pair(torch.nn.Module):
     def forward(self, a, b):
         return 2 * a + b
+
+
+class Breaks(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.broken = False
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.broken:
+            raise RuntimeError("the model is broken")
+        if bool((x < 0).any()):
+            raise ValueError("negative values are refused")
+        if bool((x == 999).any()):
+            self.broken = True
+        return x * 2
 
 
 def main():
@@ -54,7 +72,11 @@ def main():
     model.ir_version = 8
     onnx.checker.check_model(model)
     onnx.save(model, os.path.join(MODELS, "half.onnx"))
-    print("wrote dtypes.pt, pair.onnx, half.onnx")
+    breaks = torch.jit.script(Breaks())
+    breaks.save(os.path.join(MODELS, "breaks.pt"))
+    check = torch.jit.load(os.path.join(MODELS, "breaks.pt"))
+    print("breaks.pt:", check(torch.tensor([[1.0, 2.0]])).tolist())
+    print("wrote dtypes.pt, pair.onnx, half.onnx, breaks.pt")
 
 
 if __name__ == "__main__":

@@ -25,7 +25,9 @@ import java.util.stream.Stream;
  *   <li>no class is in two jars of {@code lib/} (a stale version beside a new one);
  *   <li>every package of {@code org.osgi.framework.system.packages.extra} exists in {@code lib/}, every
  *       {@code lib/} package under the given prefixes is in it, and no bundle exports one of them again;
- *   <li>every file that {@code felix.auto.install.N} / {@code felix.auto.start.N} names exists.
+ *   <li>every file that {@code felix.auto.install.N} / {@code felix.auto.start.N} names exists;
+ *   <li>every jar of {@code bin/} that {@code bin/fractal} puts on the class path exists, and one of them holds the
+ *       {@code java.util.logging.manager} it names.
  * </ul>
  */
 public class CheckDistribution {
@@ -120,6 +122,27 @@ public class CheckDistribution {
                     errors.add(key + " names " + location + ", which the distribution does not hold");
                 }
             }
+        }
+        // bin/fractal: every jar of bin/ on its class path exists, and holds the log manager it names
+        String launcher = Files.readString(dist.resolve("bin/fractal"));
+        java.util.regex.Matcher jar = java.util.regex.Pattern.compile("\\$FRACTAL_HOME/bin/([\\w.-]+\\.jar)").matcher(launcher);
+        List<Path> binJars = new ArrayList<>();
+        while (jar.find()) {
+            Path file = dist.resolve("bin").resolve(jar.group(1));
+            if (Files.isRegularFile(file)) binJars.add(file);
+            else errors.add("bin/fractal puts bin/" + jar.group(1) + " on the class path, which the distribution does not hold");
+        }
+        java.util.regex.Matcher manager = java.util.regex.Pattern.compile("-Djava\\.util\\.logging\\.manager=([\\w.$]+)")
+                .matcher(launcher);
+        if (manager.find()) {
+            String entry = manager.group(1).replace('.', '/') + ".class";
+            boolean found = false;
+            for (Path file : binJars) {
+                try (JarFile jf = new JarFile(file.toFile())) {
+                    found |= jf.getEntry(entry) != null;
+                }
+            }
+            if (!found) errors.add("bin/fractal names the log manager " + manager.group(1) + ", which no jar of bin/ holds");
         }
         for (String pkg : libPackages) {
             if (under(pkg, prefixes) && !under(pkg, excluded) && !exported.contains(pkg)) {

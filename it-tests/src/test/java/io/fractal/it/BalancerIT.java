@@ -74,6 +74,63 @@ public class BalancerIT extends ModelHostTestSupport {
                 testLibraries());
     }
 
+    // ---- a model that rejects an input, and a model that breaks
+
+    /**
+     * The engine fails on an input: if the model still answers the first input it answered, the input was at fault
+     * (400, in the engine's words, nothing counted against the host); if not, the model broke, and that is the host's
+     * failure (500 without internals, counted, towards ejecting the host), not something the client can fix.
+     * {@code breaks.pt} ({@code scripts/make_type_models.py}) refuses negative values, and an input holding 999
+     * breaks it for every later call.
+     */
+    @Test
+    public void anInputTheEngineRejectsIs400AndAModelThatBrokeIsTheHostsFailure() throws Exception {
+        awaitServer();
+        deploy("/models/breaks.pt", "breaks.pt");
+        awaitReadyOn("breaks", SOLO);
+        try {
+            HttpResult good = infer("breaks", 1, 2);
+            assertEquals(good.toString(), 200, good.status);
+            assertEquals(good.toString(), "[2.0,4.0]", good.json.path("outputs").path(0).path("data").toString());
+            double failuresBefore = failures("breaks");
+
+            HttpResult negative = infer("breaks", -1, 2);
+            assertEquals(negative.toString(), 400, negative.status);
+            assertTrue(negative.toString(),
+                    negative.json.path("error").asText().contains("negative values are refused"));
+            HttpResult after = infer("breaks", 3, 4);
+            assertEquals("the model still answers after a bad input: " + after, 200, after.status);
+            assertEquals("a bad input is not the host's failure", failuresBefore, failures("breaks"), 0);
+
+            HttpResult breaking = infer("breaks", 999, 1);
+            assertEquals(breaking.toString(), 200, breaking.status); // the call that breaks it is answered
+            // two failures: fewer than the balancer's EJECTION_FAILURES, so that solo serves the tests that follow
+            HttpResult broken = infer("breaks", 1, 2);
+            assertEquals("a model that broke: " + broken, 500, broken.status);
+            assertTrue(broken.toString(), broken.json.path("error").asText().startsWith("internal error"));
+            assertEquals("the host's failure is counted", failuresBefore + 1, failures("breaks"), 0);
+            // a bad input to a broken model is the model's failure too: it answers nothing
+            HttpResult negativeToBroken = infer("breaks", -1, 2);
+            assertEquals(negativeToBroken.toString(), 500, negativeToBroken.status);
+            assertEquals("the host's failure is counted", failuresBefore + 2, failures("breaks"), 0);
+        } finally {
+            Files.deleteIfExists(deployFolder().resolve("breaks.pt"));
+            await().atMost(Duration.ofSeconds(30)).until(() -> http().get("/v2/models/breaks").status == 404);
+            // a success clears the host's consecutive failures, for the tests that follow
+            assertEquals(200, http().post("/api/v1/models/iris/prediction", IRIS).status);
+        }
+    }
+
+    private HttpResult infer(String model, double a, double b) {
+        return http().post("/v2/models/" + model + "/infer", "{\"inputs\": [{\"name\": \"x\", "
+                + "\"datatype\": \"FP32\", \"shape\": [1, 2], \"data\": [" + a + ", " + b + "]}]}");
+    }
+
+    private double failures(String model) {
+        return Exposition.parse(http().get("/metrics", "text/plain").body)
+                .valueOr(0, "fractal_inference_failures_total", "model", model, "modelhost", SOLO);
+    }
+
     // ---- strategies
 
     @Test

@@ -9,12 +9,14 @@ import io.fractal.api.inference.InvalidInputException;
 import io.fractal.api.inference.ModelSignature;
 import io.fractal.api.inference.Tensor;
 import io.fractal.api.inference.TensorSpec;
+import java.lang.reflect.Array;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 
 /**
@@ -29,8 +31,15 @@ import java.util.function.Consumer;
  * signature that leaves datatypes, shapes or whole tensors unknown is completed from the first successful call,
  * for the clients that read it ({@code GET /v2/models/{m}}); that completion only describes, it is never
  * enforced, so a model whose dimensions vary keeps taking what it took before.
+ *
+ * <p>When the engine fails on an input, the model is run again on the first input it answered: if it still answers
+ * that, the input was at fault (a 400 with the engine's words); if not, the model or the engine is broken (a failure
+ * of the host, which the balancer counts towards ejecting it), not something the client can fix.
  */
 final class DjlLoadedModel implements LoadedModel {
+
+    /** How long a model that failed on an input it answered before counts as broken without being run again. */
+    static final long RECHECK_MS = 1000;
 
     private final String name;
     private final Model model;
@@ -42,6 +51,10 @@ final class DjlLoadedModel implements LoadedModel {
     private final ConcurrentLinkedQueue<Caller> idle = new ConcurrentLinkedQueue<>();
     private final List<Caller> all = new java.util.concurrent.CopyOnWriteArrayList<>();
     private volatile boolean closed;
+    /** The first input the model answered (copied), to tell a bad input from a model that fails on every input. */
+    private volatile List<Tensor> answered;
+    /** When the model last failed on {@link #answered} (0: it answered a call since, or never failed on it). */
+    private volatile long brokenAt;
 
     DjlLoadedModel(String name, Model model, ModelSignature signature, Consumer<DjlLoadedModel> onClose,
             TensorTranslator translator) {
@@ -70,28 +83,83 @@ final class DjlLoadedModel implements LoadedModel {
             all.add(caller);
         }
         try {
-            List<Tensor> outputs;
-            try (NDManager call = caller.manager.newSubManager()) {
-                NDList in = translator.processInput(call, ordered, caller.memory);
-                // as Predictor.predictInternal: no inputs, no outputs
-                NDList out = in.isEmpty() ? new NDList() : model.getBlock().forward(caller.parameters, in, false);
-                outputs = translator.processOutput(out);
-            } finally {
-                caller.memory.reset(); // the call's arrays are closed: its memory is free for the next call
+            List<Tensor> outputs = run(caller, ordered);
+            if (answered == null) {
+                answered = copy(ordered);
             }
-            if (!observed) {
-                observed = true;
-                if (!signature.complete()) {
-                    described = completed(signature, ordered, outputs);
-                }
+            if (brokenAt != 0) {
+                brokenAt = 0; // it answers again
             }
             return outputs;
         } catch (RuntimeException e) {
-            // The engine refused the input (shape, type, arity): the request's fault, reported in the engine's words.
+            if (!(e instanceof InvalidInputException) && !stillAnswers(caller)) {
+                // Not the input's fault: the model fails on an input it answered before. A failure of the host (a
+                // 500, counted, and the balancer ejects the host if it goes on), not a 400 the client cannot fix.
+                throw new IllegalStateException("model " + name + " failed, and fails on an input it answered "
+                        + "before: " + DjlEngine.rootMessage(e), e);
+            }
+            // The engine refused the input (shape, type, arity, values): the request's fault, in the engine's words.
             throw new InvalidInputException("model " + name + " rejected the input: " + DjlEngine.rootMessage(e), e);
         } finally {
             idle.offer(caller);
         }
+    }
+
+    /** One call of the model's block, in a manager of its own under the caller's. */
+    private List<Tensor> run(Caller caller, List<Tensor> ordered) {
+        List<Tensor> outputs;
+        try (NDManager call = caller.manager.newSubManager()) {
+            NDList in = translator.processInput(call, ordered, caller.memory);
+            // as Predictor.predictInternal: no inputs, no outputs
+            NDList out = in.isEmpty() ? new NDList() : model.getBlock().forward(caller.parameters, in, false);
+            outputs = translator.processOutput(out);
+        } finally {
+            caller.memory.reset(); // the call's arrays are closed: its memory is free for the next call
+        }
+        if (!observed) {
+            observed = true;
+            if (!signature.complete()) {
+                described = completed(signature, ordered, outputs);
+            }
+        }
+        return outputs;
+    }
+
+    /**
+     * Whether the model still answers the first input it answered, after it failed on another: then that other input
+     * is at fault. Taken as true while the model has answered nothing yet. Once the model failed on that input too, it
+     * counts as broken without being run again for {@value #RECHECK_MS} ms, or until it answers a call.
+     */
+    private boolean stillAnswers(Caller caller) {
+        List<Tensor> known = answered;
+        if (known == null) {
+            return true;
+        }
+        long broken = brokenAt;
+        if (broken != 0 && System.nanoTime() - broken < TimeUnit.MILLISECONDS.toNanos(RECHECK_MS)) {
+            return false;
+        }
+        try {
+            run(caller, known);
+            return true;
+        } catch (RuntimeException e) {
+            long now = System.nanoTime();
+            brokenAt = now == 0 ? 1 : now;
+            return false;
+        }
+    }
+
+    /** The tensors with arrays of their own: a request's arrays are not kept beyond its call. */
+    private static List<Tensor> copy(List<Tensor> tensors) {
+        List<Tensor> out = new ArrayList<>(tensors.size());
+        for (Tensor t : tensors) {
+            Object data = t.data();
+            int n = Array.getLength(data);
+            Object own = Array.newInstance(data.getClass().getComponentType(), n);
+            System.arraycopy(data, 0, own, 0, n);
+            out.add(Tensor.of(t.name(), t.datatype(), t.shape(), own));
+        }
+        return List.copyOf(out);
     }
 
     /** What one concurrent caller holds between calls (as a DJL predictor would). */

@@ -64,8 +64,6 @@ public class HttpListener {
     private static final long QUIET_MS = 200;
     /** How long a closing listener waits for Grizzly's selector to let go of its socket. */
     private static final long DEREGISTER_MS = 2000;
-    /** Most connections a closing listener takes in from its socket's backlog (bounded like any listen backlog). */
-    private static final int MAX_BACKLOG = 4096;
     /** How long the shutdown hook waits for the framework to stop once the listener has drained. */
     private static final long FRAMEWORK_STOP_MS = 60_000;
 
@@ -310,9 +308,7 @@ public class HttpListener {
         handler.setClosing(true);
         l.connections().closing();
         boolean released = stopAccepting(l);
-        if (released && handOver) {
-            sockets.park(l.address(), l.channel(), config.hold_ms());
-        } else {
+        if (!(released && handOver && sockets.park(l.address(), l.channel(), config.hold_ms()))) {
             if (released) {
                 acceptBacklog(l);
             }
@@ -354,15 +350,16 @@ public class HttpListener {
      */
     private static void acceptBacklog(Listening l) {
         try {
-            for (int i = 0; i < MAX_BACKLOG; i++) {
+            for (int i = 0; i < ListeningSockets.BACKLOG; i++) {
                 long before = l.connections().accepted();
                 l.accepting().onAccept(); // a non-blocking accept: nothing when the backlog is empty
                 if (l.connections().accepted() == before) {
                     return;
                 }
             }
-        } catch (IOException e) {
-            LOG.log(Level.FINE, "Connections waiting to be accepted not taken in", e);
+        } catch (IOException | RuntimeException e) {
+            LOG.log(Level.WARNING, "Connections waiting in the REST API socket's backlog were not taken in: closing "
+                    + "the socket resets them", e);
         }
     }
 

@@ -86,14 +86,16 @@ final class ListeningSockets {
 
     /**
      * Leaves a socket nobody takes connections from any more for the next revision: the connections that arrive wait
-     * in its accept queue. Closed after {@code holdMillis} if nobody took it, and at once if the framework is stopping.
+     * in its accept queue. Closed after {@code holdMillis} if nobody took it. Not parked when the framework is stopping
+     * (or {@code holdMillis} is not positive): there is no next revision, and the caller closes the socket.
+     *
+     * @return whether the socket was parked
      */
-    void park(String address, ServerSocketChannel channel, long holdMillis) {
+    boolean park(String address, ServerSocketChannel channel, long holdMillis) {
         ConcurrentMap<String, Map.Entry<ServerSocketChannel, Future<?>>> parking =
                 holdMillis <= 0 || frameworkStopping() ? null : parking(true);
         if (parking == null) {
-            close(channel);
-            return;
+            return false;
         }
         // The expiry runs on a thread of this revision that ends once it is idle (never the JDK's shared delayer,
         // whose thread would keep the context, and so the class loader, of the revision that started it), and
@@ -110,6 +112,7 @@ final class ListeningSockets {
         if (expiry.isDone()) {
             expire(parking, address, channel, holdMillis); // it ran before the socket was parked
         }
+        return true;
     }
 
     /** Closes the socket if it is still parked: nobody took it over. */

@@ -25,6 +25,9 @@ final class OpenConnections extends ConnectionProbe.Adapter {
     public void onAcceptEvent(Connection serverConnection, Connection clientConnection) {
         open.incrementAndGet();
         accepted.incrementAndGet();
+        if (closing) {
+            lastRead = System.nanoTime(); // taken in from the backlog while closing: its request is on its way
+        }
     }
 
     @Override
