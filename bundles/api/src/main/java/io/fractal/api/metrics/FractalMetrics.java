@@ -23,6 +23,13 @@ public interface FractalMetrics {
     /** Registers a gauge read at each scrape, replacing one of the same name and labels. */
     void gauge(String name, Supplier<? extends Number> value, String... labels);
 
+    /**
+     * Removes the metric of this name and exactly these labels, if there is one (e.g. a gauge whose owner goes).
+     *
+     * @since 1.1
+     */
+    void remove(String name, String... labels);
+
     /** Removes every metric whose labels contain this name/value pair (e.g. a removed modelhost's). */
     void removeAll(String labelName, String labelValue);
 

@@ -218,8 +218,7 @@ public class LoadBalancerImpl implements LoadBalancer {
     }
 
     /**
-     * Registers the live-hosts gauge, replacing the one an earlier balancer instance registered (the metrics API
-     * has no way to remove an unlabelled gauge: registering the name again replaces it).
+     * Registers the live-hosts gauge (registering the name again replaces a gauge an earlier instance left).
      */
     @Reference(cardinality = ReferenceCardinality.OPTIONAL, policy = ReferencePolicy.DYNAMIC,
             policyOption = ReferencePolicyOption.GREEDY)
@@ -244,23 +243,18 @@ public class LoadBalancerImpl implements LoadBalancer {
     }
 
     /**
-     * Points the live-hosts gauge away from this instance, so the metrics service does not hold it once it is
-     * deactivated or unbound: the gauge reads 0 until the next balancer registers its own. (The constant's lambda
-     * class still belongs to this bundle revision until the next registration replaces it.)
+     * Removes the live-hosts gauge, so the metrics service holds neither this instance nor a class of this bundle
+     * revision once it is deactivated or unbound; the next balancer registers its own.
      */
     private static void releaseLiveGauge(FractalMetrics m) {
         if (m == null) {
             return;
         }
         try {
-            m.gauge(LIVE_GAUGE, LoadBalancerImpl::none);
+            m.remove(LIVE_GAUGE);
         } catch (RuntimeException e) {
             LOG.log(Level.FINE, "Cannot release " + LIVE_GAUGE, e);
         }
-    }
-
-    private static Number none() {
-        return 0;
     }
 
     // ---- routing -------------------------------------------------------------------------------------------

@@ -212,19 +212,15 @@ public class ClusterNode implements ModelStateListener, RemoteModelHost.Versions
         }
     }
 
-    /** Points the gauge away from this instance (registering a name again replaces it), so it is not kept. */
+    /** Removes the gauge, so the metrics service keeps neither this instance nor a class of its bundle revision. */
     private static void releaseGauge(FractalMetrics m) {
         if (m != null) {
             try {
-                m.gauge(MEMBERS_GAUGE, ClusterNode::none);
+                m.remove(MEMBERS_GAUGE);
             } catch (RuntimeException e) {
                 LOG.log(Level.FINE, "Cluster: members gauge not released", e);
             }
         }
-    }
-
-    private static Number none() {
-        return 0;
     }
 
     @Override

@@ -87,6 +87,11 @@ public class MetricsService implements FractalMetrics {
     }
 
     @Override
+    public void remove(String name, String... labels) {
+        registry.remove(MetricName.encode(name, labels));
+    }
+
+    @Override
     public void removeAll(String labelName, String labelValue) {
         registry.removeMatching((key, metric) -> MetricName.hasLabel(key, labelName, labelValue));
     }

@@ -731,6 +731,11 @@ class ModelHostImplTest {
         }
 
         @Override
+        public void remove(String name, String... labels) {
+            removed.add(name);
+        }
+
+        @Override
         public void removeAll(String labelName, String labelValue) {
             removed.add(labelName + "=" + labelValue);
         }
