@@ -370,11 +370,8 @@ public class BalancerIT extends ModelHostTestSupport {
             JsonNode ejected = candidate("bad");
             System.out.println("EJECTION: bad ejected after " + sent + " requests, " + failed.size() + " failed: " + ejected);
             assertTrue("bad is ejected after " + sent + " requests: " + balancer(), ejected.path("ejected").asBoolean());
-            assertEquals("the requests bad failed: " + failed, EJECTION_FAILURES, failed.size());
-            for (HttpResult r : failed) {
-                assertEquals(r.toString(), 500, r.status);
-                assertTrue("a JSON error: " + r, r.error() != null && !r.error().isBlank());
-            }
+            // each request bad failed went to solo, which answered it: the client saw no failure
+            assertEquals("requests that failed for their clients: " + failed, List.of(), failed);
             assertEquals(ejected.toString(), EJECTION_FAILURES, ejected.path("routed").asInt());
             assertEquals(EJECTION_FAILURES, bad.inferCalls.get());
             long routed = ejected.path("routed").asLong();

@@ -58,7 +58,9 @@ import org.osgi.service.metatype.annotations.Designate;
 /**
  * Follows every {@link ModelHost} service as it comes and goes, and routes each request to one where the model
  * version is READY, by the configured {@link Strategy}. A host that fails repeatedly is ejected for a while,
- * then probed with the next request.
+ * then probed with the next request. A request a host failed after it ran (not a bad input: those are the client's)
+ * goes once to another host that holds the model, so a model broken on one host costs its clients nothing; with no
+ * other host, the client gets the failure.
  *
  * <p>A request that finds no host for its model (none live, none holding the model yet, the model loading or its
  * engine away, every holder draining) waits for one up to {@code grace_ms}; a modelhost binding wakes the
@@ -340,6 +342,14 @@ public class LoadBalancerImpl implements LoadBalancer {
         int retriesLeft;
         Throwable lastRefusal;
         /**
+         * Hosts that failed the request after it ran (counted against them): it goes once to another host, never
+         * back to these. An inference has no side effects, and the engine says a failure is the host's only when the
+         * model fails on an input it answered before (a bad input is a 400, never retried).
+         */
+        final Set<HostEntry> failed = new HashSet<>();
+        int failoversLeft = 1;
+        Throwable failure;
+        /**
          * A live, accepting host refused the request because the model was not (or no longer) there: the version
          * was removed under it rather than not loaded yet, so no host knowing it is no reason to wait.
          */
@@ -376,6 +386,10 @@ public class LoadBalancerImpl implements LoadBalancer {
 
         private void step() {
             Scan scan = scan(System.currentTimeMillis());
+            if (scan.candidates.isEmpty() && failure != null) {
+                result.completeExceptionally(failure); // no other host to fail over to: the host's failure
+                return;
+            }
             if (scan.candidates.isEmpty()) {
                 // A full queue with nowhere else to go answers at once: the bounded queue's contract.
                 if (full.isEmpty() && System.nanoTime() - deadline < 0 && worthWaiting(scan)) {
@@ -453,6 +467,15 @@ public class LoadBalancerImpl implements LoadBalancer {
             }
             if (countsFailures() && !(cause instanceof FractalException)) {
                 countFailure(chosen);
+                if (failoversLeft > 0) {
+                    failoversLeft--;
+                    failed.add(chosen);
+                    failure = cause;
+                    retries.incrementAndGet();
+                    record(m -> m.counter("fractal_balancer_retries_total").inc());
+                    route();
+                    return;
+                }
             }
             result.completeExceptionally(cause);
         }
@@ -519,7 +542,7 @@ public class LoadBalancerImpl implements LoadBalancer {
                             scan.ejected = true;
                         } else if (!accepting(e) || refused.contains(e)) {
                             scan.draining = true;
-                        } else if (!full.contains(e)) {
+                        } else if (!full.contains(e) && !failed.contains(e)) {
                             scan.candidates.add(e);
                         }
                     }
@@ -602,7 +625,7 @@ public class LoadBalancerImpl implements LoadBalancer {
                     scan.ejected = true;
                 } else if (!accepting(e) || refused.contains(e)) {
                     scan.draining = true;
-                } else if (!full.contains(e)) {
+                } else if (!full.contains(e) && !failed.contains(e)) {
                     scan.candidates.add(e);
                 }
             }

@@ -149,16 +149,37 @@ class LoadBalancerImplTest {
     }
 
     @Test
-    void doesNotRetryARequestThatRan() {
+    void aRequestAHostFailedGoesOnceToAnotherHost() throws Exception {
         LoadBalancerImpl lb = balancer(Map.of("strategy", Strategy.ROUND_ROBIN));
         FakeHost failing = FakeHost.failing("failing");
         FakeHost good = FakeHost.answering("good");
         lb.bindModelHost(failing);
         lb.bindModelHost(good);
+        assertEquals("good", lb.infer(request()).get(1, TimeUnit.SECONDS).modelhost());
+        assertEquals(1, failing.calls.get());
+        assertEquals(1, good.calls.get());
+        assertEquals(1, lb.describe().retries);
+        assertEquals(1, candidate(lb, "failing").consecutiveFailures);
+    }
+
+    @Test
+    void aRequestTwoHostsFailedIsTheLastHostsFailure() {
+        LoadBalancerImpl lb = balancer(Map.of("strategy", Strategy.ROUND_ROBIN));
+        List<FakeHost> hosts = List.of(FakeHost.failing("a"), FakeHost.failing("b"), FakeHost.failing("c"));
+        hosts.forEach(lb::bindModelHost);
         RuntimeException e = assertFails(RuntimeException.class, lb.infer(request()));
-        assertEquals("engine crashed on failing", e.getMessage());
-        assertEquals(0, good.calls.get());
-        assertEquals(0, lb.describe().retries);
+        assertTrue(e.getMessage().startsWith("engine crashed on "), e.getMessage());
+        assertEquals(2, hosts.stream().mapToInt(h -> h.calls.get()).sum()); // once to another host, not more
+    }
+
+    @Test
+    void aFailureWithNoOtherHostIsTheClients() {
+        LoadBalancerImpl lb = balancer(Map.of());
+        FakeHost failing = FakeHost.failing("alone");
+        lb.bindModelHost(failing);
+        RuntimeException e = assertFails(RuntimeException.class, lb.infer(request()));
+        assertEquals("engine crashed on alone", e.getMessage());
+        assertEquals(1, failing.calls.get()); // not sent to the same host again
     }
 
     @Test
@@ -218,9 +239,9 @@ class LoadBalancerImplTest {
                 failures++;
             }
         }
-        assertEquals(2, failures);
+        assertEquals(0, failures, "bad's failures went to good");
         assertEquals(2, bad.calls.get());
-        assertEquals(18, good.calls.get());
+        assertEquals(20, good.calls.get());
     }
 
     @Test
