@@ -35,8 +35,9 @@ import org.junit.Test;
  * The distribution as an operator runs it: {@code bin/fractal run} in a process of its own, on a fresh home.
  * Readiness polled every 50 ms from the first moment: never a 5xx, and true only once the sample models answer;
  * the management token generated owner-only and logged once; then SIGTERM under continuous load: readiness turns
- * false while the server still serves, every request the server accepted is answered (on kept-alive connections and
- * on connections opened while the listener closes), the shutdown is logged to its end, and the process exits 0.
+ * false while the server still serves, every request the server accepted is answered (on kept-alive connections, and
+ * on connections opened while the listener closes but for the window no server closes), the shutdown is logged to
+ * its end, and the process exits 0.
  */
 public class ProcessLifecycleIT {
 
@@ -125,7 +126,8 @@ public class ProcessLifecycleIT {
         List<Thread> clients = new ArrayList<>();
         // clients that open a connection per request: the ones that connect while the listener closes wait in its
         // socket's backlog, and closing the socket would reset them after they sent their requests
-        for (int i = 0; i < 2; i++) {
+        ConcurrentLinkedQueue<String> resetOnNew = new ConcurrentLinkedQueue<>();
+        for (int i = 0; i < 4; i++) {
             Thread t = new Thread(() -> {
                 while (running.get()) {
                     try {
@@ -139,7 +141,7 @@ public class ProcessLifecycleIT {
                         refused.incrementAndGet(); // the listener has closed: never accepted, not lost
                         return;
                     } catch (IOException e) {
-                        lost.add("on a new connection: " + e);
+                        resetOnNew.add("on a new connection: " + e);
                     }
                 }
             }, "load-new-" + i);
@@ -202,13 +204,19 @@ public class ProcessLifecycleIT {
         }
         long stopMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - signal);
         System.out.println("SIGTERM: answered " + ok.get() + " (" + (ok.get() - before) + " after the signal), refused "
-                + refused.get() + ", lost " + lost.size() + "; stopped in " + stopMillis + " ms; readiness seen: "
+                + refused.get() + ", lost " + lost.size() + ", reset on new connections " + resetOnNew.size()
+                + "; stopped in " + stopMillis + " ms; readiness seen: "
                 + compact(during));
         assertTrue("did not exit within 60 s of SIGTERM; see " + log, exited);
         assertEquals("exit status after SIGTERM; see " + log, 0, process.exitValue());
         assertTrue("readiness never said false while the server still answered: " + compact(during),
                 notReadyWhileServing);
         assertTrue("requests accepted and not answered: " + lost, lost.isEmpty());
+        // A handshake the kernel completes just as the socket closes, after the listener's last look at its backlog,
+        // is reset with its request: a window of microseconds that no server closes (about 1 client in 80 per
+        // SIGTERM here, benchmark/sigterm.sh). Without the backlog taken in, 4 such clients lost 2 to 4 requests at
+        // every SIGTERM (8 of 8).
+        assertTrue("requests sent on new connections and reset: " + resetOnNew, resetOnNew.size() <= 1);
         assertTrue("no request was served after the signal", ok.get() > before);
         String output = Files.readString(log);
         assertFalse("a stack trace in the log; see " + log, output.contains("Exception in thread"));
