@@ -344,10 +344,10 @@ public class LoadBalancerImpl implements LoadBalancer {
         /**
          * Hosts that failed the request after it ran (counted against them): it goes once to another host, never
          * back to these. An inference has no side effects, and the engine says a failure is the host's only when the
-         * model fails on an input it answered before (a bad input is a 400, never retried).
+         * model fails on an input it answered before (a bad input is a 400, never retried). {@code failure} is the
+         * last such failure: the answer when there is no other host, or when the other host fails too.
          */
         final Set<HostEntry> failed = new HashSet<>();
-        int failoversLeft = 1;
         Throwable failure;
         /**
          * A live, accepting host refused the request because the model was not (or no longer) there: the version
@@ -467,8 +467,7 @@ public class LoadBalancerImpl implements LoadBalancer {
             }
             if (countsFailures() && !(cause instanceof FractalException)) {
                 countFailure(chosen);
-                if (failoversLeft > 0) {
-                    failoversLeft--;
+                if (failed.isEmpty()) { // once
                     failed.add(chosen);
                     failure = cause;
                     retries.incrementAndGet();

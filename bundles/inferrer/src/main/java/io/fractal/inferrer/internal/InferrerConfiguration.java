@@ -36,8 +36,8 @@ import org.osgi.service.metatype.annotations.ObjectClassDefinition;
     @AttributeDefinition(description = "Least milliseconds for which, at the first start of the JVM and once the "
             + "models present are loaded, the server sends itself v1 and v2 requests on one row of sample values "
             + "for every READY model through its own listener (the JIT compiles the request path), before "
-            + "/v2/health/ready says ready; it "
-            + "goes on while the JIT compiler is busy (see warmup.max.ms). These requests count in the metrics. "
+            + "/v2/health/ready says ready; it goes on while the JIT compiler is busy (see warmup.max.ms). These "
+            + "requests count in the metrics. "
             + "0: no warm-up.")
     long warmup_ms() default 2000;
 
