@@ -41,8 +41,10 @@ import org.osgi.framework.ServiceRegistration;
  * prediction is queued takes the prediction with it, at once rather than at its deadline, and it never runs; the
  * other clients are served as before, including keep-alive clients that send their next request on the same
  * connection while the first is still being answered (pipelining). Clients here are raw sockets, so that the test
- * decides exactly when a connection closes. The server has ONE modelhost, {@code solo}, with one worker, and a test
- * engine whose models sleep for the number of milliseconds their file holds.
+ * decides exactly when a connection closes. And a slow model holds up no other client: its requests run on the
+ * modelhost's workers, never on the listener's I/O thread that read them, which serves other connections too. The
+ * server has ONE modelhost, {@code solo}, with one worker, and a test engine whose models sleep for the number of
+ * milliseconds their file holds.
  */
 @RunWith(PaxExam.class)
 @ExamReactorStrategy(PerClass.class)
@@ -79,9 +81,8 @@ public class ClientDisconnectIT extends ModelHostTestSupport {
             Exposition metricsBefore = metrics();
 
             // one runs, one waits for it, three clients that will leave (two v1, one v2) wait behind, and one more.
-            // (With run_on_caller, the first runs on its caller's thread and the second is taken by the worker,
-            // which waits for the share; without, the second waits in the queue: the three that leave are queued
-            // either way.)
+            // (A model this slow never runs on its caller's thread: the first runs on the worker, the others
+            // queue.)
             long start = System.nanoTime();
             RawClient busy = client(clients).send(v1("nap"));
             await("the first request runs").atMost(Duration.ofSeconds(5)).pollInterval(Duration.ofMillis(20))
@@ -184,6 +185,51 @@ public class ClientDisconnectIT extends ModelHostTestSupport {
         } finally {
             clients.forEach(RawClient::close);
             undeployNap("quick");
+            registration.unregister();
+        }
+    }
+
+    @Test
+    public void aSlowModelHoldsUpNoOtherClient() throws Exception {
+        awaitServer();
+        NapEngine engine = new NapEngine();
+        ServiceRegistration<InferenceEngine> registration = register(engine);
+        List<RawClient> clients = new ArrayList<>();
+        try {
+            deployNap("slow", NAP_MILLIS);
+            NapModel model = engine.model(NAP_MILLIS);
+            Answer first = client(clients).send(v1("slow")).read(); // the host has measured the model now
+            assertEquals(first.toString(), 200, first.status);
+            // four predictions, each on its own connection (spread over the listener's I/O threads): one runs, the
+            // others queue; none may hold the thread that read it
+            long start = System.nanoTime();
+            List<RawClient> napping = new ArrayList<>();
+            for (int i = 0; i < 4; i++) {
+                napping.add(client(clients).send(v1("slow")));
+            }
+            // meanwhile new clients, one after the other, ask whether the server is live, as a probe would
+            long worst = 0;
+            int asked = 0;
+            while (System.nanoTime() - start < TimeUnit.MILLISECONDS.toNanos(NAP_MILLIS)) {
+                long sent = System.nanoTime();
+                Answer a = client(clients).send("GET /v2/health/live HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").read();
+                worst = Math.max(worst, System.nanoTime() - sent);
+                asked++;
+                assertEquals(a.toString(), 200, a.status);
+                Thread.sleep(20);
+            }
+            long worstMs = TimeUnit.NANOSECONDS.toMillis(worst);
+            System.out.println("SLOW MODEL: " + asked + " liveness probes on new connections while " + NAP_MILLIS
+                    + " ms predictions ran and queued, the slowest answered in " + worstMs + " ms");
+            assertTrue(asked + " probes, the slowest answered after " + worstMs + " ms", worstMs < NAP_MILLIS / 3);
+            for (RawClient c : napping) {
+                Answer a = c.read();
+                assertEquals(a.toString(), 200, a.status);
+            }
+            assertEquals(5, model.predictions.get());
+        } finally {
+            clients.forEach(RawClient::close);
+            undeployNap("slow");
             registration.unregister();
         }
     }

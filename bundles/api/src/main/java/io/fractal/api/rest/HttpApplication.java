@@ -14,6 +14,14 @@ package io.fractal.api.rest;
  * {@link #REDISPATCH}; the handler sets it to true, in the thread that called it, and returns without touching the
  * response. (The listener cannot look at the request once the handler returned: an asynchronous answer may have
  * completed and recycled it for another connection by then.)
+ *
+ * <p>The listener reads requests on I/O threads, each serving many connections, which must never wait. It runs a
+ * request on the I/O thread that read it only when the handler says it can serve that request there without
+ * waiting: the handler's Grizzly {@code RequestExecutorProvider} ({@code HttpHandler#getRequestExecutorProvider})
+ * answers null for it on that thread (Grizzly's {@code Threads.isService()} is true there). Any other answer sends
+ * the request to the listener's worker pool, where blocking (reading a slow body, waiting for a service) is fine.
+ * Grizzly's default provider sends every request to the pool. A handler served on the I/O thread that answers later
+ * (suspends the response) keeps the connection from being read until then, as the pool's threads have it.
  */
 public final class HttpApplication {
 

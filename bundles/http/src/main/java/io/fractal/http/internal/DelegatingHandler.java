@@ -5,6 +5,7 @@ import io.fractal.api.rest.HttpApplication;
 import java.nio.channels.SocketChannel;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
@@ -12,8 +13,10 @@ import java.util.logging.Logger;
 import org.glassfish.grizzly.http.server.AfterServiceListener;
 import org.glassfish.grizzly.http.server.HttpHandler;
 import org.glassfish.grizzly.http.server.Request;
+import org.glassfish.grizzly.http.server.RequestExecutorProvider;
 import org.glassfish.grizzly.http.server.Response;
 import org.glassfish.grizzly.nio.NIOConnection;
+import org.glassfish.grizzly.threadpool.Threads;
 
 /**
  * The stable handler the socket serves: it passes each request to the current application handler and counts the
@@ -37,6 +40,20 @@ final class DelegatingHandler extends HttpHandler {
     private volatile boolean closing;
     private volatile boolean shuttingDown;
     private volatile ClientWatch watch;
+    /** See {@link #getRequestExecutorProvider()}. */
+    private final RequestExecutorProvider executors = new RequestExecutorProvider() {
+        @Override
+        public Executor getExecutor(Request request) {
+            if (!Threads.isService()) {
+                return null; // a pool thread already (leader-follower or worker strategy)
+            }
+            Delegate d = current;
+            if (d != null && d.handler.getRequestExecutorProvider().getExecutor(request) == null) {
+                return null;
+            }
+            return request.getContext().getConnection().getTransport().getWorkerThreadPool();
+        }
+    };
 
     DelegatingHandler(long holdMillis) {
         super("fractal");
@@ -105,6 +122,16 @@ final class DelegatingHandler extends HttpHandler {
         synchronized (lock) {
             return delegates.stream().mapToInt(Delegate::users).sum();
         }
+    }
+
+    /**
+     * Where Grizzly runs a request: on the thread that read it, unless that is an I/O thread (the same-thread
+     * strategy's selector, which serves many connections and must never wait) and the application does not say it
+     * can serve this request there without waiting (its handler's own provider answers null); then on a worker.
+     */
+    @Override
+    public RequestExecutorProvider getRequestExecutorProvider() {
+        return executors;
     }
 
     @Override

@@ -29,6 +29,7 @@ import org.glassfish.grizzly.nio.SelectorRunner;
 import org.glassfish.grizzly.nio.transport.TCPNIOServerConnection;
 import org.glassfish.grizzly.nio.transport.TCPNIOTransport;
 import org.glassfish.grizzly.strategies.LeaderFollowerNIOStrategy;
+import org.glassfish.grizzly.strategies.SameThreadIOStrategy;
 import org.osgi.framework.Bundle;
 import org.osgi.framework.BundleContext;
 import org.osgi.framework.BundleException;
@@ -203,14 +204,20 @@ public class HttpListener {
         int base = Math.min(most, Math.max(4, 2 * Runtime.getRuntime().availableProcessors()));
         WorkerPool workers = new WorkerPool(base, most, c.worker_starvation_ms(), "fractal-http");
         listener.getTransport().setWorkerThreadPool(workers);
-        // Leader-follower: the thread the selector woke handles the request itself, and a pool thread takes over
-        // the selector; no hand-off of each request from the selector to a worker (benchmark/README.md section 9).
-        if (!"worker".equals(c.io_strategy())) {
-            if (!"leader-follower".equals(c.io_strategy())) {
-                LOG.warning(() -> "io.strategy=" + c.io_strategy() + " is neither leader-follower nor worker: "
-                        + "leader-follower it is");
+        // Same-thread (the default): the selector thread that read a request serves it when the application says it
+        // can without waiting (DelegatingHandler), with no thread hand-off at all, and hands anything else to the
+        // pool. Leader-follower: the thread the selector woke serves the request, a pool thread takes over the
+        // selector. Worker: the selector hands every request to the pool (benchmark/README.md, sections 9 and 11).
+        switch (c.io_strategy()) {
+            case "worker" -> { } // Grizzly's default
+            case "leader-follower" -> listener.getTransport().setIOStrategy(LeaderFollowerNIOStrategy.getInstance());
+            default -> {
+                if (!"same-thread".equals(c.io_strategy())) {
+                    LOG.warning(() -> "io.strategy=" + c.io_strategy() + " is none of same-thread, leader-follower "
+                            + "and worker: same-thread it is");
+                }
+                listener.getTransport().setIOStrategy(SameThreadIOStrategy.getInstance());
             }
-            listener.getTransport().setIOStrategy(LeaderFollowerNIOStrategy.getInstance());
         }
         listener.getTransport().setReadTimeout(Math.max(1, c.read_timeout_ms()), TimeUnit.MILLISECONDS);
         listener.registerAddOn(new StrictHttp()); // request heads checked before Grizzly parses them: 400 in JSON

@@ -33,10 +33,11 @@ import org.osgi.service.metatype.annotations.ObjectClassDefinition;
             + "Behind Kubernetes, a few seconds (5000).")
     long shutdown_delay_ms() default 1000;
 
-    @AttributeDefinition(description = "How requests reach a thread: leader-follower (the thread the selector "
-            + "woke serves the request, another thread takes over the selector) or worker (the selector hands each "
-            + "request to a pool thread: one more thread hand-off per request).")
-    String io_strategy() default "leader-follower";
+    @AttributeDefinition(description = "How requests reach a thread: same-thread (the selector thread that read a "
+            + "prediction whose body is in serves it, with no thread hand-off; everything else goes to the pool), "
+            + "leader-follower (the thread the selector woke serves the request, another thread takes over the "
+            + "selector) or worker (the selector hands each request to a pool thread).")
+    String io_strategy() default "same-thread";
 
     @AttributeDefinition(description = "Most threads serving requests. The pool keeps twice the cores (at least "
             + "4) and grows towards this only while requests starve in its queue (threads stuck reading slow "

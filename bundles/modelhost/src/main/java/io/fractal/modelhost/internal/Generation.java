@@ -17,10 +17,27 @@ final class Generation {
     private final AtomicInteger users = new AtomicInteger();
     private final CountDownLatch closed = new CountDownLatch(1);
     private volatile boolean retiring;
+    /** How long this load's calls typically take (a moving average of single calls), in ns; -1 until measured. */
+    private volatile long callNanos = -1;
 
     Generation(LoadedModel model, InferenceEngine engine) {
         this.model = model;
         this.engine = engine;
+    }
+
+    /**
+     * Counts one single call's duration into the typical one (an exponentially weighted average, 1/8 per call: a
+     * model that turns slow is seen within a few calls). Races between threads lose an update, never the average.
+     */
+    void timed(long nanos) {
+        long before = callNanos;
+        callNanos = before < 0 ? nanos : before + (nanos - before) / 8;
+    }
+
+    /** Whether this load's calls typically take at most {@code nanos}; false until one was measured. */
+    boolean quickerThan(long nanos) {
+        long typical = callNanos;
+        return typical >= 0 && typical <= nanos;
     }
 
     /** Takes a use; false once retiring. */

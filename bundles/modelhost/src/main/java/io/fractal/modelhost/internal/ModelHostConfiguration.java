@@ -38,6 +38,13 @@ import org.osgi.service.metatype.annotations.ObjectClassDefinition;
             + "host's worker threads.")
     boolean run_on_caller() default true;
 
+    @AttributeDefinition(name = "Run on caller up to", description = "Microseconds a model's call may typically "
+            + "take (its recent calls on this host, or its warm-up calls at first) for its requests to run on the "
+            + "caller's thread: the thread that read the request may be serving other connections too. A slower "
+            + "model, or one not measured yet, runs on the host's workers, where waiting costs no connection "
+            + "anything. 0: never on the caller.")
+    long run_on_caller_max_us() default 1000;
+
     @AttributeDefinition(name = "Warm-up calls", description = "Calls with zeros of the declared input shapes (one "
             + "row) a model gets after it loads and before it is READY, so that its first requests do not pay for the "
             + "engine's first-call optimisation (TorchScript's profiling executor, ONNX Runtime's allocations). "

@@ -77,6 +77,8 @@ public class ModelHostImpl implements ModelHost {
 
     private final String id;
     private final ModelHostConfiguration config;
+    /** The longest typical call run on the caller's thread, in ns; -1: none is. */
+    private final long callerMaxNanos;
     private final ModelFilter filter;
     private final int workerCount;
     /** The workers; {@code shutdown} lets the queued requests run, then the threads end. */
@@ -108,6 +110,8 @@ public class ModelHostImpl implements ModelHost {
     @Activate
     public ModelHostImpl(ModelHostConfiguration config, Map<String, Object> properties) {
         this.config = config;
+        this.callerMaxNanos = config.run_on_caller_max_us() <= 0 ? -1
+                : TimeUnit.MICROSECONDS.toNanos(config.run_on_caller_max_us());
         this.id = config.id().isBlank() ? defaultId(properties) : config.id().trim();
         this.filter = new ModelFilter(config.models());
         this.workerCount = Math.max(1, config.workers());
@@ -400,8 +404,8 @@ public class ModelHostImpl implements ModelHost {
         long start = System.nanoTime();
         try {
             LoadedModel loaded = engine.load(artifact, workerCount);
-            warmUp(loaded, m.key());
             Generation g = new Generation(loaded, engine);
+            warmUp(g, m.key());
             boolean ready;
             synchronized (m) {
                 ready = models.get(m.key()) == m && engines.get(engine.name()) == engine && m.ready(load, g);
@@ -430,7 +434,8 @@ public class ModelHostImpl implements ModelHost {
      * Runs a freshly loaded model {@code warmup_calls} times on zeros of its declared inputs (one row), before it
      * takes requests; a model whose inputs are not fully known, or that refuses zeros, is left cold.
      */
-    private void warmUp(LoadedModel model, String key) {
+    private void warmUp(Generation g, String key) {
+        LoadedModel model = g.model;
         int calls = config.warmup_calls();
         List<Tensor> zeros = calls <= 0 ? null : zeros(model.signature());
         if (zeros == null) {
@@ -439,7 +444,11 @@ public class ModelHostImpl implements ModelHost {
         long start = System.nanoTime();
         try {
             for (int i = 0; i < calls; i++) {
+                long call = System.nanoTime();
                 model.predict(zeros);
+                if (i == calls - 1) {
+                    g.timed(System.nanoTime() - call); // the first calls optimise: the last says what one costs
+                }
             }
             LOG.fine(() -> "Modelhost " + id + ": " + key + " warmed up with " + calls + " calls in "
                     + (System.nanoTime() - start) / 1_000_000 + " ms");
@@ -513,9 +522,10 @@ public class ModelHostImpl implements ModelHost {
     }
 
     /**
-     * Runs a request at once on the caller's thread when a worker's share of the host is free and nobody is queued
-     * (no hand-off to a worker thread, and none back), else queues it for the workers. Either way at most
-     * {@code workers} requests run at once on this host.
+     * Runs a request at once on the caller's thread when a worker's share of the host is free, nobody is queued,
+     * and the model's calls are known to be quick ({@code run.on.caller.max.us}): no hand-off to a worker thread,
+     * and none back. Else it queues for the workers, and the caller's thread is free at once (it may be the HTTP
+     * listener's, serving other connections too). Either way at most {@code workers} requests run at once here.
      */
     @Override
     public CompletableFuture<InferenceResponse> infer(InferenceRequest request) {
@@ -537,7 +547,8 @@ public class ModelHostImpl implements ModelHost {
         // A version that batches runs a request at once only while none of its calls runs: otherwise the request
         // queues, and the worker that takes it takes the others that queued meanwhile with it.
         if (config.run_on_caller() && accepting && batching.maxQueueDelayMicros() == 0 && workers.getQueue().isEmpty()
-                && (!batching.enabled() || m.running.get() == 0) && permits.tryAcquire()) {
+                && g.quickerThan(callerMaxNanos) && (!batching.enabled() || m.running.get() == 0)
+                && permits.tryAcquire()) {
             Runnable answer;
             inFlight.incrementAndGet();
             try {
@@ -731,7 +742,9 @@ public class ModelHostImpl implements ModelHost {
         InferenceRequest req = job.request();
         try {
             List<Tensor> outputs = job.generation().model.predict(req.inputs());
-            return succeeded(job, outputs, started, System.nanoTime() - started);
+            long took = System.nanoTime() - started;
+            job.generation().timed(took);
+            return succeeded(job, outputs, started, took);
         } catch (InvalidInputException e) {
             invalid.incrementAndGet(); // the request's fault, not the host's
             return () -> job.future().completeExceptionally(e);

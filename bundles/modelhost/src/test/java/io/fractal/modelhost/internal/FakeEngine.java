@@ -34,6 +34,10 @@ final class FakeEngine implements InferenceEngine {
     final AtomicInteger loads = new AtomicInteger();
     /** Counts the loads that returned or threw. */
     final AtomicInteger loadsEnded = new AtomicInteger();
+    /** Milliseconds each prediction takes (sleeping), beyond its work; 0: none. */
+    volatile long predictMillis;
+    /** The thread each prediction ran on, in order. */
+    final List<Thread> predictionThreads = new CopyOnWriteArrayList<>();
     /** Each prediction waits for this latch when set. */
     volatile CountDownLatch gate;
     /** The first dimension of every prediction's first input, in order. */
@@ -129,7 +133,15 @@ final class FakeEngine implements InferenceEngine {
             running.incrementAndGet();
             try {
                 entered.incrementAndGet();
+                predictionThreads.add(Thread.currentThread());
                 await(gate);
+                if (predictMillis > 0) {
+                    try {
+                        Thread.sleep(predictMillis); // the slow model a test asks for
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
+                }
                 if (predictFailure != null) {
                     throw predictFailure;
                 }

@@ -3,6 +3,7 @@ package io.fractal.modelhost.internal;
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNull;
@@ -754,12 +755,50 @@ class ModelHostImplTest {
     // ---- running on the caller's thread, dynamic batching --------------------------------------------------
 
     @Test
-    void aRequestRunsOnItsCallersThreadWhenAWorkerIsFreeAndNobodyIsQueued() {
-        ModelHostImpl host = readyHost(Map.of("id", "mh-caller", "workers", 1, "run_on_caller", true), "iris", 1);
+    void aQuickModelsRequestRunsOnItsCallersThreadWhenAWorkerIsFreeAndNobodyIsQueued() {
+        ModelHostImpl host = host(Map.of("id", "mh-caller", "workers", 1, "run_on_caller", true));
+        FakeEngine engine = irisReady(host);
+        // not measured yet (no warm-up here): on a worker, where a slow model would hold up no caller
+        assertArrayEquals(new float[] {2}, host.infer(request("iris", 1, 1)).join().outputs().get(0).toFloats());
+        assertNotEquals(Thread.currentThread(), engine.predictionThreads.get(0));
         CompletableFuture<InferenceResponse> f = host.infer(request("iris", 1, 3));
         assertTrue(f.isDone(), "answered before infer returned: no hand-off to a worker");
+        assertEquals(Thread.currentThread(), engine.predictionThreads.get(1));
         assertArrayEquals(new float[] {6}, f.join().outputs().get(0).toFloats());
         assertEquals(0, host.outstanding());
+    }
+
+    @Test
+    void aModelMeasuredQuickByItsWarmUpRunsItsFirstRequestOnTheCaller() {
+        ModelHostImpl host = host(Map.of("id", "mh-warm-caller", "workers", 1, "run_on_caller", true,
+                "warmup_calls", 2));
+        FakeEngine engine = irisReady(host);
+        CompletableFuture<InferenceResponse> f = host.infer(request("iris", 1, 3));
+        assertTrue(f.isDone());
+        assertEquals(Thread.currentThread(), engine.predictionThreads.get(2)); // after the two warm-up calls
+    }
+
+    @Test
+    void aSlowModelsRequestsRunOnTheWorkersAndLeaveTheCallersThreadAtOnce() {
+        ModelHostImpl host = host(Map.of("id", "mh-slow-caller", "workers", 2, "run_on_caller", true,
+                "warmup_calls", 1, "run_on_caller_max_us", 2000L));
+        FakeEngine engine = engine();
+        engine.predictMillis = 20; // typically 20 ms a call: more than the 2 ms the caller's thread may give
+        host.bindEngine(engine);
+        bind(host, "iris", 1);
+        awaitReady(host, "iris", 1);
+        for (int i = 0; i < 3; i++) {
+            assertArrayEquals(new float[] {2 * i}, host.infer(request("iris", 1, i)).join().outputs().get(0)
+                    .toFloats());
+        }
+        assertEquals(4, engine.predictionThreads.size());
+        engine.predictionThreads.subList(1, 4).forEach(t -> assertNotEquals(Thread.currentThread(), t));
+        // the same model turned quick runs on the caller within a few calls (the typical call is an average)
+        engine.predictMillis = 0;
+        await().atMost(WAIT).until(() -> {
+            host.infer(request("iris", 1, 1)).join();
+            return engine.predictionThreads.get(engine.predictionThreads.size() - 1) == Thread.currentThread();
+        });
     }
 
     @Test

@@ -31,8 +31,12 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Supplier;
 import java.util.logging.Level;
 import java.util.logging.Logger;
+import org.glassfish.grizzly.Connection;
+import org.glassfish.grizzly.IOEvent;
 import org.glassfish.grizzly.http.server.Request;
 import org.glassfish.grizzly.http.server.Response;
+import org.glassfish.grizzly.nio.NIOConnection;
+import org.glassfish.grizzly.threadpool.Threads;
 
 /**
  * The direct path of one application build: the resource methods marked {@link Direct}, called straight from the
@@ -54,6 +58,12 @@ final class DirectLane {
             "text/plain");
     private static final Set<String> PLAIN_ACCEPTS = Set.of("*/*", "application/json");
     private static final String JSON = "application/json";
+    /**
+     * Request and answer bodies up to this size are read, parsed and written on the listener's I/O thread, when a
+     * request is served there ({@link #servesAtOnce}): a larger answer is written from a worker thread, which may
+     * wait for a slow client to take it where the I/O thread must not.
+     */
+    static final int AT_ONCE_BYTES = 64 * 1024;
 
     private final List<Route> routes;
     private final Tokens tokens;
@@ -122,6 +132,36 @@ final class DirectLane {
         return false;
     }
 
+    /**
+     * Whether this request can be served on the listener's I/O thread, where nothing may wait (HttpApplication): a
+     * plain request of a direct route whose whole body is in (declared by {@code Content-Length}, at most
+     * {@value #AT_ONCE_BYTES} bytes, not compressed), on a connection with no earlier answer still being written.
+     * The call itself does not wait: a model that takes long runs on its modelhost's workers, and the answer is
+     * written when it comes.
+     */
+    boolean servesAtOnce(Request request) {
+        if (!org.glassfish.grizzly.http.Method.POST.equals(request.getMethod())
+                || request.getHeader(HttpHeaders.CONTENT_ENCODING) != null) {
+            return false;
+        }
+        long length = request.getContentLengthLong();
+        if (length < 0 || length > AT_ONCE_BYTES || request.getInputBuffer().readyData() < length
+                || !(request.getContext().getConnection() instanceof NIOConnection c)
+                || c.getAsyncWriteQueue().spaceInBytes() > 0) {
+            return false;
+        }
+        String[] segments = plainSegments(request.getRequestURI());
+        if (segments == null || !plainHeaders(request)) {
+            return false;
+        }
+        for (Route route : routes) {
+            if (route.match(segments) != null) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     /** The path's segments, or null unless it is made of plain characters only (see the class comment). */
     private static String[] plainSegments(String uri) {
         if (uri == null || uri.length() < 2 || uri.charAt(0) != '/' || uri.charAt(uri.length() - 1) == '/') {
@@ -179,11 +219,17 @@ final class DirectLane {
             CompletableFuture<?> f = stage.toCompletableFuture();
             if (!f.isDone()) {
                 response.suspend();
+                // On the listener's I/O thread, Grizzly would go on reading the connection while the answer is
+                // computed, and a request the client sends meanwhile (pipelining) would meet one still unanswered:
+                // the connection is not read until then, as when a worker thread serves it.
+                Connection<?> connection = Threads.isService() ? request.getContext().getConnection() : null;
+                reading(connection, false);
                 f.whenComplete((value, error) -> {
                     try {
                         answer(route, start, request, response, value, error);
                     } finally {
                         response.resume();
+                        reading(connection, true);
                     }
                 });
                 return;
@@ -198,28 +244,88 @@ final class DirectLane {
         answer(route, start, request, response, result, null);
     }
 
-    /** Writes a value, a JAX-RS response or an error as JAX-RS would, then counts the request. */
+    /** Lets Grizzly read a connection again, or not; nothing for null or a connection closed meanwhile. */
+    private static void reading(Connection<?> connection, boolean on) {
+        if (connection == null) {
+            return;
+        }
+        try {
+            if (on) {
+                connection.enableIOEvent(IOEvent.READ);
+            } else {
+                connection.disableIOEvent(IOEvent.READ);
+            }
+        } catch (IOException e) {
+            LOG.log(Level.FINE, "Connection closed meanwhile", e);
+        }
+    }
+
+    /**
+     * Writes a value, a JAX-RS response or an error as JAX-RS would, then counts the request. On the listener's I/O
+     * thread an answer larger than {@value #AT_ONCE_BYTES} bytes is written from a worker thread instead.
+     */
     private void answer(Route route, long start, Request request, Response response, Object value, Throwable error) {
         int status;
+        String type;
+        Map<String, List<String>> headers;
+        byte[] body;
         try {
             jakarta.ws.rs.core.Response r = error != null ? errors.toResponse(error)
                     : value instanceof jakarta.ws.rs.core.Response given ? given : null;
             if (r == null) {
                 status = 200;
-                write(response, 200, JSON, Map.of(), value);
+                type = JSON;
+                headers = Map.of();
+                body = body(value);
             } else {
                 status = r.getStatus();
-                MediaType type = r.getMediaType();
-                write(response, status, type == null || MediaType.APPLICATION_JSON_TYPE.equals(type) ? JSON
-                        : type.toString(), headers(r), r.getEntity());
+                MediaType media = r.getMediaType();
+                type = media == null || MediaType.APPLICATION_JSON_TYPE.equals(media) ? JSON : media.toString();
+                headers = headers(r);
+                body = body(r.getEntity());
             }
         } catch (IOException | RuntimeException e) {
-            status = 0; // the client went away, or the answer could not be written: nothing more to tell it
+            LOG.log(Level.WARNING, "Direct answer could not be encoded", e);
+            status = 500;
+            type = JSON;
+            headers = Map.of();
+            body = "{\"error\":\"internal error: the answer could not be encoded\"}".getBytes(StandardCharsets.UTF_8);
+        }
+        if (body != null && body.length > AT_ONCE_BYTES && Threads.isService()) {
+            int s = status;
+            String t = type;
+            Map<String, List<String>> h = headers;
+            byte[] b = body;
+            response.suspend();
+            try {
+                request.getContext().getConnection().getTransport().getWorkerThreadPool().execute(() -> {
+                    try {
+                        send(route, start, response, s, t, h, b);
+                    } finally {
+                        response.resume();
+                    }
+                });
+            } catch (RuntimeException e) { // no worker would take it: the client is not answered, nor waits
+                LOG.log(Level.FINE, "Direct answer not written", e);
+                response.resume();
+            }
+            return;
+        }
+        send(route, start, response, status, type, headers, body);
+    }
+
+    private void send(Route route, long start, Response response, int status, String type,
+            Map<String, List<String>> headers, byte[] body) {
+        int counted = status;
+        try {
+            write(response, status, type, headers, body);
+        } catch (IOException | RuntimeException e) {
+            // The client went away (the listener may have seen its connection close first): 499, client closed
+            // request, as whatever it was going to be told.
             LOG.log(Level.FINE, "Direct answer not written", e);
+            counted = 499;
         }
-        if (status > 0) {
-            count(route, status, System.nanoTime() - start);
-        }
+        count(route, counted, System.nanoTime() - start);
     }
 
     /**
@@ -248,22 +354,24 @@ final class DirectLane {
         return HttpHeaders.CONTENT_TYPE.equalsIgnoreCase(header) || HttpHeaders.CONTENT_LENGTH.equalsIgnoreCase(header);
     }
 
-    private void write(Response response, int status, String type, Map<String, List<String>> headers, Object entity)
-            throws IOException {
-        byte[] body;
+    /** An answer's entity as bytes; null for none. */
+    private byte[] body(Object entity) throws IOException {
         if (entity == null) {
-            body = null;
+            return null;
         } else if (entity instanceof byte[] bytes) {
-            body = bytes;
+            return bytes;
         } else if (entity instanceof String text) {
-            body = text.getBytes(StandardCharsets.UTF_8);
+            return text.getBytes(StandardCharsets.UTF_8);
         } else if (entity instanceof StreamingOutput streaming) {
             ByteArrayOutputStream out = new ByteArrayOutputStream();
             streaming.write(out);
-            body = out.toByteArray();
-        } else {
-            body = mapper.writeValueAsBytes(entity);
+            return out.toByteArray();
         }
+        return mapper.writeValueAsBytes(entity);
+    }
+
+    private static void write(Response response, int status, String type, Map<String, List<String>> headers,
+            byte[] body) throws IOException {
         response.setStatus(status);
         for (Map.Entry<String, List<String>> h : headers.entrySet()) {
             if (skipped(h.getKey())) {

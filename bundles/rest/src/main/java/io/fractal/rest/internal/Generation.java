@@ -5,9 +5,11 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.Executor;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.glassfish.grizzly.http.server.HttpHandler;
 import org.glassfish.grizzly.http.server.Request;
+import org.glassfish.grizzly.http.server.RequestExecutorProvider;
 import org.glassfish.grizzly.http.server.Response;
 import org.glassfish.jersey.grizzly2.httpserver.GrizzlyHttpContainer;
 import org.osgi.framework.ServiceRegistration;
@@ -32,6 +34,20 @@ final class Generation extends HttpHandler {
     /** The {@link io.fractal.api.rest.Direct} methods of this build; null for none (or switched off). */
     private final DirectLane direct;
     volatile ServiceRegistration<HttpHandler> registration;
+    /**
+     * Where the listener runs a request it read on an I/O thread (HttpApplication): there, for a plain direct call
+     * whose body is in; on a worker thread for everything else (Jersey's calls may wait: for a body, a service, a
+     * model's load).
+     */
+    private final RequestExecutorProvider executors = new RequestExecutorProvider() {
+        private final RequestExecutorProvider workers = new RequestExecutorProvider.WorkerThreadProvider();
+
+        @Override
+        public Executor getExecutor(Request request) {
+            return direct != null && holding.isEmpty() && direct.servesAtOnce(request) ? null
+                    : workers.getExecutor(request);
+        }
+    };
 
     /**
      * @param roots   the root paths of the resources in this build
@@ -47,6 +63,11 @@ final class Generation extends HttpHandler {
         this.holding = Map.copyOf(holding);
         this.successor = successor;
         this.direct = direct;
+    }
+
+    @Override
+    public RequestExecutorProvider getRequestExecutorProvider() {
+        return executors;
     }
 
     @Override
