@@ -30,6 +30,8 @@ final class DelegatingHandler extends HttpHandler {
     /** A request declined this many times is answered by the handler it last reached (a bug, not a swap). */
     private static final int MAX_REDISPATCH = 8;
     static final String READY_PATH = "/v2/health/ready";
+    /** Request attribute: the {@link Delegate} taken for a request served on the I/O thread that read it. */
+    private static final String PINNED = DelegatingHandler.class.getName() + ".pinned";
     private static final byte[] NOT_READY = "{\"ready\":false,\"reason\":\"the server is shutting down\"}"
             .getBytes(java.nio.charset.StandardCharsets.UTF_8);
 
@@ -40,7 +42,11 @@ final class DelegatingHandler extends HttpHandler {
     private volatile boolean closing;
     private volatile boolean shuttingDown;
     private volatile ClientWatch watch;
-    /** See {@link #getRequestExecutorProvider()}. */
+    /**
+     * See {@link #getRequestExecutorProvider()}. The handler that says it serves a request on the I/O thread is taken
+     * for it there and then ({@link #PINNED}): if it were looked up again in {@link #service}, a swap in between could
+     * hand the request to a handler that waits (for a successor, for a service), on the I/O thread.
+     */
     private final RequestExecutorProvider executors = new RequestExecutorProvider() {
         @Override
         public Executor getExecutor(Request request) {
@@ -48,8 +54,12 @@ final class DelegatingHandler extends HttpHandler {
                 return null; // a pool thread already (leader-follower or worker strategy)
             }
             Delegate d = current;
-            if (d != null && d.handler.getRequestExecutorProvider().getExecutor(request) == null) {
-                return null;
+            if (d != null && d.acquire()) {
+                if (d.handler.getRequestExecutorProvider().getExecutor(request) == null) {
+                    request.setAttribute(PINNED, d);
+                    return null;
+                }
+                d.release();
             }
             return request.getContext().getConnection().getTransport().getWorkerThreadPool();
         }
@@ -137,10 +147,17 @@ final class DelegatingHandler extends HttpHandler {
     @Override
     public void service(Request request, Response response) throws Exception {
         long deadline = System.nanoTime() + holdNanos;
+        Delegate pinned = request.getAttribute(PINNED) instanceof Delegate p ? p : null;
+        if (pinned != null) {
+            request.removeAttribute(PINNED);
+        }
         if (closing || shuttingDown) {
             response.setHeader("Connection", "close");
         }
         if (shuttingDown && READY_PATH.equals(request.getRequestURI())) {
+            if (pinned != null) {
+                pinned.release();
+            }
             response.setStatus(400); // the v2 protocol: 200 is true, 4xx false
             response.setContentType("application/json");
             response.setContentLength(NOT_READY.length);
@@ -151,7 +168,9 @@ final class DelegatingHandler extends HttpHandler {
         Exchange serving = new Exchange(request);
         request.addAfterServiceListener(serving);
         for (int attempt = 0; ; attempt++) {
-            Delegate d = acquire(deadline);
+            // A pinned handler serves without declining (it said so); were it to decline all the same, the next
+            // one is waited for as on a pool thread.
+            Delegate d = attempt == 0 && pinned != null ? pinned : acquire(deadline);
             if (d == null) {
                 JsonErrorPages.send(response, 503, "the HTTP application is not available (being updated?); retry",
                         1);

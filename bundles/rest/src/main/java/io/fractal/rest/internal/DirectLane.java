@@ -36,6 +36,7 @@ import org.glassfish.grizzly.IOEvent;
 import org.glassfish.grizzly.http.server.Request;
 import org.glassfish.grizzly.http.server.Response;
 import org.glassfish.grizzly.nio.NIOConnection;
+import org.glassfish.grizzly.strategies.SameThreadIOStrategy;
 import org.glassfish.grizzly.threadpool.Threads;
 
 /**
@@ -64,6 +65,9 @@ final class DirectLane {
      * wait for a slow client to take it where the I/O thread must not.
      */
     static final int AT_ONCE_BYTES = 64 * 1024;
+
+    /** Connections of a same-thread listener with answers suspended on them, and how many (see pausable). */
+    private static final Map<Connection<?>, Integer> PAUSED = new ConcurrentHashMap<>();
 
     private final List<Route> routes;
     private final Tokens tokens;
@@ -145,9 +149,12 @@ final class DirectLane {
             return false;
         }
         long length = request.getContentLengthLong();
+        // An answer of up to AT_ONCE_BYTES is never held back by its connection's write queue (were it limited to
+        // less, the I/O thread would wait for its own selector to write it).
         if (length < 0 || length > AT_ONCE_BYTES || request.getInputBuffer().readyData() < length
                 || !(request.getContext().getConnection() instanceof NIOConnection c)
-                || c.getAsyncWriteQueue().spaceInBytes() > 0) {
+                || c.getAsyncWriteQueue().spaceInBytes() > 0
+                || (c.getMaxAsyncWriteQueueSize() >= 0 && c.getMaxAsyncWriteQueueSize() < 2 * AT_ONCE_BYTES)) {
             return false;
         }
         String[] segments = plainSegments(request.getRequestURI());
@@ -219,17 +226,21 @@ final class DirectLane {
             CompletableFuture<?> f = stage.toCompletableFuture();
             if (!f.isDone()) {
                 response.suspend();
-                // On the listener's I/O thread, Grizzly would go on reading the connection while the answer is
-                // computed, and a request the client sends meanwhile (pipelining) would meet one still unanswered:
-                // the connection is not read until then, as when a worker thread serves it.
-                Connection<?> connection = Threads.isService() ? request.getContext().getConnection() : null;
-                reading(connection, false);
+                Connection<?> connection = pausable(request);
+                pause(connection);
                 f.whenComplete((value, error) -> {
-                    try {
-                        answer(route, start, request, response, value, error);
-                    } finally {
-                        response.resume();
-                        reading(connection, true);
+                    Runnable finish = () -> {
+                        try {
+                            answer(route, start, request, response, value, error);
+                        } finally {
+                            response.resume();
+                            unpause(connection);
+                        }
+                    };
+                    // completed before whenComplete was called: this is still the I/O thread, where answers wait
+                    // for nothing (not for a slow client taking a large one)
+                    if (!Threads.isService() || !onWorker(request, finish)) {
+                        finish.run();
                     }
                 });
                 return;
@@ -244,11 +255,60 @@ final class DirectLane {
         answer(route, start, request, response, result, null);
     }
 
-    /** Lets Grizzly read a connection again, or not; nothing for null or a connection closed meanwhile. */
-    private static void reading(Connection<?> connection, boolean on) {
-        if (connection == null) {
-            return;
+    /**
+     * The request's connection if its listener runs the same-thread strategy, where Grizzly goes on reading a
+     * connection while an answer on it is suspended: a request the client sends meanwhile (pipelining) would meet
+     * one still unanswered. Such a connection is not read while answers are suspended on it ({@link #pause}), as
+     * the other strategies have it. Null for the others.
+     */
+    private static Connection<?> pausable(Request request) {
+        Connection<?> c = request.getContext().getConnection();
+        return c.getTransport().getIOStrategy() instanceof SameThreadIOStrategy ? c : null;
+    }
+
+    /** One more answer suspended on the connection: not read from the first on. Nothing for null. */
+    private static void pause(Connection<?> connection) {
+        if (connection != null) {
+            PAUSED.compute(connection, (c, n) -> {
+                if (n == null) {
+                    reading(c, false);
+                    return 1;
+                }
+                return n + 1;
+            });
         }
+    }
+
+    /**
+     * One answer fewer suspended on the connection: read again after the last. (Resuming an answer may serve the
+     * next pipelined request on the same thread, whose answer may be suspended in turn: the count keeps its
+     * connection unread.) Nothing for null.
+     */
+    private static void unpause(Connection<?> connection) {
+        if (connection != null) {
+            PAUSED.compute(connection, (c, n) -> {
+                if (n == null || n <= 1) {
+                    reading(c, true);
+                    return null;
+                }
+                return n - 1;
+            });
+        }
+    }
+
+    /** Runs the task on the listener's worker pool; false if the pool refused it (stopping). */
+    private static boolean onWorker(Request request, Runnable task) {
+        try {
+            request.getContext().getConnection().getTransport().getWorkerThreadPool().execute(task);
+            return true;
+        } catch (RuntimeException e) {
+            LOG.log(Level.FINE, "Worker pool refused a task: run here", e);
+            return false;
+        }
+    }
+
+    /** Lets Grizzly read a connection again, or not; nothing for a connection closed meanwhile. */
+    private static void reading(Connection<?> connection, boolean on) {
         try {
             if (on) {
                 connection.enableIOEvent(IOEvent.READ);
@@ -291,23 +351,24 @@ final class DirectLane {
             headers = Map.of();
             body = "{\"error\":\"internal error: the answer could not be encoded\"}".getBytes(StandardCharsets.UTF_8);
         }
-        if (body != null && body.length > AT_ONCE_BYTES && Threads.isService()) {
+        if (body != null && body.length > AT_ONCE_BYTES && Threads.isService() && !response.isSuspended()) {
             int s = status;
             String t = type;
             Map<String, List<String>> h = headers;
             byte[] b = body;
             response.suspend();
-            try {
-                request.getContext().getConnection().getTransport().getWorkerThreadPool().execute(() -> {
-                    try {
-                        send(route, start, response, s, t, h, b);
-                    } finally {
-                        response.resume();
-                    }
-                });
-            } catch (RuntimeException e) { // no worker would take it: the client is not answered, nor waits
-                LOG.log(Level.FINE, "Direct answer not written", e);
-                response.resume();
+            Connection<?> connection = pausable(request);
+            pause(connection);
+            Runnable write = () -> {
+                try {
+                    send(route, start, response, s, t, h, b);
+                } finally {
+                    response.resume();
+                    unpause(connection);
+                }
+            };
+            if (!onWorker(request, write)) {
+                write.run(); // the pool is stopping: written here rather than not at all
             }
             return;
         }
