@@ -53,13 +53,24 @@ final class DelegatingHandler extends HttpHandler {
             if (!Threads.isService()) {
                 return null; // a pool thread already (leader-follower or worker strategy)
             }
+            if (request.getAttribute(PINNED) != null) {
+                return null; // asked again for the same request (Grizzly's read and write handlers): served here
+            }
             Delegate d = current;
             if (d != null && d.acquire()) {
-                if (d.handler.getRequestExecutorProvider().getExecutor(request) == null) {
-                    request.setAttribute(PINNED, d);
+                boolean here = false;
+                try {
+                    here = d.handler.getRequestExecutorProvider().getExecutor(request) == null;
+                } finally {
+                    if (here) {
+                        request.setAttribute(PINNED, d);
+                    } else {
+                        d.release();
+                    }
+                }
+                if (here) {
                     return null;
                 }
-                d.release();
             }
             return request.getContext().getConnection().getTransport().getWorkerThreadPool();
         }
@@ -149,7 +160,7 @@ final class DelegatingHandler extends HttpHandler {
         long deadline = System.nanoTime() + holdNanos;
         Delegate pinned = request.getAttribute(PINNED) instanceof Delegate p ? p : null;
         if (pinned != null) {
-            request.removeAttribute(PINNED);
+            request.setAttribute(PINNED, Boolean.TRUE); // taken: the provider does not take another for it
         }
         if (closing || shuttingDown) {
             response.setHeader("Connection", "close");

@@ -68,6 +68,8 @@ final class DirectLane {
 
     /** Connections of a same-thread listener with answers suspended on them, and how many (see pausable). */
     private static final Map<Connection<?>, Integer> PAUSED = new ConcurrentHashMap<>();
+    /** On a paused connection while it is: a connection that closes leaves {@link #PAUSED}. */
+    private static final Connection.CloseListener FORGET_PAUSED = (closed, type) -> PAUSED.remove(closed);
 
     private final List<Route> routes;
     private final Tokens tokens;
@@ -233,8 +235,11 @@ final class DirectLane {
                         try {
                             answer(route, start, request, response, value, error);
                         } finally {
-                            response.resume();
-                            unpause(connection);
+                            try {
+                                response.resume();
+                            } finally {
+                                unpause(connection);
+                            }
                         }
                     };
                     // completed before whenComplete was called: this is still the I/O thread, where answers wait
@@ -266,12 +271,16 @@ final class DirectLane {
         return c.getTransport().getIOStrategy() instanceof SameThreadIOStrategy ? c : null;
     }
 
-    /** One more answer suspended on the connection: not read from the first on. Nothing for null. */
+    /**
+     * One more answer suspended on the connection: not read from the first on. Nothing for null. A connection that
+     * closes leaves the count (an answer that never comes would otherwise keep it there).
+     */
     private static void pause(Connection<?> connection) {
         if (connection != null) {
             PAUSED.compute(connection, (c, n) -> {
                 if (n == null) {
                     reading(c, false);
+                    c.addCloseListener(FORGET_PAUSED);
                     return 1;
                 }
                 return n + 1;
@@ -288,6 +297,7 @@ final class DirectLane {
         if (connection != null) {
             PAUSED.compute(connection, (c, n) -> {
                 if (n == null || n <= 1) {
+                    c.removeCloseListener(FORGET_PAUSED);
                     reading(c, true);
                     return null;
                 }
@@ -315,7 +325,7 @@ final class DirectLane {
             } else {
                 connection.disableIOEvent(IOEvent.READ);
             }
-        } catch (IOException e) {
+        } catch (IOException | RuntimeException e) { // closed meanwhile (a cancelled key, say)
             LOG.log(Level.FINE, "Connection closed meanwhile", e);
         }
     }
@@ -363,8 +373,11 @@ final class DirectLane {
                 try {
                     send(route, start, response, s, t, h, b);
                 } finally {
-                    response.resume();
-                    unpause(connection);
+                    try {
+                        response.resume();
+                    } finally {
+                        unpause(connection);
+                    }
                 }
             };
             if (!onWorker(request, write)) {
