@@ -220,11 +220,21 @@ public class ClusterIT {
             load.mark();
             long stopped = System.nanoTime();
             c.signal("STOP");
-            await("A ejects the hung C", 30, () -> !hosts(a).contains("mh1@c"));
+            boolean dumped = false;
+            while (hosts(a).contains("mh1@c") && System.nanoTime() - stopped < TimeUnit.SECONDS.toNanos(30)) {
+                if (!dumped && System.nanoTime() - stopped > TimeUnit.SECONDS.toNanos(7)) {
+                    // late (the heartbeat timeout is 5 s): what A and B are doing, for the failure to explain
+                    a.dumpThreads("late-ejection");
+                    b.dumpThreads("late-ejection");
+                    dumped = true;
+                }
+                Thread.sleep(50);
+            }
             long hung = ms(System.nanoTime() - stopped);
             Thread.sleep(1000);
             table.add(load.row("kill -STOP C", hung));
-            assertTrue("a hung node was ejected after " + hung + " ms, past the heartbeat timeout", hung < 9000);
+            assertTrue("a hung node was ejected after " + hung + " ms, past the heartbeat timeout (A and B's threads: "
+                    + "log/threads-late-ejection.txt in their homes)", hung < 9000);
 
             // ---- C resumed (a healed partition, seen from the small side): it merges back and serves again
             load.mark();

@@ -70,6 +70,11 @@ final class ClusterNodes {
             Path shared = Files.createDirectories(Paths.get(engines).toAbsolutePath());
             Files.createSymbolicLink(Files.createDirectories(home.resolve("cache")).resolve("djl"), shared);
         }
+        // Hazelcast's membership decisions and connections in the log: what a failure of these tests needs told
+        Files.writeString(home.resolve("conf/logging.properties"), "\n"
+                + "com.hazelcast.internal.cluster.impl.MembershipManager.level=INFO\n"
+                + "com.hazelcast.internal.cluster.impl.ClusterHeartbeatManager.level=INFO\n"
+                + "com.hazelcast.internal.server.tcp.level=INFO\n", java.nio.file.StandardOpenOption.APPEND);
         home.resolve("bin/fractal").toFile().setExecutable(true);
         home.resolve("bin/client").toFile().setExecutable(true);
         Path deploy = Files.createDirectories(home.resolve("deploy"));
@@ -188,6 +193,26 @@ final class ClusterNodes {
                     .redirectInput(ProcessBuilder.Redirect.PIPE)
                     .start();
             process.getOutputStream().close();
+        }
+
+        /**
+         * The node's threads ({@code jcmd Thread.print}) into {@code log/threads-<label>.txt}, for a failure to
+         * explain; nothing if the node is not running (or jcmd cannot reach it).
+         */
+        void dumpThreads(String label) {
+            if (process == null || !process.isAlive()) {
+                return;
+            }
+            try {
+                Path out = log.resolveSibling("threads-" + label + ".txt");
+                Process jcmd = new ProcessBuilder("jcmd", Long.toString(process.pid()), "Thread.print")
+                        .redirectErrorStream(true).redirectOutput(out.toFile()).start();
+                jcmd.waitFor(20, TimeUnit.SECONDS);
+            } catch (IOException e) {
+                System.out.println("no thread dump of " + name + ": " + e.getMessage());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
         }
 
         void signal(String signal) throws IOException, InterruptedException {
