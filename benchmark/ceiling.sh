@@ -175,7 +175,8 @@ done
 
 # ---------------------------------------------------------------------------------------------------------------
 # The ceilings: two bare Grizzly servers per model, each on a free port: with Grizzly's default (worker) I/O
-# strategy, and with leader-follower as Fractal's listener runs by default.
+# strategy, and with leader-follower (Fractal's listener's default until 393e967; its default now, same-thread, has
+# the same median and throughput with no work per request: benchmark/README.md section 11).
 # start_ceiling MODEL KIND [leader-follower]: KIND ceiling or ceilinglf (its port in PORT or PORT_LF)
 start_ceiling() {
   local m="$1" kind="$2" port

@@ -16,7 +16,7 @@ import org.glassfish.grizzly.strategies.LeaderFollowerNIOStrategy;
  * the bytes of a file given at start: the size of Fractal's answer to the same request. No Jersey, no Jackson, no
  * model: whatever Fractal spends beyond this is Fractal's.
  *
- * <pre>java -cp grizzly-framework.jar:grizzly-http.jar:grizzly-http-server.jar benchmark/src/Ceiling.java PORT BODY_FILE</pre>
+ * <pre>java -cp grizzly-framework.jar:grizzly-http.jar:grizzly-http-server.jar benchmark/src/Ceiling.java PORT BODY_FILE [leader-follower|same-thread]</pre>
  *
  * Prints "READY port" once it listens; runs until killed.
  */
@@ -29,8 +29,20 @@ public final class Ceiling {
         if (args.length > 2 && args[2].equals("leader-follower")) {
             listener.getTransport().setIOStrategy(LeaderFollowerNIOStrategy.getInstance());
         }
+        // same-thread: the selector thread that read a request serves it, as Fractal serves a prediction whose body is
+        // in (the bodies here are a few hundred bytes, in one packet)
+        boolean sameThread = args.length > 2 && args[2].equals("same-thread");
+        if (sameThread) {
+            listener.getTransport().setIOStrategy(org.glassfish.grizzly.strategies.SameThreadIOStrategy.getInstance());
+        }
         server.addListener(listener);
         server.getServerConfiguration().addHttpHandler(new HttpHandler() {
+            @Override
+            public org.glassfish.grizzly.http.server.RequestExecutorProvider getRequestExecutorProvider() {
+                return sameThread ? new org.glassfish.grizzly.http.server.RequestExecutorProvider.SameThreadProvider()
+                        : super.getRequestExecutorProvider();
+            }
+
             @Override
             public void service(Request request, Response response) throws Exception {
                 request.getInputStream().readAllBytes();   // the whole body, as a server that parses it must
