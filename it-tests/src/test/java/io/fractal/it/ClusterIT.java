@@ -235,10 +235,11 @@ public class ClusterIT {
             long hung = ms(System.nanoTime() - stopped);
             Thread.sleep(1000);
             table.add(load.row("kill -STOP C", hung));
-            // A known defect (issue 11's notes of 2026-12-03): when the hung node is the Hazelcast master, the two
-            // others sometimes stop hearing each other for a heartbeat timeout while one claims mastership, and split
-            // before they merge back; C then leaves after up to two timeouts. Bounded here, not hidden: the logs say
-            // which case it was, and the thread dumps above are kept for it.
+            // When the hung node is the Hazelcast master, the two others sometimes stopped hearing each other for a
+            // heartbeat timeout while one claimed mastership, and split before they merged back; C then left after
+            // up to two timeouts (2 runs of 6, issue 11's notes of 2026-12-03). Since bin/fractal has Hazelcast's I/O
+            // selector wake every 100 ms it has not happened (8 of 8 runs, 4.7 to 5.7 s); the wider bound stays until
+            // more runs confirm it. The logs say which case it was, and the thread dumps above are kept for it.
             boolean masterHung = false;
             for (Node n : List.of(a, b)) {
                 Long claim = since(stoppedWall, n.log.resolveSibling("fractal.log"), "Starting mastership claim process");
