@@ -612,6 +612,9 @@ public class ClusterNode implements ModelStateListener, RemoteModelHost.Versions
         s.sha256 = v.sha256;
         s.size = v.size;
         s.created = r == null ? v.created : r.originCreated(m.name, v.sha256, v.created);
+        if (r != null) {
+            r.announced(m.name, v.sha256);
+        }
         s.engine = v.engine;
         s.description = v.description;
         s.isDefault = v.version == m.defaultVersion;

@@ -62,6 +62,8 @@ final class Replicator implements AutoCloseable {
     private final Map<String, Long> tombstones = new ConcurrentHashMap<>();
     /** "name sha" of copied versions: when they were created on the node they came from. */
     private final Map<String, Long> origins = new ConcurrentHashMap<>();
+    /** "name sha" of versions published from here since the last reconcile that saw them gone. */
+    private final java.util.Set<String> announced = ConcurrentHashMap.newKeySet();
     private final Set<String> fetching = ConcurrentHashMap.newKeySet();
     private final Map<String, Long> failedUntil = new ConcurrentHashMap<>();
     /** The default version of each model, by checksum, and when it was chosen (0: as found at start). */
@@ -112,6 +114,14 @@ final class Replicator implements AutoCloseable {
         origins.put(name + " " + sha256, created);
     }
 
+    /**
+     * A version here was published (peers may copy it from now on): if it disappears before the next reconcile sees
+     * it, its deletion still becomes a tombstone, or the peers' copies would bring it back.
+     */
+    void announced(String name, String sha256) {
+        announced.add(name + " " + sha256);
+    }
+
     /** When a version was created where it came from (its own creation if it was not copied). */
     long originCreated(String name, String sha256, long created) {
         return origins.getOrDefault(name + " " + sha256, created);
@@ -138,6 +148,13 @@ final class Replicator implements AutoCloseable {
                 if (!local.containsKey(key)) {
                     tombstones.putIfAbsent(key, now);
                 }
+            }
+        }
+        // published and gone again before any reconcile saw it here (deployed and deleted within one tick)
+        for (String key : announced) {
+            if (!local.containsKey(key)) {
+                tombstones.putIfAbsent(key, now);
+                announced.remove(key);
             }
         }
         local.forEach((key, v) -> {

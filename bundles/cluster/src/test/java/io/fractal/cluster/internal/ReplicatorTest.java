@@ -62,6 +62,17 @@ class ReplicatorTest {
     }
 
     @Test
+    void aVersionPublishedAndDeletedBeforeTheNextReconcileStillLeavesATombstone() {
+        replicator.reconcile(List.of(), repo); // nothing here yet
+        repo.add("m", 1, "ddd", "deploy:m", 100);
+        replicator.announced("m", "ddd"); // published at once: the peers may copy it now
+        repo.remove("m", 1); // its files left deploy/ before the next reconcile
+        replicator.reconcile(List.of(), repo);
+        assertEquals(1, replicator.deleted().size(), "a tombstone, or the peers' copies bring it back");
+        assertTrue(replicator.deleted().get(0).startsWith("m ddd "), replicator.deleted().toString());
+    }
+
+    @Test
     void aVersionUploadedAgainAfterItsDeleteWinsOverTheTombstone() {
         repo.add("m", 1, "ccc", "upload", 100);
         replicator.reconcile(List.of(), repo);

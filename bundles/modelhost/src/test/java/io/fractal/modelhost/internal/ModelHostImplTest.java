@@ -756,7 +756,9 @@ class ModelHostImplTest {
 
     @Test
     void aQuickModelsRequestRunsOnItsCallersThreadWhenAWorkerIsFreeAndNobodyIsQueued() {
-        ModelHostImpl host = host(Map.of("id", "mh-caller", "workers", 1, "run_on_caller", true));
+        // quick: any measured call under a second (a fake model's call takes microseconds, more on a busy machine)
+        ModelHostImpl host = host(Map.of("id", "mh-caller", "workers", 1, "run_on_caller", true,
+                "run_on_caller_max_us", 1_000_000L));
         FakeEngine engine = irisReady(host);
         // not measured yet (no warm-up here): on a worker, where a slow model would hold up no caller
         assertArrayEquals(new float[] {2}, host.infer(request("iris", 1, 1)).join().outputs().get(0).toFloats());
@@ -771,7 +773,7 @@ class ModelHostImplTest {
     @Test
     void aModelMeasuredQuickByItsWarmUpRunsItsFirstRequestOnTheCaller() {
         ModelHostImpl host = host(Map.of("id", "mh-warm-caller", "workers", 1, "run_on_caller", true,
-                "warmup_calls", 2));
+                "warmup_calls", 2, "run_on_caller_max_us", 1_000_000L));
         FakeEngine engine = irisReady(host);
         CompletableFuture<InferenceResponse> f = host.infer(request("iris", 1, 3));
         assertTrue(f.isDone());
