@@ -120,22 +120,34 @@ final class DirectLane {
      * serves.
      */
     boolean serve(Request request, Response response) {
-        if (!org.glassfish.grizzly.http.Method.POST.equals(request.getMethod())) {
+        Matched m = matched(request);
+        if (m == null) {
             return false;
         }
-        String uri = request.getRequestURI();
-        String[] segments = plainSegments(uri);
+        call(m.route(), m.values(), request, response);
+        return true;
+    }
+
+    /** A plain request's direct route and its path's values. */
+    private record Matched(Route route, String[] values) {
+    }
+
+    /** The direct route of a plain request (see the class comment); null for anything else. */
+    private Matched matched(Request request) {
+        if (!org.glassfish.grizzly.http.Method.POST.equals(request.getMethod())) {
+            return null;
+        }
+        String[] segments = plainSegments(request.getRequestURI());
         if (segments == null || !plainHeaders(request)) {
-            return false;
+            return null;
         }
         for (Route route : routes) {
             String[] values = route.match(segments);
             if (values != null) {
-                call(route, values, request, response);
-                return true;
+                return new Matched(route, values);
             }
         }
-        return false;
+        return null;
     }
 
     /**
@@ -146,8 +158,7 @@ final class DirectLane {
      * written when it comes.
      */
     boolean servesAtOnce(Request request) {
-        if (!org.glassfish.grizzly.http.Method.POST.equals(request.getMethod())
-                || request.getHeader(HttpHeaders.CONTENT_ENCODING) != null) {
+        if (request.getHeader(HttpHeaders.CONTENT_ENCODING) != null) {
             return false;
         }
         long length = request.getContentLengthLong();
@@ -159,16 +170,7 @@ final class DirectLane {
                 || (c.getMaxAsyncWriteQueueSize() >= 0 && c.getMaxAsyncWriteQueueSize() < 2 * AT_ONCE_BYTES)) {
             return false;
         }
-        String[] segments = plainSegments(request.getRequestURI());
-        if (segments == null || !plainHeaders(request)) {
-            return false;
-        }
-        for (Route route : routes) {
-            if (route.match(segments) != null) {
-                return true;
-            }
-        }
-        return false;
+        return matched(request) != null;
     }
 
     /** The path's segments, or null unless it is made of plain characters only (see the class comment). */
