@@ -23,6 +23,7 @@ import java.util.Hashtable;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Random;
 import java.util.Set;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
@@ -189,6 +190,101 @@ public class ClientDisconnectIT extends ModelHostTestSupport {
         }
     }
 
+    /**
+     * Kept-alive clients mixing every kind of prediction call, the way real clients write them: the headers in one
+     * write and the body in the next (so that a body may arrive after its request was dispatched, to be read on a
+     * worker thread), one request at a time or several pipelined. Direct calls (plain headers) and JAX-RS ones (an
+     * Accept of octet-stream) share connections, and the model (2 ms, slower than a caller's thread may take) runs on
+     * the modelhost's workers, so each answer is suspended and written from another thread. Every request gets its
+     * answer. Before, the listener could read a connection again while a worker was reading a body from it, and
+     * that request waited for the read timeout (408) or for ever; or a pipelined JAX-RS answer that was suspended
+     * let the connection be read under it.
+     */
+    @Test
+    public void keptAliveClientsMixingCallsAndSplittingBodiesGetEveryAnswer() throws Exception {
+        awaitServer();
+        NapEngine engine = new NapEngine();
+        ServiceRegistration<InferenceEngine> registration = register(engine);
+        List<RawClient> clients = new CopyOnWriteArrayList<>();
+        try {
+            deployNap("brief", 2);
+            NapModel model = engine.model(2);
+            String[][] kinds = {
+                    {String.format(Locale.ROOT, V1, "brief"), V1_BODY, null},
+                    {String.format(Locale.ROOT, V1, "brief"), V1_BODY, "application/json, application/octet-stream"},
+                    {"/v2/models/brief/infer", V2_BODY, null},
+                    {"/v2/models/brief/infer", V2_BODY, "application/octet-stream"}};
+            int connections = 3;
+            int rounds = 200;
+            AtomicInteger answered = new AtomicInteger();
+            AtomicInteger resent = new AtomicInteger();
+            List<String> failures = new CopyOnWriteArrayList<>();
+            List<Thread> threads = new ArrayList<>();
+            for (int t = 0; t < connections; t++) {
+                long seed = 7919L * (t + 1);
+                Thread thread = new Thread(() -> {
+                    Random random = new Random(seed);
+                    try {
+                        RawClient c = client(clients);
+                        for (int r = 0; r < rounds && failures.isEmpty(); r++) {
+                            List<String[]> pending = new ArrayList<>();
+                            for (int i = 1 + random.nextInt(3); i > 0; i--) {
+                                pending.add(kinds[random.nextInt(kinds.length)]);
+                            }
+                            while (!pending.isEmpty()) {
+                                for (String[] k : pending) {
+                                    String[] parts = requestParts(k[0], k[1], k[2]);
+                                    if (random.nextBoolean()) {
+                                        c.send(parts[0]);
+                                        Thread.sleep(random.nextInt(2));
+                                        c.send(parts[1]);
+                                    } else {
+                                        c.send(parts[0] + parts[1]);
+                                    }
+                                }
+                                while (!pending.isEmpty()) {
+                                    String[] k = pending.remove(0);
+                                    Answer a = c.read();
+                                    if (a.status != 200) {
+                                        failures.add("round " + r + ", " + k[0] + (k[2] == null ? "" : " (Accept: "
+                                                + k[2] + ")") + ": " + a);
+                                        return;
+                                    }
+                                    answered.incrementAndGet();
+                                    if (a.closing) { // the connection's last answer (its request limit): the
+                                        c = client(clients); // requests sent after it go again on a new one
+                                        resent.addAndGet(pending.size());
+                                        break;
+                                    }
+                                }
+                            }
+                        }
+                    } catch (Exception e) {
+                        failures.add("after " + answered.get() + " answers: " + e);
+                    }
+                });
+                thread.start();
+                threads.add(thread);
+            }
+            for (Thread thread : threads) {
+                thread.join(TimeUnit.SECONDS.toMillis(120));
+            }
+            System.out.println("MIXED CALLS: " + answered.get() + " answers to " + connections
+                    + " kept-alive clients (" + resent.get() + " requests sent again after a connection's last "
+                    + "answer), " + model.predictions.get() + " predictions run, failures " + failures);
+            assertTrue("every request answered: " + failures, failures.isEmpty());
+            // a request pipelined behind a connection's last answer may have run, its answer never sent
+            int ran = model.predictions.get();
+            assertTrue("every answered request ran, once: " + ran + " runs for " + answered.get() + " answers and "
+                    + resent.get() + " requests sent again", ran >= answered.get()
+                    && ran <= answered.get() + resent.get());
+        } finally {
+            clients.forEach(RawClient::close);
+            undeployNap("brief");
+            registration.unregister();
+        }
+    }
+
     @Test
     public void aSlowModelHoldsUpNoOtherClient() throws Exception {
         awaitServer();
@@ -251,9 +347,16 @@ public class ClientDisconnectIT extends ModelHostTestSupport {
     }
 
     private static String request(String path, String body) {
-        return "POST " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        String[] parts = requestParts(path, body, null);
+        return parts[0] + parts[1];
+    }
+
+    /** A request's headers (with an Accept header unless null) and its body. */
+    private static String[] requestParts(String path, String body, String accept) {
+        return new String[] {"POST " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                + (accept == null ? "" : "Accept: " + accept + "\r\n")
                 + "X-Request-Timeout-Ms: " + DEADLINE_MILLIS + "\r\nContent-Length: "
-                + body.getBytes(StandardCharsets.UTF_8).length + "\r\n\r\n" + body;
+                + body.getBytes(StandardCharsets.UTF_8).length + "\r\n\r\n", body};
     }
 
     /** Waits until {@code n} predictions are running or queued on solo. */
@@ -323,12 +426,15 @@ public class ClientDisconnectIT extends ModelHostTestSupport {
             int code = Integer.parseInt(status.split(" ")[1]);
             int length = -1;
             boolean chunked = false;
+            boolean closing = false;
             for (String h = line(); !h.isEmpty(); h = line()) {
                 String lower = h.toLowerCase(Locale.ROOT);
                 if (lower.startsWith("content-length:")) {
                     length = Integer.parseInt(h.substring(15).trim());
                 } else if (lower.startsWith("transfer-encoding:") && lower.contains("chunked")) {
                     chunked = true;
+                } else if (lower.startsWith("connection:") && lower.contains("close")) {
+                    closing = true;
                 }
             }
             ByteArrayOutputStream body = new ByteArrayOutputStream();
@@ -341,7 +447,7 @@ public class ClientDisconnectIT extends ModelHostTestSupport {
             } else if (length > 0) {
                 body.write(in.readNBytes(length));
             }
-            return new Answer(code, body.toString(StandardCharsets.UTF_8));
+            return new Answer(code, body.toString(StandardCharsets.UTF_8), closing);
         }
 
         private String line() throws IOException {
@@ -367,7 +473,8 @@ public class ClientDisconnectIT extends ModelHostTestSupport {
         }
     }
 
-    record Answer(int status, String body) {
+    /** An answer; {@code closing}: it said {@code Connection: close}, the server reads no more on its connection. */
+    record Answer(int status, String body, boolean closing) {
     }
 
     /** An engine for {@code .nap} files: each model sleeps for the milliseconds its file holds, and echoes. */

@@ -31,8 +31,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Supplier;
 import java.util.logging.Level;
 import java.util.logging.Logger;
-import org.glassfish.grizzly.Connection;
-import org.glassfish.grizzly.IOEvent;
+import org.glassfish.grizzly.filterchain.FilterChainContext;
 import org.glassfish.grizzly.http.server.Request;
 import org.glassfish.grizzly.http.server.Response;
 import org.glassfish.grizzly.nio.NIOConnection;
@@ -65,11 +64,6 @@ final class DirectLane {
      * wait for a slow client to take it where the I/O thread must not.
      */
     static final int AT_ONCE_BYTES = 64 * 1024;
-
-    /** Connections of a same-thread listener with answers suspended on them, and how many (see pausable). */
-    private static final Map<Connection<?>, Integer> PAUSED = new ConcurrentHashMap<>();
-    /** On a paused connection while it is: a connection that closes leaves {@link #PAUSED}. */
-    private static final Connection.CloseListener FORGET_PAUSED = (closed, type) -> PAUSED.remove(closed);
 
     private final List<Route> routes;
     private final Tokens tokens;
@@ -229,19 +223,13 @@ final class DirectLane {
         if (result instanceof CompletionStage<?> stage) {
             CompletableFuture<?> f = stage.toCompletableFuture();
             if (!f.isDone()) {
-                response.suspend();
-                Connection<?> connection = pausable(request);
-                pause(connection);
+                suspend(request, response);
                 f.whenComplete((value, error) -> {
                     Runnable finish = () -> {
                         try {
                             answer(route, start, request, response, value, error);
                         } finally {
-                            try {
-                                response.resume();
-                            } finally {
-                                unpause(connection);
-                            }
+                            response.resume();
                         }
                     };
                     // completed before whenComplete was called: this is still the I/O thread, where answers wait
@@ -263,48 +251,19 @@ final class DirectLane {
     }
 
     /**
-     * The request's connection if its listener runs the same-thread strategy, where Grizzly goes on reading a
-     * connection while an answer on it is suspended: a request the client sends meanwhile (pipelining) would meet
-     * one still unanswered. Such a connection is not read while answers are suspended on it ({@link #pause}), as
-     * the other strategies have it. Null for the others.
+     * Suspends the answer. On a same-thread listener, an answer suspended on the thread that read its request also
+     * suspends the request's I/O context, as Grizzly does itself for a request it hands to a worker thread: the
+     * strategy then stops reading the connection until the context completes, once the answer is written (and any
+     * request pipelined behind it answered in turn). Otherwise Grizzly would go on reading the connection, and a
+     * request the client sent meanwhile would meet this one still unanswered. A request Grizzly handed to a worker
+     * has its context suspended already: Grizzly stops and resumes reading its connection itself.
      */
-    private static Connection<?> pausable(Request request) {
-        Connection<?> c = request.getContext().getConnection();
-        return c.getTransport().getIOStrategy() instanceof SameThreadIOStrategy ? c : null;
-    }
-
-    /**
-     * One more answer suspended on the connection: not read from the first on. Nothing for null. A connection that
-     * closes leaves the count (an answer that never comes would otherwise keep it there).
-     */
-    private static void pause(Connection<?> connection) {
-        if (connection != null) {
-            PAUSED.compute(connection, (c, n) -> {
-                if (n == null) {
-                    reading(c, false);
-                    c.addCloseListener(FORGET_PAUSED);
-                    return 1;
-                }
-                return n + 1;
-            });
-        }
-    }
-
-    /**
-     * One answer fewer suspended on the connection: read again after the last. (Resuming an answer may serve the
-     * next pipelined request on the same thread, whose answer may be suspended in turn: the count keeps its
-     * connection unread.) Nothing for null.
-     */
-    private static void unpause(Connection<?> connection) {
-        if (connection != null) {
-            PAUSED.compute(connection, (c, n) -> {
-                if (n == null || n <= 1) {
-                    c.removeCloseListener(FORGET_PAUSED);
-                    reading(c, true);
-                    return null;
-                }
-                return n - 1;
-            });
+    private static void suspend(Request request, Response response) {
+        response.suspend();
+        FilterChainContext ctx = request.getContext();
+        if (ctx.getConnection().getTransport().getIOStrategy() instanceof SameThreadIOStrategy
+                && !ctx.getInternalContext().wasSuspended()) {
+            ctx.suspend();
         }
     }
 
@@ -316,19 +275,6 @@ final class DirectLane {
         } catch (RuntimeException e) {
             LOG.log(Level.FINE, "Worker pool refused a task: run here", e);
             return false;
-        }
-    }
-
-    /** Lets Grizzly read a connection again, or not; nothing for a connection closed meanwhile. */
-    private static void reading(Connection<?> connection, boolean on) {
-        try {
-            if (on) {
-                connection.enableIOEvent(IOEvent.READ);
-            } else {
-                connection.disableIOEvent(IOEvent.READ);
-            }
-        } catch (IOException | RuntimeException e) { // closed meanwhile (a cancelled key, say)
-            LOG.log(Level.FINE, "Connection closed meanwhile", e);
         }
     }
 
@@ -368,18 +314,12 @@ final class DirectLane {
             String t = type;
             Map<String, List<String>> h = headers;
             byte[] b = body;
-            response.suspend();
-            Connection<?> connection = pausable(request);
-            pause(connection);
+            suspend(request, response);
             Runnable write = () -> {
                 try {
                     send(route, start, response, s, t, h, b);
                 } finally {
-                    try {
-                        response.resume();
-                    } finally {
-                        unpause(connection);
-                    }
+                    response.resume();
                 }
             };
             if (!onWorker(request, write)) {
