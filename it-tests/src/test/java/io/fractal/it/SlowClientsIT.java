@@ -1,5 +1,6 @@
 package io.fractal.it;
 
+import static org.awaitility.Awaitility.await;
 import static org.junit.Assert.assertEquals;
 import static org.junit.Assert.assertTrue;
 
@@ -7,10 +8,16 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
+import java.util.logging.Handler;
+import java.util.logging.LogRecord;
+import java.util.logging.Logger;
 import org.junit.Test;
 import org.junit.runner.RunWith;
 import org.ops4j.pax.exam.junit.PaxExam;
@@ -124,6 +131,66 @@ public class SlowClientsIT extends FractalTestSupport {
             assertEquals(200, http().post("/api/v1/models/iris/prediction", IRIS).status);
         } finally {
             writeConfig(deployFolder().resolve("io.fractal.inferrer.cfg"), "body.memory.bytes", 0);
+        }
+    }
+
+    /**
+     * The listener's thread model is configuration like any other: io.strategy and read.timeout.ms changed in
+     * {@code io.fractal.rest.cfg} take effect at once, the socket handed from the old server to the new one, while
+     * clients predict without a pause; no request fails. The new read timeout is what a stalled body meets next.
+     */
+    @Test
+    public void theListenersThreadModelChangesLiveAndLosesNoRequest() throws Exception {
+        awaitReady("iris");
+        Logger listenerLog = Logger.getLogger("io.fractal.http.internal.HttpListener");
+        List<String> logged = new CopyOnWriteArrayList<>();
+        Handler capture = new Handler() {
+            @Override
+            public void publish(LogRecord record) {
+                logged.add(String.valueOf(record.getMessage()));
+            }
+
+            @Override
+            public void flush() {
+            }
+
+            @Override
+            public void close() {
+            }
+        };
+        listenerLog.addHandler(capture);
+        Path cfg = deployFolder().resolve("io.fractal.rest.cfg");
+        String port = property(REST_PORT);
+        try (LoadRunner load = LoadRunner.start(http().base(), "/api/v1/models/iris/prediction",
+                "{\"values\": [5.1, 3.5, 1.4, 0.2]}", 4)) {
+            load.awaitMore(100, Duration.ofSeconds(10));
+            for (String strategy : List.of("leader-follower", "worker", "same-thread")) {
+                writeConfig(cfg, "host", "127.0.0.1", "port", port, "io.strategy", strategy, "read.timeout.ms", 1500);
+                await("the listener serves with io.strategy=" + strategy + "; logged " + logged)
+                        .atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(50))
+                        .until(() -> logged.stream().anyMatch(l -> l.contains("(io.strategy=" + strategy + ",")));
+                logged.clear();
+                load.awaitMore(200, Duration.ofSeconds(10));
+            }
+            // the new read timeout: a body that stops coming is answered 408 after 1.5 s, not the default 10
+            try (Socket s = new Socket("127.0.0.1", Integer.parseInt(port))) {
+                s.setSoTimeout(20_000);
+                long start = System.nanoTime();
+                s.getOutputStream().write(("POST /api/v1/models/iris/prediction HTTP/1.1\r\nHost: x\r\n"
+                        + "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"values\": [")
+                        .getBytes(StandardCharsets.US_ASCII));
+                String answer = read(s.getInputStream());
+                long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+                assertTrue(answer, answer.startsWith("HTTP/1.1 408"));
+                assertTrue("the stalled body was answered after " + ms + " ms", ms >= 1000 && ms < 6000);
+            }
+            load.close();
+            System.out.println("LIVE THREAD MODEL: " + load.summary());
+            assertEquals("no request failed while the listener was replaced three times: " + load.summary(), 0,
+                    load.failures());
+        } finally {
+            listenerLog.removeHandler(capture);
+            writeConfig(cfg, "host", "127.0.0.1", "port", port);
         }
     }
 

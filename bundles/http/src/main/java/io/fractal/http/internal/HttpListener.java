@@ -160,28 +160,50 @@ public class HttpListener {
         }
     }
 
-    /** A new address moves the listener: the new one starts, then the old one finishes its requests and closes. */
+    /**
+     * A new address moves the listener: the new one starts, then the old one finishes its requests and closes. A new
+     * thread model on the same address (io.strategy, worker.threads, worker.starvation.ms, read.timeout.ms) replaces
+     * the listener the same way, the socket handed from the old server to the new one as a bundle update hands it
+     * to the next revision: connections arriving meanwhile wait in its accept queue, none is refused.
+     */
     @Modified
     void modified(HttpListenerConfiguration newConfig) {
         HttpListenerConfiguration old = config;
         config = newConfig;
         handler.setHoldMillis(newConfig.hold_ms());
-        if (!old.host().equals(newConfig.host()) || old.port() != newConfig.port()) {
-            Listening previous;
-            synchronized (this) {
-                previous = listening;
-                listening = null;
-                failedAttempts = 0;
-            }
+        boolean moved = !old.host().equals(newConfig.host()) || old.port() != newConfig.port();
+        boolean rebuilt = !old.io_strategy().equals(newConfig.io_strategy())
+                || old.worker_threads() != newConfig.worker_threads()
+                || old.worker_starvation_ms() != newConfig.worker_starvation_ms()
+                || old.read_timeout_ms() != newConfig.read_timeout_ms();
+        if (!moved && !rebuilt) {
+            return;
+        }
+        Listening previous;
+        synchronized (this) {
+            previous = listening;
+            listening = null;
+            failedAttempts = 0;
+        }
+        if (moved) {
             LOG.info(() -> "REST API moving from " + old.host() + ":" + old.port() + " to " + newConfig.host() + ":"
                     + newConfig.port());
-            retries.execute(() -> {
-                listen();
-                if (previous != null) {
-                    close(previous, newConfig.drain_ms(), false); // nobody listens on that address any more
-                }
-            });
+        } else {
+            LOG.info(() -> "REST API listener restarting on " + newConfig.host() + ":" + newConfig.port()
+                    + " with its new thread model");
         }
+        retries.execute(() -> {
+            if (previous != null && !moved) {
+                release(previous, true); // parked for the new server (or closed, and the new one binds afresh)
+            }
+            listen();
+            if (previous != null) {
+                if (moved) {
+                    release(previous, false); // nobody listens on that address any more
+                }
+                drain(previous, newConfig.drain_ms());
+            }
+        });
     }
 
     /**
@@ -208,13 +230,15 @@ public class HttpListener {
         // can without waiting (DelegatingHandler), with no thread hand-off at all, and hands anything else to the
         // pool. Leader-follower: the thread the selector woke serves the request, a pool thread takes over the
         // selector. Worker: the selector hands every request to the pool (benchmark/README.md, sections 9 and 11).
-        switch (c.io_strategy()) {
+        String strategy = c.io_strategy();
+        switch (strategy) {
             case "worker" -> { } // Grizzly's default
             case "leader-follower" -> listener.getTransport().setIOStrategy(LeaderFollowerNIOStrategy.getInstance());
             default -> {
-                if (!"same-thread".equals(c.io_strategy())) {
+                if (!"same-thread".equals(strategy)) {
                     LOG.warning(() -> "io.strategy=" + c.io_strategy() + " is none of same-thread, leader-follower "
                             + "and worker: same-thread it is");
+                    strategy = "same-thread";
                 }
                 listener.getTransport().setIOStrategy(SameThreadIOStrategy.getInstance());
             }
@@ -255,7 +279,9 @@ public class HttpListener {
             accepting.listen();
             listening = new Listening(s, accepting, channel, ListeningSockets.address(c.host(), c.port()),
                     connections);
-            LOG.info(() -> "REST API listening on http://" + c.host() + ":" + c.port() + "/");
+            String serving = strategy;
+            LOG.info(() -> "REST API listening on http://" + c.host() + ":" + c.port() + "/ (io.strategy=" + serving
+                    + ", " + base + " to " + most + " pool threads)");
         } catch (IOException e) {
             s.shutdownNow();
             workers.shutdown();
@@ -308,19 +334,37 @@ public class HttpListener {
      * graceful shutdown would answer those requests 503, and leaves a thread behind.
      */
     private void close(Listening l, long drainMillis, boolean handOver) {
+        release(l, handOver);
+        drain(l, drainMillis);
+    }
+
+    /**
+     * The first half of {@link #close}: the listener stops taking connections, its socket parked for whoever listens
+     * on its address next when {@code handOver} (and it can be), closed otherwise; the open connections are answered
+     * with {@code Connection: close} from now on.
+     *
+     * @return whether the socket was parked
+     */
+    private boolean release(Listening l, boolean handOver) {
+        handler.setClosing(true);
+        l.connections().closing();
+        boolean released = stopAccepting(l);
+        if (released && handOver && sockets.park(l.address(), l.channel(), config.hold_ms())) {
+            return true;
+        }
+        if (released) {
+            acceptBacklog(l);
+        }
+        ListeningSockets.close(l.channel());
+        return false;
+    }
+
+    /** The second half of {@link #close}: waits for the requests in flight (bounded), then shuts the server down. */
+    private void drain(Listening l, long drainMillis) {
         HttpServer s = l.server();
         // the worker pools are ours, not the transports': they end once what is queued on them has run
         List<ExecutorService> pools = new ArrayList<>();
         s.getListeners().forEach(n -> pools.add(n.getTransport().getWorkerThreadPool()));
-        handler.setClosing(true);
-        l.connections().closing();
-        boolean released = stopAccepting(l);
-        if (!(released && handOver && sockets.park(l.address(), l.channel(), config.hold_ms()))) {
-            if (released) {
-                acceptBacklog(l);
-            }
-            ListeningSockets.close(l.channel());
-        }
         try {
             long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(drainMillis);
             long quiet = TimeUnit.MILLISECONDS.toNanos(Math.min(QUIET_MS, drainMillis));
