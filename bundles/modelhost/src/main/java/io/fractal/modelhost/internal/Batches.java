@@ -21,7 +21,11 @@ final class Batches {
      * inputs, a scalar input, or inputs whose first dimensions differ).
      */
     static int rows(InferenceRequest request) {
-        List<Tensor> inputs = request.inputs();
+        return rows(request.inputs());
+    }
+
+    /** The rows of a call's inputs, as {@link #rows(InferenceRequest)}. */
+    static int rows(List<Tensor> inputs) {
         if (inputs.isEmpty()) {
             return 0;
         }

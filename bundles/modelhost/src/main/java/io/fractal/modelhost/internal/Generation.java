@@ -19,6 +19,8 @@ final class Generation {
     private volatile boolean retiring;
     /** How long this load's calls typically take (a moving average of single calls), in ns; -1 until measured. */
     private volatile long callNanos = -1;
+    /** The same per row of those calls, in ns; -1 until measured. */
+    private volatile long rowNanos = -1;
 
     Generation(LoadedModel model, InferenceEngine engine) {
         this.model = model;
@@ -26,18 +28,28 @@ final class Generation {
     }
 
     /**
-     * Counts one single call's duration into the typical one (an exponentially weighted average, 1/8 per call: a
-     * model that turns slow is seen within a few calls). Races between threads lose an update, never the average.
+     * Counts one single call's duration, on {@code rows} rows, into the typical ones (exponentially weighted
+     * averages, 1/8 per call: a model that turns slow is seen within a few calls). Races between threads lose an
+     * update, never the average.
      */
-    void timed(long nanos) {
-        long before = callNanos;
-        callNanos = before < 0 ? nanos : before + (nanos - before) / 8;
+    void timed(long nanos, int rows) {
+        long call = callNanos;
+        callNanos = call < 0 ? nanos : call + (nanos - call) / 8;
+        long perRow = nanos / Math.max(1, rows);
+        long row = rowNanos;
+        rowNanos = row < 0 ? perRow : row + (perRow - row) / 8;
     }
 
-    /** Whether this load's calls typically take at most {@code nanos}; false until one was measured. */
-    boolean quickerThan(long nanos) {
-        long typical = callNanos;
-        return typical >= 0 && typical <= nanos;
+    /**
+     * Whether a call on {@code rows} rows typically takes at most {@code nanos}: this load's calls do on average, and
+     * so do that many rows at their average cost per row (a request of many more rows than usual costs more than a
+     * usual call). Rows share a call's fixed cost, so the estimate errs towards more, never less. False until
+     * measured.
+     */
+    boolean quickerThan(long nanos, int rows) {
+        long call = callNanos;
+        long row = rowNanos;
+        return call >= 0 && row >= 0 && call <= nanos && row <= nanos / Math.max(1, rows);
     }
 
     /** Takes a use; false once retiring. */

@@ -447,7 +447,8 @@ public class ModelHostImpl implements ModelHost {
                 long call = System.nanoTime();
                 model.predict(zeros);
                 if (i == calls - 1) {
-                    g.timed(System.nanoTime() - call); // the first calls optimise: the last says what one costs
+                    // the first calls optimise: the last says what one costs
+                    g.timed(System.nanoTime() - call, Batches.rows(zeros));
                 }
             }
             LOG.fine(() -> "Modelhost " + id + ": " + key + " warmed up with " + calls + " calls in "
@@ -536,18 +537,19 @@ public class ModelHostImpl implements ModelHost {
                     + request.version() + " is not ready on modelhost " + id));
         }
         Batching batching = batching(m);
-        if (batching.enabled() && Batches.rows(request) > batching.maxBatchSize()) {
+        int rows = Batches.rows(request);
+        if (batching.enabled() && rows > batching.maxBatchSize()) {
             g.release();
             return CompletableFuture.failedFuture(new InvalidInputException("model " + request.model() + ":"
                     + request.version() + " takes at most " + batching.maxBatchSize() + " rows per request "
-                    + "(max_batch_size), not " + Batches.rows(request)));
+                    + "(max_batch_size), not " + rows));
         }
         CompletableFuture<InferenceResponse> future = new CompletableFuture<>();
         Job.Inference job = new Job.Inference(request, m, g, future, System.nanoTime());
         // A version that batches runs a request at once only while none of its calls runs: otherwise the request
         // queues, and the worker that takes it takes the others that queued meanwhile with it.
         if (config.run_on_caller() && accepting && batching.maxQueueDelayMicros() == 0 && workers.getQueue().isEmpty()
-                && g.quickerThan(callerMaxNanos) && (!batching.enabled() || m.running.get() == 0)
+                && g.quickerThan(callerMaxNanos, rows) && (!batching.enabled() || m.running.get() == 0)
                 && permits.tryAcquire()) {
             Runnable answer;
             inFlight.incrementAndGet();
@@ -743,7 +745,7 @@ public class ModelHostImpl implements ModelHost {
         try {
             List<Tensor> outputs = job.generation().model.predict(req.inputs());
             long took = System.nanoTime() - started;
-            job.generation().timed(took);
+            job.generation().timed(took, Batches.rows(req));
             return succeeded(job, outputs, started, took);
         } catch (InvalidInputException e) {
             invalid.incrementAndGet(); // the request's fault, not the host's

@@ -804,6 +804,27 @@ class ModelHostImplTest {
     }
 
     @Test
+    void aRequestOfManyMoreRowsThanUsualRunsOnTheWorkers() {
+        ModelHostImpl host = host(Map.of("id", "mh-rows-caller", "workers", 1, "run_on_caller", true,
+                "warmup_calls", 1, "run_on_caller_max_us", 100_000L));
+        FakeEngine engine = engine();
+        engine.predictMillis = 2; // a call of one row: about 2 ms, far under the 100 ms the caller's thread may give
+        host.bindEngine(engine);
+        bind(host, "iris", 1);
+        awaitReady(host, "iris", 1);
+        host.infer(request("iris", 1, 1)).join();
+        assertEquals(Thread.currentThread(), engine.predictionThreads.get(engine.predictionThreads.size() - 1));
+        // 200 rows at what a row has cost so far would take 400 ms: the workers take it, not the caller's thread
+        InferenceRequest many = InferenceRequest.of("iris", 1, List.of(Tensor.of("x", DataType.FP32,
+                new long[] {200}, new float[200])));
+        assertEquals(200, host.infer(many).join().outputs().get(0).toFloats().length);
+        assertNotEquals(Thread.currentThread(), engine.predictionThreads.get(engine.predictionThreads.size() - 1));
+        // and one row again is quick
+        host.infer(request("iris", 1, 1)).join();
+        assertEquals(Thread.currentThread(), engine.predictionThreads.get(engine.predictionThreads.size() - 1));
+    }
+
+    @Test
     void queuedRequestsOfAVersionThatBatchesRunAsOneCallAndEachGetsItsOwnRows() {
         batching.put("iris.max_batch_size", 4);
         ModelHostImpl host = host(Map.of("id", "mh-batch", "workers", 1, "queue_capacity", 16));
