@@ -24,6 +24,15 @@ final class Batches {
         return rows(request.inputs());
     }
 
+    /** How many elements the tensors hold in all. */
+    static long elements(List<Tensor> tensors) {
+        long n = 0;
+        for (Tensor t : tensors) {
+            n += t.size();
+        }
+        return n;
+    }
+
     /** The rows of a call's inputs, as {@link #rows(InferenceRequest)}. */
     static int rows(List<Tensor> inputs) {
         if (inputs.isEmpty()) {

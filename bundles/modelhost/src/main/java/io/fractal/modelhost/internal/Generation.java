@@ -17,7 +17,10 @@ final class Generation {
     private final AtomicInteger users = new AtomicInteger();
     private final CountDownLatch closed = new CountDownLatch(1);
     private volatile boolean retiring;
-    /** How long this load's calls typically take (a moving average of single calls), in ns; -1 until measured. */
+    /**
+     * What this load's calls typically cost, their answers written (a moving average of single calls), in ns; -1
+     * until measured.
+     */
     private volatile long callNanos = -1;
     /** The same per row of those calls, in ns; -1 until measured. */
     private volatile long rowNanos = -1;
@@ -28,14 +31,21 @@ final class Generation {
     }
 
     /**
-     * Counts one single call's duration, on {@code rows} rows, into the typical ones (exponentially weighted
-     * averages, 1/8 per call: a model that turns slow is seen within a few calls). Races between threads lose an
-     * update, never the average.
+     * What writing one output element into an answer typically costs the thread that answers (JSON, a float: about
+     * 50 ns here); counted into a call's cost, as the thread that runs a call also writes its answer.
      */
-    void timed(long nanos, int rows) {
+    static final long ANSWER_NANOS_PER_ELEMENT = 50;
+
+    /**
+     * Counts one single call, on {@code rows} rows and giving {@code outputElements} output elements, into the typical
+     * costs (exponentially weighted averages, 1/8 per call: a model that turns slow is seen within a few calls): its
+     * duration plus what writing its answer typically costs. Races between threads lose an update, never the average.
+     */
+    void timed(long nanos, int rows, long outputElements) {
+        long cost = nanos + outputElements * ANSWER_NANOS_PER_ELEMENT;
         long call = callNanos;
-        callNanos = call < 0 ? nanos : call + (nanos - call) / 8;
-        long perRow = nanos / Math.max(1, rows);
+        callNanos = call < 0 ? cost : call + (cost - call) / 8;
+        long perRow = cost / Math.max(1, rows);
         long row = rowNanos;
         rowNanos = row < 0 ? perRow : row + (perRow - row) / 8;
     }

@@ -445,10 +445,10 @@ public class ModelHostImpl implements ModelHost {
         try {
             for (int i = 0; i < calls; i++) {
                 long call = System.nanoTime();
-                model.predict(zeros);
+                List<Tensor> outputs = model.predict(zeros);
                 if (i == calls - 1) {
                     // the first calls optimise: the last says what one costs
-                    g.timed(System.nanoTime() - call, Batches.rows(zeros));
+                    g.timed(System.nanoTime() - call, Batches.rows(zeros), Batches.elements(outputs));
                 }
             }
             LOG.fine(() -> "Modelhost " + id + ": " + key + " warmed up with " + calls + " calls in "
@@ -745,7 +745,7 @@ public class ModelHostImpl implements ModelHost {
         try {
             List<Tensor> outputs = job.generation().model.predict(req.inputs());
             long took = System.nanoTime() - started;
-            job.generation().timed(took, Batches.rows(req));
+            job.generation().timed(took, Batches.rows(req), Batches.elements(outputs));
             return succeeded(job, outputs, started, took);
         } catch (InvalidInputException e) {
             invalid.incrementAndGet(); // the request's fault, not the host's

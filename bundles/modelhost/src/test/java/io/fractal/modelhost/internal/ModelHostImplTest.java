@@ -825,6 +825,20 @@ class ModelHostImplTest {
     }
 
     @Test
+    void aQuickModelWithLargeAnswersRunsOnTheWorkersWhichWriteThem() {
+        ModelHostImpl host = host(Map.of("id", "mh-large-caller", "workers", 1, "run_on_caller", true,
+                "run_on_caller_max_us", 20_000L));
+        FakeEngine engine = irisReady(host);
+        // a call of a few ms, but a million output elements to write (about 50 ms of JSON): not on the caller's thread
+        InferenceRequest large = InferenceRequest.of("iris", 1, List.of(Tensor.of("x", DataType.FP32,
+                new long[] {1, 1_000_000}, new float[1_000_000])));
+        for (int i = 0; i < 3; i++) {
+            assertEquals(1_000_000, host.infer(large).join().outputs().get(0).toFloats().length);
+        }
+        engine.predictionThreads.forEach(t -> assertNotEquals(Thread.currentThread(), t));
+    }
+
+    @Test
     void queuedRequestsOfAVersionThatBatchesRunAsOneCallAndEachGetsItsOwnRows() {
         batching.put("iris.max_batch_size", 4);
         ModelHostImpl host = host(Map.of("id", "mh-batch", "workers", 1, "queue_capacity", 16));
