@@ -135,9 +135,10 @@ public class SlowClientsIT extends FractalTestSupport {
     }
 
     /**
-     * The listener's thread model is configuration like any other: io.strategy and read.timeout.ms changed in
-     * {@code io.fractal.rest.cfg} take effect at once, the socket handed from the old server to the new one, while
-     * clients predict without a pause; no request fails. The new read timeout is what a stalled body meets next.
+     * The listener's connection settings are configuration like any other: io.strategy, read.timeout.ms and
+     * keep.alive.max.requests changed in {@code io.fractal.rest.cfg} take effect at once, the socket handed from the
+     * old server to the new one, while clients predict without a pause; no request fails. The new keep-alive limit
+     * and read timeout are what connections meet next.
      */
     @Test
     public void theListenersThreadModelChangesLiveAndLosesNoRequest() throws Exception {
@@ -165,12 +166,22 @@ public class SlowClientsIT extends FractalTestSupport {
                 "{\"values\": [5.1, 3.5, 1.4, 0.2]}", 4)) {
             load.awaitMore(100, Duration.ofSeconds(10));
             for (String strategy : List.of("leader-follower", "worker", "same-thread")) {
-                writeConfig(cfg, "host", "127.0.0.1", "port", port, "io.strategy", strategy, "read.timeout.ms", 1500);
+                writeConfig(cfg, "host", "127.0.0.1", "port", port, "io.strategy", strategy, "read.timeout.ms", 1500,
+                        "keep.alive.max.requests", 50);
                 await("the listener serves with io.strategy=" + strategy + "; logged " + logged)
                         .atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(50))
                         .until(() -> logged.stream().anyMatch(l -> l.contains("(io.strategy=" + strategy + ",")));
                 logged.clear();
                 load.awaitMore(200, Duration.ofSeconds(10));
+            }
+            // the new keep-alive limit: the 50th answer on a connection is its last
+            try (ClientDisconnectIT.RawClient c = new ClientDisconnectIT.RawClient(
+                    new Socket("127.0.0.1", Integer.parseInt(port)))) {
+                for (int i = 1; i <= 50; i++) {
+                    ClientDisconnectIT.Answer a = c.send("GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n").read();
+                    assertEquals(i + ": " + a, 200, a.status());
+                    assertEquals("answer " + i + " says Connection: close", i == 50, a.closing());
+                }
             }
             // the new read timeout: a body that stops coming is answered 408 after 1.5 s, not the default 10
             try (Socket s = new Socket("127.0.0.1", Integer.parseInt(port))) {

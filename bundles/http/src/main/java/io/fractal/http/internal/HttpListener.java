@@ -161,10 +161,11 @@ public class HttpListener {
     }
 
     /**
-     * A new address moves the listener: the new one starts, then the old one finishes its requests and closes. A new
-     * thread model on the same address (io.strategy, worker.threads, worker.starvation.ms, read.timeout.ms) replaces
-     * the listener the same way, the socket handed from the old server to the new one as a bundle update hands it
-     * to the next revision: connections arriving meanwhile wait in its accept queue, none is refused.
+     * A new address moves the listener: the new one starts, then the old one finishes its requests and closes. New
+     * connection settings on the same address (io.strategy, worker.threads, worker.starvation.ms, read.timeout.ms,
+     * keep.alive.max.requests) replace the listener the same way, the socket handed from the old server to the new
+     * one as a bundle update hands it to the next revision: connections arriving meanwhile wait in its accept queue,
+     * none is refused.
      */
     @Modified
     void modified(HttpListenerConfiguration newConfig) {
@@ -175,7 +176,8 @@ public class HttpListener {
         boolean rebuilt = !old.io_strategy().equals(newConfig.io_strategy())
                 || old.worker_threads() != newConfig.worker_threads()
                 || old.worker_starvation_ms() != newConfig.worker_starvation_ms()
-                || old.read_timeout_ms() != newConfig.read_timeout_ms();
+                || old.read_timeout_ms() != newConfig.read_timeout_ms()
+                || old.keep_alive_max_requests() != newConfig.keep_alive_max_requests();
         if (!moved && !rebuilt) {
             return;
         }
@@ -190,7 +192,7 @@ public class HttpListener {
                     + newConfig.port());
         } else {
             LOG.info(() -> "REST API listener restarting on " + newConfig.host() + ":" + newConfig.port()
-                    + " with its new thread model");
+                    + " with its new connection settings");
         }
         retries.execute(() -> {
             if (previous != null && !moved) {
@@ -244,6 +246,7 @@ public class HttpListener {
             }
         }
         listener.getTransport().setReadTimeout(Math.max(1, c.read_timeout_ms()), TimeUnit.MILLISECONDS);
+        listener.getKeepAlive().setMaxRequestsCount(c.keep_alive_max_requests());
         listener.registerAddOn(new StrictHttp()); // request heads checked before Grizzly parses them: 400 in JSON
         listener.registerAddOn(new IgnoreUpgrades());
         OpenConnections connections = new OpenConnections();

@@ -52,4 +52,9 @@ import org.osgi.service.metatype.annotations.ObjectClassDefinition;
     @AttributeDefinition(description = "Milliseconds a thread reading a request body waits for more bytes before the "
             + "request is answered 408 (the whole body is bounded by body.timeout.ms).")
     long read_timeout_ms() default 10000;
+
+    @AttributeDefinition(description = "Requests a kept-alive connection serves before its answer says Connection: "
+            + "close and it closes (the client opens a new one, which a load balancer in front may send elsewhere); "
+            + "-1: no limit.")
+    int keep_alive_max_requests() default 256;
 }
