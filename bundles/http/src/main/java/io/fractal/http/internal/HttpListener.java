@@ -274,7 +274,16 @@ public class HttpListener {
                 throw failed;
             }
             TCPNIOTransport transport = listener.getTransport();
-            transport.unbindAll(); // the placeholder
+            // The placeholder, unbound on a thread of its own: the first close in the process initialises Grizzly's
+            // CloseReason, whose two shared exceptions keep the classes of the stack that created them for good (this
+            // revision's class loader, had it been called from here).
+            Thread unbind = IsolatedThreads.newThread(transport::unbindAll, "fractal-http-unbind");
+            unbind.start();
+            try {
+                unbind.join();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
             TCPNIOServerConnection accepting = new TCPNIOServerConnection(transport, channel);
             accepting.setProcessor(transport.getProcessor());
             accepting.setProcessorSelector(transport.getProcessorSelector());

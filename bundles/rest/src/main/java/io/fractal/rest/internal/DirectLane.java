@@ -232,9 +232,12 @@ final class DirectLane {
                             response.resume();
                         }
                     };
-                    // completed before whenComplete was called: this is still the I/O thread, where answers wait
-                    // for nothing (not for a slow client taking a large one)
-                    if (!Threads.isService() || !onWorker(request, finish)) {
+                    // Written from the listener's worker pool, whichever thread completed the answer: resuming
+                    // recycles the request into the current thread's Grizzly cache, and a thread of another bundle
+                    // (a modelhost worker, the balancer's) keeps that cache, with the listener's revision behind it,
+                    // for its life: an old io.fractal.http revision kept per update. (Completed before whenComplete
+                    // was called, this is still the I/O thread, which must not wait for a slow client either.)
+                    if (!onWorker(request, finish)) {
                         finish.run();
                     }
                 });
