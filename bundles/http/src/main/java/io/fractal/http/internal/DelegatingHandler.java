@@ -5,11 +5,14 @@ import io.fractal.api.rest.HttpApplication;
 import java.nio.channels.SocketChannel;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.logging.Logger;
+import org.glassfish.grizzly.Transport;
 import org.glassfish.grizzly.http.server.AfterServiceListener;
 import org.glassfish.grizzly.http.server.HttpHandler;
 import org.glassfish.grizzly.http.server.Request;
@@ -39,7 +42,8 @@ final class DelegatingHandler extends HttpHandler {
     private final List<Delegate> delegates = new ArrayList<>();
     private volatile Delegate current;
     private volatile long holdNanos;
-    private volatile boolean closing;
+    /** The transports of listeners that are closing (a listener replaced, or stopping). */
+    private final Set<Transport> closing = ConcurrentHashMap.newKeySet();
     private volatile boolean shuttingDown;
     private volatile ClientWatch watch;
     /**
@@ -90,9 +94,16 @@ final class DelegatingHandler extends HttpHandler {
         this.holdNanos = TimeUnit.MILLISECONDS.toNanos(Math.max(0, holdMillis));
     }
 
-    /** While the listener closes, answers say {@code Connection: close}: clients do not send more on them. */
-    void setClosing(boolean closing) {
-        this.closing = closing;
+    /**
+     * While a listener closes, answers on its connections say {@code Connection: close}: clients do not send more on
+     * them (the listener that replaces it, if any, keeps its connections alive).
+     */
+    void setClosing(Transport listener, boolean closing) {
+        if (closing) {
+            this.closing.add(listener);
+        } else {
+            this.closing.remove(listener);
+        }
     }
 
     /**
@@ -162,7 +173,8 @@ final class DelegatingHandler extends HttpHandler {
         if (pinned != null) {
             request.setAttribute(PINNED, Boolean.TRUE); // taken: the provider does not take another for it
         }
-        if (closing || shuttingDown) {
+        if (shuttingDown
+                || !closing.isEmpty() && closing.contains(request.getContext().getConnection().getTransport())) {
             response.setHeader("Connection", "close");
         }
         if (shuttingDown && READY_PATH.equals(request.getRequestURI())) {

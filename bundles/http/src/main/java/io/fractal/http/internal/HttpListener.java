@@ -29,6 +29,8 @@ import org.glassfish.grizzly.nio.SelectorRunner;
 import org.glassfish.grizzly.nio.transport.TCPNIOServerConnection;
 import org.glassfish.grizzly.nio.transport.TCPNIOTransport;
 import org.glassfish.grizzly.strategies.LeaderFollowerNIOStrategy;
+import org.glassfish.grizzly.memory.ByteBufferManager;
+import org.glassfish.grizzly.memory.PooledMemoryManager;
 import org.glassfish.grizzly.strategies.SameThreadIOStrategy;
 import org.osgi.framework.Bundle;
 import org.osgi.framework.BundleContext;
@@ -181,12 +183,6 @@ public class HttpListener {
         if (!moved && !rebuilt) {
             return;
         }
-        Listening previous;
-        synchronized (this) {
-            previous = listening;
-            listening = null;
-            failedAttempts = 0;
-        }
         if (moved) {
             LOG.info(() -> "REST API moving from " + old.host() + ":" + old.port() + " to " + newConfig.host() + ":"
                     + newConfig.port());
@@ -195,6 +191,16 @@ public class HttpListener {
                     + " with its new connection settings");
         }
         retries.execute(() -> {
+            // taken here, not when the change came: until this task runs, stopping closes the listener as usual
+            Listening previous;
+            synchronized (this) {
+                if (stopped) {
+                    return;
+                }
+                previous = listening;
+                listening = null;
+                failedAttempts = 0;
+            }
             if (previous != null && !moved) {
                 release(previous, true); // parked for the new server (or closed, and the new one binds afresh)
             }
@@ -203,7 +209,8 @@ public class HttpListener {
                 if (moved) {
                     release(previous, false); // nobody listens on that address any more
                 }
-                drain(previous, newConfig.drain_ms());
+                // drained on a thread of its own (up to drain.ms): the next change or retry need not wait for it
+                IsolatedThreads.newThread(() -> drain(previous, newConfig.drain_ms()), "fractal-http-drain").start();
             }
         });
     }
@@ -243,10 +250,21 @@ public class HttpListener {
                     strategy = "same-thread";
                 }
                 listener.getTransport().setIOStrategy(SameThreadIOStrategy.getInstance());
+                // Not Grizzly's default HeapMemoryManager: under this strategy the bytes of pipelined requests left
+                // waiting behind one handed to a worker were overwritten by the I/O thread's next reads, of other
+                // connections (clients got others' answers: ClientDisconnectIT.pipeliningClientsGetTheirOwnAnswers
+                // InOrder). -Dfractal.http.memory=heap or pooled (PooledMemoryManager) for measurements.
+                String memory = System.getProperty("fractal.http.memory", "bytebuffer");
+                if ("pooled".equals(memory)) {
+                    listener.getTransport().setMemoryManager(new PooledMemoryManager());
+                } else if (!"heap".equals(memory)) {
+                    listener.getTransport().setMemoryManager(new ByteBufferManager());
+                }
             }
         }
         listener.getTransport().setReadTimeout(Math.max(1, c.read_timeout_ms()), TimeUnit.MILLISECONDS);
-        listener.getKeepAlive().setMaxRequestsCount(c.keep_alive_max_requests());
+        // Grizzly takes -1 for no limit and any other negative as 0 (no keep-alive): every negative is no limit
+        listener.getKeepAlive().setMaxRequestsCount(c.keep_alive_max_requests() < 0 ? -1 : c.keep_alive_max_requests());
         listener.registerAddOn(new StrictHttp()); // request heads checked before Grizzly parses them: 400 in JSON
         listener.registerAddOn(new IgnoreUpgrades());
         OpenConnections connections = new OpenConnections();
@@ -294,7 +312,7 @@ public class HttpListener {
             String serving = strategy;
             LOG.info(() -> "REST API listening on http://" + c.host() + ":" + c.port() + "/ (io.strategy=" + serving
                     + ", " + base + " to " + most + " pool threads)");
-        } catch (IOException e) {
+        } catch (IOException | RuntimeException e) { // RuntimeException: an address that does not resolve, say
             s.shutdownNow();
             workers.shutdown();
             if (channel != null) {
@@ -358,7 +376,7 @@ public class HttpListener {
      * @return whether the socket was parked
      */
     private boolean release(Listening l, boolean handOver) {
-        handler.setClosing(true);
+        handler.setClosing(l.accepting().getTransport(), true);
         l.connections().closing();
         boolean released = stopAccepting(l);
         if (released && handOver && sockets.park(l.address(), l.channel(), config.hold_ms())) {
@@ -402,7 +420,7 @@ public class HttpListener {
             }
             s.shutdownNow();
             pools.stream().filter(p -> p != null).forEach(ExecutorService::shutdown);
-            handler.setClosing(false);
+            handler.setClosing(l.accepting().getTransport(), false);
         }
     }
 

@@ -55,6 +55,6 @@ import org.osgi.service.metatype.annotations.ObjectClassDefinition;
 
     @AttributeDefinition(description = "Requests a kept-alive connection serves before its answer says Connection: "
             + "close and it closes (the client opens a new one, which a load balancer in front may send elsewhere); "
-            + "-1: no limit.")
+            + "0: no keep-alive; -1 (any negative): no limit.")
     int keep_alive_max_requests() default 256;
 }

@@ -266,7 +266,11 @@ final class DirectLane {
         FilterChainContext ctx = request.getContext();
         if (ctx.getConnection().getTransport().getIOStrategy() instanceof SameThreadIOStrategy
                 && !ctx.getInternalContext().wasSuspended()) {
-            ctx.suspend();
+            try {
+                ctx.suspend();
+            } catch (RuntimeException e) { // the connection closed meanwhile (a cancelled key): nothing to read
+                LOG.log(Level.FINE, "Connection closed while its answer was suspended", e);
+            }
         }
     }
 
