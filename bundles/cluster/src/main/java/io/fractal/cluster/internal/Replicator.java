@@ -63,7 +63,7 @@ final class Replicator implements AutoCloseable {
     /** "name sha" of copied versions: when they were created on the node they came from. */
     private final Map<String, Long> origins = new ConcurrentHashMap<>();
     /** "name sha" of versions published from here since the last reconcile that saw them gone. */
-    private final java.util.Set<String> announced = ConcurrentHashMap.newKeySet();
+    private final Set<String> announced = ConcurrentHashMap.newKeySet();
     private final Set<String> fetching = ConcurrentHashMap.newKeySet();
     private final Map<String, Long> failedUntil = new ConcurrentHashMap<>();
     /** The default version of each model, by checksum, and when it was chosen (0: as found at start). */

@@ -24,15 +24,6 @@ final class Batches {
         return rows(request.inputs());
     }
 
-    /** How many elements the tensors hold in all. */
-    static long elements(List<Tensor> tensors) {
-        long n = 0;
-        for (Tensor t : tensors) {
-            n += t.size();
-        }
-        return n;
-    }
-
     /** The rows of a call's inputs, as {@link #rows(InferenceRequest)}. */
     static int rows(List<Tensor> inputs) {
         if (inputs.isEmpty()) {
@@ -47,6 +38,15 @@ final class Batches {
             rows = shape[0];
         }
         return rows > Integer.MAX_VALUE ? 0 : (int) rows;
+    }
+
+    /** How many elements the tensors hold in all. */
+    static long elements(List<Tensor> tensors) {
+        long n = 0;
+        for (Tensor t : tensors) {
+            n += t.size();
+        }
+        return n;
     }
 
     /**

@@ -43,11 +43,13 @@ final class Generation {
      */
     void timed(long nanos, int rows, long outputElements) {
         long cost = nanos + outputElements * ANSWER_NANOS_PER_ELEMENT;
-        long call = callNanos;
-        callNanos = call < 0 ? cost : call + (cost - call) / 8;
-        long perRow = cost / Math.max(1, rows);
-        long row = rowNanos;
-        rowNanos = row < 0 ? perRow : row + (perRow - row) / 8;
+        callNanos = averaged(callNanos, cost);
+        rowNanos = averaged(rowNanos, cost / Math.max(1, rows));
+    }
+
+    /** The moving average after one more sample (the sample itself when there was none, -1). */
+    private static long averaged(long average, long sample) {
+        return average < 0 ? sample : average + (sample - average) / 8;
     }
 
     /**
