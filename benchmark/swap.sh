@@ -29,6 +29,9 @@ CONNECTIONS="${CONNECTIONS:-8}"
 BACKGROUND_CONNECTIONS="${BACKGROUND_CONNECTIONS:-2}"   # wrk connections during the RSS cycles
 SERVED_TIMEOUT="${SERVED_TIMEOUT:-30}"                  # seconds the new revision may take to serve
 WARMUP="${WARMUP:-10}"                                  # seconds of load before the first measured run (JIT)
+# the requests' Accept header: any other than plain JSON (e.g. "application/json;q=0.9") takes them through Jersey's
+# resource dispatch rather than the direct calls
+ACCEPT="${ACCEPT:-application/json}"
 # io.fractal.shell and io.fractal.ssh last: if an update ends the SSH console, nothing else can be updated from
 # bin/client
 BUNDLES="${BUNDLES:-io.fractal.rest io.fractal.inferrer io.fractal.balancer io.fractal.modelhost io.fractal.repository
@@ -64,9 +67,9 @@ now_ms() { echo $(($(date +%s%N) / 1000000)); }
 # ---------------------------------------------------------------------------------------------------------------
 # The load: one wrk Lua script cycling through the four requests and checking every 200 against the reference
 # values (expected/*.json of the integration tests) with a tolerance of 1e-4, and the labels of v1 answers.
-"$PY" - "$EXPECTED" "$WORK/swap.lua" <<'EOF'
+"$PY" - "$EXPECTED" "$WORK/swap.lua" "$ACCEPT" <<'EOF'
 import json, sys
-expected_dir, out = sys.argv[1], sys.argv[2]
+expected_dir, out, accept = sys.argv[1], sys.argv[2], sys.argv[3]
 
 def flat(x):
     return [v for item in x for v in flat(item)] if isinstance(x, list) else [x]
@@ -95,6 +98,7 @@ with open(out, "w") as f:
         f.write(f"  [{lua_str(kind)}] = {{marker = {lua_str(marker)}, labels = {lua_str(labels) if labels else 'nil'}, "
                 f"values = {{{', '.join(repr(v) for v in values)}}}}},\n")
     f.write("}\n")
+    f.write(f"local ACCEPT = {lua_str(accept)}\n")
     f.write(r'''
 local threads = {}
 function setup(thread)
@@ -108,7 +112,7 @@ sample = ""
 wrong_sample = ""
 function init(args)
   for i, r in ipairs(REQUESTS) do
-    reqs[i] = wrk.format("POST", r.path, {["Content-Type"] = "application/json", ["Accept"] = "application/json"}, r.body)
+    reqs[i] = wrk.format("POST", r.path, {["Content-Type"] = "application/json", ["Accept"] = ACCEPT}, r.body)
   end
   next_req = math.random(#reqs)
 end
@@ -505,6 +509,9 @@ kept="$(uniq -c "$WORK/after.classes" | awk '$1 > 1 { pkg = $2; sub(/\.[^.]*$/, 
 if [ -n "$kept" ]; then
   echo "Packages whose classes have live instances from more than one class loader after the cycles (old revisions still"
   echo "reachable): $kept"
+  if [ -n "${HEAP_DUMP:-}" ]; then  # HEAP_DUMP=<file>: a heap dump, to find what keeps them (paths from GC roots)
+    jcmd "$(server_pid)" GC.heap_dump "$HEAP_DUMP" >/dev/null && echo "Heap dump: $HEAP_DUMP"
+  fi
 else
   echo "No io.fractal class has live instances from two class loaders after the cycles: no old revision is reachable."
 fi

@@ -5,11 +5,13 @@ import io.fractal.api.rest.HttpApplication;
 import java.nio.channels.SocketChannel;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.logging.Logger;
 import org.glassfish.grizzly.Transport;
@@ -44,6 +46,8 @@ final class DelegatingHandler extends HttpHandler {
     private volatile long holdNanos;
     /** The transports of listeners that are closing (a listener replaced, or stopping). */
     private final Set<Transport> closing = ConcurrentHashMap.newKeySet();
+    /** Requests being served now, per listener (its transport): what a closing listener waits for. */
+    private final Map<Transport, AtomicInteger> serving = new ConcurrentHashMap<>();
     private volatile boolean shuttingDown;
     private volatile ClientWatch watch;
     /**
@@ -157,6 +161,21 @@ final class DelegatingHandler extends HttpHandler {
     }
 
     /**
+     * Requests being served now that came in through one listener (its transport): a listener replaced while another
+     * takes the load waits for its own requests only, not for the new one's.
+     */
+    int inFlight(Transport listener) {
+        AtomicInteger n = serving.get(listener);
+        return n == null ? 0 : n.get();
+    }
+
+    /** Forgets a listener that has shut down. */
+    void forget(Transport listener) {
+        serving.remove(listener);
+        closing.remove(listener);
+    }
+
+    /**
      * Where Grizzly runs a request: on the thread that read it, unless that is an I/O thread (the same-thread
      * strategy's selector, which serves many connections and must never wait) and the application does not say it
      * can serve this request there without waiting (its handler's own provider answers null); then on a worker.
@@ -173,10 +192,18 @@ final class DelegatingHandler extends HttpHandler {
         if (pinned != null) {
             request.setAttribute(PINNED, Boolean.TRUE); // taken: the provider does not take another for it
         }
-        if (shuttingDown
-                || !closing.isEmpty() && closing.contains(request.getContext().getConnection().getTransport())) {
+        Transport listener = request.getContext().getConnection().getTransport();
+        if (shuttingDown || !closing.isEmpty() && closing.contains(listener)) {
             response.setHeader("Connection", "close");
         }
+        AtomicInteger count = serving.get(listener);
+        if (count == null) {
+            count = serving.computeIfAbsent(listener, t -> new AtomicInteger());
+        }
+        count.incrementAndGet();
+        // Registered before the handler runs: an asynchronous answer may complete before service() returns.
+        Exchange serving = new Exchange(request, count);
+        request.addAfterServiceListener(serving);
         if (shuttingDown && READY_PATH.equals(request.getRequestURI())) {
             if (pinned != null) {
                 pinned.release();
@@ -187,9 +214,6 @@ final class DelegatingHandler extends HttpHandler {
             response.getOutputStream().write(NOT_READY);
             return;
         }
-        // Registered before the handler runs: an asynchronous answer may complete before service() returns.
-        Exchange serving = new Exchange(request);
-        request.addAfterServiceListener(serving);
         for (int attempt = 0; ; attempt++) {
             // A pinned handler serves without declining (it said so); were it to decline all the same, the next
             // one is waited for as on a pool thread.
@@ -231,11 +255,14 @@ final class DelegatingHandler extends HttpHandler {
             ClientConnection.Watch {
         /** The request, while the handler runs on its thread: never touched afterwards (it may be recycled). */
         private final Request request;
+        /** The requests in flight on the request's listener, this one counted. */
+        private final AtomicInteger listenerCount;
         private volatile ClientWatch.Entry watched;
         private volatile boolean answered;
 
-        Exchange(Request request) {
+        Exchange(Request request, AtomicInteger listenerCount) {
             this.request = request;
+            this.listenerCount = listenerCount;
         }
 
         @Override
@@ -243,6 +270,9 @@ final class DelegatingHandler extends HttpHandler {
             Delegate d = getAndSet(null);
             if (d != null) {
                 d.release();
+            }
+            if (!answered) {
+                listenerCount.decrementAndGet();
             }
             answered = true;
             ClientWatch.Entry e = watched;

@@ -19,6 +19,7 @@ import java.util.concurrent.TimeoutException;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 import org.glassfish.grizzly.EmptyCompletionHandler;
+import org.glassfish.grizzly.Transport;
 import org.glassfish.grizzly.http.server.HttpHandler;
 import org.glassfish.grizzly.http.server.HttpHandlerRegistration;
 import org.glassfish.grizzly.http.server.HttpServer;
@@ -210,7 +211,12 @@ public class HttpListener {
                     release(previous, false); // nobody listens on that address any more
                 }
                 // drained on a thread of its own (up to drain.ms): the next change or retry need not wait for it
-                IsolatedThreads.newThread(() -> drain(previous, newConfig.drain_ms()), "fractal-http-drain").start();
+                IsolatedThreads.newThread(() -> {
+                    long start = System.nanoTime();
+                    drain(previous, newConfig.drain_ms());
+                    LOG.info(() -> "The replaced REST API listener closed after "
+                            + TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start) + " ms");
+                }, "fractal-http-drain").start();
             }
         });
     }
@@ -403,7 +409,9 @@ public class HttpListener {
             // and every connection is closed (its client was answered with Connection: close) or has been quiet for
             // a while (idle in a client's pool), bounded by the drain time.
             Thread.sleep(Math.min(SETTLE_MS, drainMillis));
-            while ((handler.inFlight() > 0 || !l.connections().settled(quiet)) && System.nanoTime() < deadline) {
+            Transport transport = l.accepting().getTransport();
+            while ((handler.inFlight(transport) > 0 || !l.connections().settled(quiet))
+                    && System.nanoTime() < deadline) {
                 Thread.sleep(5);
             }
         } catch (InterruptedException e) {
@@ -420,7 +428,7 @@ public class HttpListener {
             }
             s.shutdownNow();
             pools.stream().filter(p -> p != null).forEach(ExecutorService::shutdown);
-            handler.setClosing(l.accepting().getTransport(), false);
+            handler.forget(l.accepting().getTransport());
         }
     }
 

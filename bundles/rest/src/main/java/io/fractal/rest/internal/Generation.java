@@ -85,6 +85,7 @@ final class Generation extends HttpHandler {
         if (direct != null && direct.serve(request, response)) {
             return; // a plain call of a direct method: answered (or suspended until its answer) without JAX-RS
         }
+        ListenerThreadAnswers.bind(request.getContext().getConnection().getTransport().getWorkerThreadPool());
         try {
             container.service(request, response);
         } catch (IllegalArgumentException e) {
@@ -94,6 +95,8 @@ final class Generation extends HttpHandler {
                 throw e;
             }
             badRequest(response, "the request's URL (request target and Host) is not a valid URI");
+        } finally {
+            ListenerThreadAnswers.bind(null);
         }
     }
 

@@ -19,11 +19,13 @@ import java.util.logging.Level;
 import java.util.logging.Logger;
 import org.glassfish.grizzly.http.server.HttpHandler;
 import org.glassfish.jersey.grizzly2.httpserver.GrizzlyHttpContainer;
+import org.glassfish.jersey.inject.hk2.AbstractBinder;
 import org.glassfish.jersey.jackson.JacksonFeature;
 import org.glassfish.jersey.media.multipart.MultiPartFeature;
 import org.glassfish.jersey.server.ContainerFactory;
 import org.glassfish.jersey.server.ResourceConfig;
 import org.glassfish.jersey.server.ServerProperties;
+import org.glassfish.jersey.server.spi.internal.ResourceMethodInvocationHandlerProvider;
 import org.osgi.framework.BundleContext;
 import org.osgi.framework.Constants;
 import org.osgi.service.component.annotations.Activate;
@@ -230,6 +232,12 @@ public class RestApplication implements Generation.Successor {
         rc.register(new BodyLimit(config.max_body_bytes(), config.body_timeout_ms()));
         rc.register(HelpResource.class);
         rc.register(new RequestMetrics(() -> metrics));
+        rc.register(new AbstractBinder() { // not a provider contract: bound, not registered
+            @Override
+            protected void configure() {
+                bind(new ListenerThreadAnswers()).to(ResourceMethodInvocationHandlerProvider.class);
+            }
+        });
         rc.property(ServerProperties.WADL_FEATURE_DISABLE, true);
         rc.property(ServerProperties.RESPONSE_SET_STATUS_OVER_SEND_ERROR, true);
         now.forEach(rc::register);
