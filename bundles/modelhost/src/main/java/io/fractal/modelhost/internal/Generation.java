@@ -17,13 +17,8 @@ final class Generation {
     private final AtomicInteger users = new AtomicInteger();
     private final CountDownLatch closed = new CountDownLatch(1);
     private volatile boolean retiring;
-    /**
-     * What this load's calls typically cost, their answers written (a moving average of single calls), in ns; -1
-     * until measured.
-     */
-    private volatile long callNanos = -1;
-    /** The same per row of those calls, in ns; -1 until measured. */
-    private volatile long rowNanos = -1;
+    /** What this load's calls typically cost, their answers written; null until measured (see {@link #timed}). */
+    private volatile Costs costs;
 
     Generation(LoadedModel model, InferenceEngine engine) {
         this.model = model;
@@ -37,31 +32,64 @@ final class Generation {
     static final long ANSWER_NANOS_PER_ELEMENT = 50;
 
     /**
-     * Counts one single call, on {@code rows} rows and giving {@code outputElements} output elements, into the typical
-     * costs (exponentially weighted averages, 1/8 per call: a model that turns slow is seen within a few calls): its
-     * duration plus what writing its answer typically costs. Races between threads lose an update, never the average.
+     * Counts one engine call, on {@code rows} rows (a request's, or a batch's) and giving {@code outputElements}
+     * output elements, into the typical costs: its duration plus what writing its answer typically costs.
+     * Exponentially weighted, 1/8 per call, so a model that turns slow is seen within a few calls. Races between
+     * threads lose an update, never the estimate.
      */
     void timed(long nanos, int rows, long outputElements) {
-        long cost = nanos + outputElements * ANSWER_NANOS_PER_ELEMENT;
-        callNanos = averaged(callNanos, cost);
-        rowNanos = averaged(rowNanos, cost / Math.max(1, rows));
-    }
-
-    /** The moving average after one more sample (the sample itself when there was none, -1). */
-    private static long averaged(long average, long sample) {
-        return average < 0 ? sample : average + (sample - average) / 8;
+        double cost = nanos + (double) outputElements * ANSWER_NANOS_PER_ELEMENT;
+        Costs c = costs;
+        costs = c == null ? Costs.first(Math.max(1, rows), cost) : c.next(Math.max(1, rows), cost);
     }
 
     /**
-     * Whether a call on {@code rows} rows typically takes at most {@code nanos}: this load's calls do on average, and
-     * so do that many rows at their average cost per row (a request of many more rows than usual costs more than a
-     * usual call). Rows share a call's fixed cost, so the estimate errs towards more, never less. False until
-     * measured.
+     * Whether a call on {@code rows} rows typically takes at most {@code nanos} (see {@link Costs#estimate}). False
+     * until measured.
      */
     boolean quickerThan(long nanos, int rows) {
-        long call = callNanos;
-        long row = rowNanos;
-        return call >= 0 && row >= 0 && call <= nanos && row <= nanos / Math.max(1, rows);
+        Costs c = costs;
+        return c != null && c.estimate(Math.max(1, rows)) <= nanos;
+    }
+
+    /**
+     * A call's typical cost as a fixed part plus a part per row, fitted to recent calls by an exponentially weighted
+     * linear regression of cost on rows (means, variance of rows, covariance); beside it, the typical cost per row
+     * (each call's cost over its rows), which assumes nothing about how rows share the fixed part.
+     *
+     * @param maxRows the most rows a call had: the fit is not taken far beyond what it saw
+     */
+    record Costs(double rows, double cost, double rowsVariance, double covariance, double perRow, int maxRows) {
+
+        private static final double WEIGHT = 1.0 / 8;
+        /** Below this variance of rows (calls of nearly always the same rows), no fit: the cost per row is used. */
+        private static final double FIT_VARIANCE = 0.1;
+
+        static Costs first(int rows, double cost) {
+            return new Costs(rows, cost, 0, 0, cost / rows, rows);
+        }
+
+        Costs next(int r, double c) {
+            double dr = r - rows;
+            double dc = c - cost;
+            return new Costs(rows + WEIGHT * dr, cost + WEIGHT * dc, (1 - WEIGHT) * (rowsVariance + WEIGHT * dr * dr),
+                    (1 - WEIGHT) * (covariance + WEIGHT * dr * dc), perRow + WEIGHT * (c / r - perRow),
+                    Math.max(maxRows, r));
+        }
+
+        /**
+         * What a call on {@code r} rows typically costs, in ns. Once calls of different rows were seen, and for up to
+         * twice the most rows seen: the fitted fixed part plus {@code r} times the fitted part per row (neither
+         * below 0). Otherwise the typical call's cost, or {@code r} times the typical cost per row when more: that
+         * errs towards more (rows share a call's fixed part; fewer rows than usual cost no more), never less.
+         */
+        double estimate(int r) {
+            if (rowsVariance >= FIT_VARIANCE && r <= 2L * maxRows) {
+                double slope = Math.max(0, covariance / rowsVariance);
+                return Math.max(0, cost - slope * rows) + slope * r;
+            }
+            return Math.max(cost, r * perRow);
+        }
     }
 
     /** Takes a use; false once retiring. */

@@ -793,6 +793,13 @@ public class ModelHostImpl implements ModelHost {
             return;
         }
         long inference = System.nanoTime() - started;
+        int batchRows = 0;
+        long elements = 0;
+        for (int j = 0; j < rows.length; j++) {
+            batchRows += Math.max(1, rows[j]);
+            elements += Batches.elements(parts.get(j));
+        }
+        jobs.get(0).generation().timed(inference, batchRows, elements);
         for (int j = 0; j < rows.length; j++) {
             answers.add(succeeded(jobs.get(j), parts.get(j), started, inference));
         }

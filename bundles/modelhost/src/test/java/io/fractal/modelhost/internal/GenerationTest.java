@@ -78,4 +78,66 @@ class GenerationTest {
         assertFalse(g.acquire());
         assertEquals(1, model.closes.get());
     }
+
+    private static final long US = 1000;
+
+    @Test
+    void callsOfOneRowOnlySayNothingOfHowRowsShareACallsCost() throws Exception {
+        Generation g = new Generation(model(), engine);
+        assertFalse(g.quickerThan(1000 * US, 1), "not measured yet");
+        for (int i = 0; i < 20; i++) {
+            g.timed(400 * US, 1, 0);
+        }
+        assertTrue(g.quickerThan(1000 * US, 1));
+        assertTrue(g.quickerThan(1000 * US, 2));
+        assertFalse(g.quickerThan(1000 * US, 3), "3 rows at 400 us each, for all it knows");
+    }
+
+    @Test
+    void callsOfDifferentRowsGiveAFixedCostAndACostPerRow() throws Exception {
+        Generation g = new Generation(model(), engine);
+        // 400 us per call plus 10 us per row (a model whose cost is mostly fixed), calls of 1 and 8 rows
+        for (int i = 0; i < 40; i++) {
+            int rows = i % 2 == 0 ? 1 : 8;
+            g.timed((400 + 10 * rows) * US, rows, 0);
+        }
+        assertTrue(g.quickerThan(1000 * US, 16), "16 rows cost about 560 us");
+        assertFalse(g.quickerThan(500 * US, 16));
+        assertTrue(g.quickerThan(450 * US, 1));
+        assertFalse(g.quickerThan(400 * US, 1), "1 row costs about 410 us");
+        assertFalse(g.quickerThan(1000 * US, 17), "beyond twice the most rows seen: 17 times a row's typical cost");
+    }
+
+    @Test
+    void aModelWhoseCostGrowsWithRowsIsFittedSo() throws Exception {
+        Generation g = new Generation(model(), engine);
+        // 20 us per call plus 100 us per row, calls of 1 to 4 rows
+        for (int i = 0; i < 40; i++) {
+            int rows = 1 + i % 4;
+            g.timed((20 + 100 * rows) * US, rows, 0);
+        }
+        assertTrue(g.quickerThan(1000 * US, 8), "8 rows cost about 820 us");
+        assertFalse(g.quickerThan(1000 * US, 10), "10 rows cost about 1020 us");
+    }
+
+    @Test
+    void batchedCallsOfManyRowsDoNotMakeASingleRowLookSlow() throws Exception {
+        Generation g = new Generation(model(), engine);
+        g.timed(60 * US, 1, 0); // warm-up: one row
+        for (int i = 0; i < 20; i++) {
+            g.timed((50 + 30 * 32) * US, 32, 0); // batches of 32 rows: about 1 ms each
+        }
+        assertTrue(g.quickerThan(1000 * US, 1), "a row costs about 80 us, whatever the batches cost");
+        assertFalse(g.quickerThan(1000 * US, 32));
+    }
+
+    @Test
+    void answersOfManyElementsCountAsTheyAreWritten() throws Exception {
+        Generation g = new Generation(model(), engine);
+        for (int i = 0; i < 20; i++) {
+            g.timed(100 * US, 1, 20_000); // 100 us, and an answer of 20,000 elements (1 ms to write)
+        }
+        assertFalse(g.quickerThan(1000 * US, 1));
+        assertTrue(g.quickerThan(1200 * US, 1));
+    }
 }
