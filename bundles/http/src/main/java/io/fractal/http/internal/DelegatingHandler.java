@@ -46,8 +46,13 @@ final class DelegatingHandler extends HttpHandler {
     private volatile long holdNanos;
     /** The transports of listeners that are closing (a listener replaced, or stopping). */
     private final Set<Transport> closing = ConcurrentHashMap.newKeySet();
-    /** Requests being served now, per listener (its transport): what a closing listener waits for. */
-    private final Map<Transport, AtomicInteger> serving = new ConcurrentHashMap<>();
+    /**
+     * Requests being served now, per listener (its transport, from {@link #track} to {@link #forget}): what a closing
+     * listener waits for.
+     */
+    private final Map<Transport, AtomicInteger> inFlightBy = new ConcurrentHashMap<>();
+    /** Counts the requests of a listener not tracked (any more): one that drained and shut down. */
+    private final AtomicInteger untracked = new AtomicInteger();
     private volatile boolean shuttingDown;
     private volatile ClientWatch watch;
     /**
@@ -165,13 +170,18 @@ final class DelegatingHandler extends HttpHandler {
      * takes the load waits for its own requests only, not for the new one's.
      */
     int inFlight(Transport listener) {
-        AtomicInteger n = serving.get(listener);
+        AtomicInteger n = inFlightBy.get(listener);
         return n == null ? 0 : n.get();
     }
 
-    /** Forgets a listener that has shut down. */
+    /** Counts the requests of a listener from now on: called before it accepts connections. */
+    void track(Transport listener) {
+        inFlightBy.put(listener, new AtomicInteger());
+    }
+
+    /** Forgets a listener that has shut down (or never started). */
     void forget(Transport listener) {
-        serving.remove(listener);
+        inFlightBy.remove(listener);
         closing.remove(listener);
     }
 
@@ -196,14 +206,14 @@ final class DelegatingHandler extends HttpHandler {
         if (shuttingDown || !closing.isEmpty() && closing.contains(listener)) {
             response.setHeader("Connection", "close");
         }
-        AtomicInteger count = serving.get(listener);
+        AtomicInteger count = inFlightBy.get(listener);
         if (count == null) {
-            count = serving.computeIfAbsent(listener, t -> new AtomicInteger());
+            count = untracked; // a request the pool of a listener that timed out its drain ran afterwards
         }
         count.incrementAndGet();
         // Registered before the handler runs: an asynchronous answer may complete before service() returns.
-        Exchange serving = new Exchange(request, count);
-        request.addAfterServiceListener(serving);
+        Exchange exchange = new Exchange(request, count);
+        request.addAfterServiceListener(exchange);
         if (shuttingDown && READY_PATH.equals(request.getRequestURI())) {
             if (pinned != null) {
                 pinned.release();
@@ -223,19 +233,19 @@ final class DelegatingHandler extends HttpHandler {
                         1);
                 return;
             }
-            serving.set(d);
+            exchange.set(d);
             // Once the handler returns, the request may already have been answered on another thread and recycled
             // for another connection: it must not be touched again. A handler that declines says so through this
             // holder, in this thread, before it returns.
             AtomicBoolean declined = new AtomicBoolean();
             request.setAttribute(HttpApplication.REDISPATCH, declined);
-            ClientConnection.bind(serving);
+            ClientConnection.bind(exchange);
             try {
                 d.handler.service(request, response);
             } finally {
                 ClientConnection.bind(null);
             }
-            if (declined.get() && serving.compareAndSet(d, null)) {
+            if (declined.get() && exchange.compareAndSet(d, null)) {
                 // declined without answering: the request is still ours; the handler registered now takes it
                 d.release();
                 if (attempt < MAX_REDISPATCH) {

@@ -213,9 +213,10 @@ public class HttpListener {
                 // drained on a thread of its own (up to drain.ms): the next change or retry need not wait for it
                 IsolatedThreads.newThread(() -> {
                     long start = System.nanoTime();
-                    drain(previous, newConfig.drain_ms());
+                    int left = drain(previous, newConfig.drain_ms());
                     LOG.info(() -> "The replaced REST API listener closed after "
-                            + TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start) + " ms");
+                            + TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start) + " ms"
+                            + (left == 0 ? "" : ", " + left + " of its requests still running (drain.ms)"));
                 }, "fractal-http-drain").start();
             }
         });
@@ -312,6 +313,7 @@ public class HttpListener {
             accepting.setProcessor(transport.getProcessor());
             accepting.setProcessorSelector(transport.getProcessorSelector());
             accepting.getMonitoringConfig().addProbes(connections);
+            handler.track(transport);
             accepting.listen();
             listening = new Listening(s, accepting, channel, ListeningSockets.address(c.host(), c.port()),
                     connections);
@@ -321,6 +323,7 @@ public class HttpListener {
         } catch (IOException | RuntimeException e) { // RuntimeException: an address that does not resolve, say
             s.shutdownNow();
             workers.shutdown();
+            handler.forget(listener.getTransport());
             if (channel != null) {
                 ListeningSockets.close(channel);
             }
@@ -395,8 +398,13 @@ public class HttpListener {
         return false;
     }
 
-    /** The second half of {@link #close}: waits for the requests in flight (bounded), then shuts the server down. */
-    private void drain(Listening l, long drainMillis) {
+    /**
+     * The second half of {@link #close}: waits for the requests in flight (bounded), then shuts the server down.
+     *
+     * @return how many of its requests were still running at the drain time's end (0 normally)
+     */
+    private int drain(Listening l, long drainMillis) {
+        Transport transport = l.accepting().getTransport();
         HttpServer s = l.server();
         // the worker pools are ours, not the transports': they end once what is queued on them has run
         List<ExecutorService> pools = new ArrayList<>();
@@ -409,7 +417,6 @@ public class HttpListener {
             // and every connection is closed (its client was answered with Connection: close) or has been quiet for
             // a while (idle in a client's pool), bounded by the drain time.
             Thread.sleep(Math.min(SETTLE_MS, drainMillis));
-            Transport transport = l.accepting().getTransport();
             while ((handler.inFlight(transport) > 0 || !l.connections().settled(quiet))
                     && System.nanoTime() < deadline) {
                 Thread.sleep(5);
@@ -428,8 +435,10 @@ public class HttpListener {
             }
             s.shutdownNow();
             pools.stream().filter(p -> p != null).forEach(ExecutorService::shutdown);
-            handler.forget(l.accepting().getTransport());
         }
+        int left = handler.inFlight(transport);
+        handler.forget(transport);
+        return left;
     }
 
     /**

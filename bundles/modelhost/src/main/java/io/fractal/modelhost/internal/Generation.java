@@ -57,9 +57,9 @@ final class Generation {
      * linear regression of cost on rows (means, variance of rows, covariance); beside it, the typical cost per row
      * (each call's cost over its rows), which assumes nothing about how rows share the fixed part.
      *
-     * @param maxRows the most rows a call had: the fit is not taken far beyond what it saw
+     * @param maxRows the most rows of recent calls (it decays towards the mean): the fit is not taken far beyond
      */
-    record Costs(double rows, double cost, double rowsVariance, double covariance, double perRow, int maxRows) {
+    record Costs(double rows, double cost, double rowsVariance, double covariance, double perRow, double maxRows) {
 
         private static final double WEIGHT = 1.0 / 8;
         /** Below this variance of rows (calls of nearly always the same rows), no fit: the cost per row is used. */
@@ -72,20 +72,22 @@ final class Generation {
         Costs next(int r, double c) {
             double dr = r - rows;
             double dc = c - cost;
-            return new Costs(rows + WEIGHT * dr, cost + WEIGHT * dc, (1 - WEIGHT) * (rowsVariance + WEIGHT * dr * dr),
+            double mean = rows + WEIGHT * dr;
+            return new Costs(mean, cost + WEIGHT * dc, (1 - WEIGHT) * (rowsVariance + WEIGHT * dr * dr),
                     (1 - WEIGHT) * (covariance + WEIGHT * dr * dc), perRow + WEIGHT * (c / r - perRow),
-                    Math.max(maxRows, r));
+                    Math.max(r, maxRows - WEIGHT * (maxRows - mean)));
         }
 
         /**
-         * What a call on {@code r} rows typically costs, in ns. Once calls of different rows were seen, and for up to
-         * twice the most rows seen: the fitted fixed part plus {@code r} times the fitted part per row (neither
-         * below 0). Otherwise the typical call's cost, or {@code r} times the typical cost per row when more: that
-         * errs towards more (rows share a call's fixed part; fewer rows than usual cost no more), never less.
+         * What a call on {@code r} rows typically costs, in ns. Once recent calls had different rows and cost more
+         * with more rows, and for up to twice the most rows of recent calls: the fitted fixed part (not below 0) plus
+         * {@code r} times the fitted part per row. Otherwise (a fit that says nothing, or says more rows cost less:
+         * noise, a pause) the typical call's cost, or {@code r} times the typical cost per row when more: that errs
+         * towards more (rows share a call's fixed part; fewer rows than usual cost no more), never less.
          */
         double estimate(int r) {
-            if (rowsVariance >= FIT_VARIANCE && r <= 2L * maxRows) {
-                double slope = Math.max(0, covariance / rowsVariance);
+            if (rowsVariance >= FIT_VARIANCE && covariance > 0 && r <= 2 * maxRows) {
+                double slope = covariance / rowsVariance;
                 return Math.max(0, cost - slope * rows) + slope * r;
             }
             return Math.max(cost, r * perRow);

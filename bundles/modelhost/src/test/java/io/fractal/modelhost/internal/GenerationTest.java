@@ -132,6 +132,23 @@ class GenerationTest {
     }
 
     @Test
+    void aPauseThatMakesMoreRowsLookCheaperFallsBackToTheCostPerRow() throws Exception {
+        Generation g = new Generation(model(), engine);
+        // 20 us per call plus 100 us per row, calls of 1 and 2 rows, one of 8 rows earlier
+        g.timed(820 * US, 8, 0);
+        for (int i = 0; i < 20; i++) {
+            int rows = 1 + i % 2;
+            g.timed((20 + 100 * rows) * US, rows, 0);
+        }
+        assertFalse(g.quickerThan(1000 * US, 16), "16 rows cost about 1.6 ms");
+        g.timed(3000 * US, 1, 0); // one row, held up 3 ms (a collector's pause): more rows look cheaper
+        for (int i = 0; i < 8; i++) {
+            assertFalse(g.quickerThan(1000 * US, 16), "after the pause, call " + i);
+            g.timed((20 + 100 * (1 + i % 2)) * US, 1 + i % 2, 0);
+        }
+    }
+
+    @Test
     void answersOfManyElementsCountAsTheyAreWritten() throws Exception {
         Generation g = new Generation(model(), engine);
         for (int i = 0; i < 20; i++) {

@@ -5,7 +5,6 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
-import java.util.function.BiConsumer;
 import org.glassfish.jersey.server.model.Invocable;
 import org.glassfish.jersey.server.spi.internal.ResourceMethodInvocationHandlerProvider;
 
@@ -24,8 +23,6 @@ import org.glassfish.jersey.server.spi.internal.ResourceMethodInvocationHandlerP
 final class ListenerThreadAnswers implements ResourceMethodInvocationHandlerProvider {
 
     private static final ThreadLocal<Executor> POOL = new ThreadLocal<>();
-    private static final BiConsumer<Object, Throwable> NOTHING = (value, error) -> {
-    };
     private static final InvocationHandler HANDLER = (resource, method, args) -> {
         Object result = method.invoke(resource, args); // as Jersey's own handler: its dispatcher unwraps failures
         Executor pool = POOL.get();
@@ -33,18 +30,41 @@ final class ListenerThreadAnswers implements ResourceMethodInvocationHandlerProv
                 || stage instanceof CompletableFuture<?> f && f.isDone()) {
             return result;
         }
-        return stage.whenCompleteAsync(NOTHING, task -> {
+        return onPool(stage, pool);
+    };
+
+    /**
+     * A stage that completes as {@code stage} does, with the very same value or failure (a dependent stage would wrap
+     * a failure in a {@link java.util.concurrent.CompletionException}, and Jersey answers a cancellation and a
+     * {@code WebApplicationException} by what they are), on {@code pool}; on the completing thread if the pool
+     * refuses.
+     */
+    static CompletionStage<Object> onPool(CompletionStage<?> stage, Executor pool) {
+        CompletableFuture<Object> answer = new CompletableFuture<>();
+        stage.whenComplete((value, error) -> {
+            Runnable complete = () -> {
+                if (error != null) {
+                    answer.completeExceptionally(error);
+                } else {
+                    answer.complete(value);
+                }
+            };
             try {
-                pool.execute(task);
+                pool.execute(complete);
             } catch (RejectedExecutionException e) {
-                task.run();
+                complete.run();
             }
         });
-    };
+        return answer;
+    }
 
     /** Binds the pool of the listener whose request the calling thread serves now; null unbinds. */
     static void bind(Executor pool) {
-        POOL.set(pool);
+        if (pool == null) {
+            POOL.remove();
+        } else {
+            POOL.set(pool);
+        }
     }
 
     @Override
