@@ -42,7 +42,7 @@ JFR="${JFR:-0}"
 THREAD_LEVEL="${THREAD_LEVEL:-32}"   # the level at which the server's CPU is broken down by thread
 GRIZZLY_VERSION="${GRIZZLY_VERSION:-4.0.2}"
 M2="${M2_REPO:-$HOME/.m2/repository}"
-SERVER_JAVA_OPTS="-Xms256m -Xmx2g"   # bin/fractal's default, for the ceiling too
+SERVER_JAVA_OPTS="-Xms256m -Xmx2g -XX:+UseParallelGC"   # bin/fractal's default, for the ceiling too
 
 command -v wrk >/dev/null || die "needs wrk (apt-get install wrk)"
 CLK_TCK="$(getconf CLK_TCK)"

@@ -91,7 +91,7 @@ done
 
 echo
 echo "Startup and footprint — $(machine_line)"
-echo "JAVA_OPTS default (-Xms256m -Xmx2g); sample models iris and digits (TorchScript) on modelhosts mh1 and mh2."
+echo "JAVA_OPTS default (-Xms256m -Xmx2g -XX:+UseParallelGC); sample models iris and digits (TorchScript) on modelhosts mh1 and mh2."
 if [ "${#build_rows[@]}" -gt 0 ]; then
   echo
   echo "Build of HEAD ($build_commit), offline, tests skipped:"
