@@ -1,5 +1,6 @@
 package io.fractal.http.internal;
 
+import io.fractal.api.concurrent.ThreadBacklog;
 import io.fractal.api.rest.ClientConnection;
 import io.fractal.api.rest.HttpApplication;
 import java.nio.channels.SocketChannel;
@@ -21,6 +22,7 @@ import org.glassfish.grizzly.http.server.Request;
 import org.glassfish.grizzly.http.server.RequestExecutorProvider;
 import org.glassfish.grizzly.http.server.Response;
 import org.glassfish.grizzly.nio.NIOConnection;
+import org.glassfish.grizzly.nio.SelectorRunner;
 import org.glassfish.grizzly.threadpool.Threads;
 
 /**
@@ -240,10 +242,12 @@ final class DelegatingHandler extends HttpHandler {
             AtomicBoolean declined = new AtomicBoolean();
             request.setAttribute(HttpApplication.REDISPATCH, declined);
             ClientConnection.bind(exchange);
+            ThreadBacklog.bind(exchange);
             try {
                 d.handler.service(request, response);
             } finally {
                 ClientConnection.bind(null);
+                ThreadBacklog.bind(null);
             }
             if (declined.get() && exchange.compareAndSet(d, null)) {
                 // declined without answering: the request is still ours; the handler registered now takes it
@@ -258,11 +262,12 @@ final class DelegatingHandler extends HttpHandler {
     }
 
     /**
-     * One request: the handler serving it (released once it is answered), and the watch on its client's connection
-     * that the application may ask for while it runs on the request's thread ({@link ClientConnection}).
+     * One request: the handler serving it (released once it is answered), the watch on its client's connection
+     * that the application may ask for while it runs on the request's thread ({@link ClientConnection}), and how many
+     * other connections wait for that thread meanwhile ({@link ThreadBacklog}).
      */
     private final class Exchange extends AtomicReference<Delegate> implements AfterServiceListener,
-            ClientConnection.Watch {
+            ClientConnection.Watch, ThreadBacklog.Source {
         /** The request, while the handler runs on its thread: never touched afterwards (it may be recycled). */
         private final Request request;
         /** The requests in flight on the request's listener, this one counted. */
@@ -312,6 +317,23 @@ final class DelegatingHandler extends HttpHandler {
                 }
             }
             return e.add(action);
+        }
+
+        /**
+         * The other connections the selector found ready with this one, when this thread is that selector's (the
+         * listener serves requests on the thread that read them): they wait until this request's handler returns.
+         * Some of them may have been served already in this round; a pool thread (worker I/O) cannot tell.
+         */
+        @Override
+        public int waiting() {
+            if (!(request.getContext().getConnection() instanceof NIOConnection c)) {
+                return -1;
+            }
+            SelectorRunner runner = c.getSelectorRunner();
+            if (runner == null || runner.getRunnerThread() != Thread.currentThread()) {
+                return -1;
+            }
+            return Math.max(0, runner.getLastSelectedKeysCount() - 1);
         }
     }
 

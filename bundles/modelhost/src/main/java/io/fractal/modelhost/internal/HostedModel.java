@@ -30,7 +30,7 @@ final class HostedModel {
     /** Set (to the token of its expiry) while the artifact is gone but not withdrawn; guarded by this. */
     private Object lingering;
     private volatile boolean withdrawn;
-    /** Engine calls of this version running on this host now (a batching version queues while one runs). */
+    /** Engine calls of this version running on this host now (see {@code ModelHostImpl.runsAlone}). */
     final java.util.concurrent.atomic.AtomicInteger running = new java.util.concurrent.atomic.AtomicInteger();
     /** Its metrics series on this host, once looked up (see {@link ModelMeters}). */
     volatile ModelMeters meters;

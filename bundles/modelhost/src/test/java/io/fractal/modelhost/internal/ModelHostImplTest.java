@@ -10,6 +10,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.fractal.api.concurrent.ThreadBacklog;
 import io.fractal.api.host.EchoDTO;
 import io.fractal.api.host.ModelHostDTO;
 import io.fractal.api.host.ModelState;
@@ -862,6 +863,61 @@ class ModelHostImplTest {
         // the first alone (nothing was queued), then batches of at most 4 rows in the order they came
         assertEquals(List.of(1L, 4L, 2L), engine.rowsSeen);
         assertEquals(4, host.status("iris", 1).batching.maxBatchSize());
+    }
+
+    @Test
+    void aBatchingVersionsRequestRunsOnItsCallersThreadWhileFewOthersWaitForThatThread() {
+        batching.put("iris.max_batch_size", 4);
+        ModelHostImpl host = host(Map.of("id", "mh-backlog", "workers", 2, "run_on_caller", true,
+                "run_on_caller_max_us", 1_000_000L));
+        FakeEngine engine = irisReady(host);
+        host.infer(rows("iris", 1, 1)).join(); // measured: a quick model
+        engine.predictMillis = 300;
+        try {
+            // five other clients wait for this thread: the request queues, and the thread is free to read them
+            ThreadBacklog.bind(() -> 5);
+            CompletableFuture<InferenceResponse> queued = host.infer(rows("iris", 1, 2));
+            assertFalse(queued.isDone());
+            await().atMost(WAIT).until(() -> engine.entered.get() == 2);
+            // two wait: a batch of three would not pay for the hand-off; it runs here, although a call of its
+            // version runs (the rule when the caller cannot tell would queue it)
+            ThreadBacklog.bind(() -> 2);
+            CompletableFuture<InferenceResponse> here = host.infer(rows("iris", 1, 3));
+            assertTrue(here.isDone(), "answered before infer returned: no hand-off");
+            assertEquals(Thread.currentThread(), engine.predictionThreads.get(2));
+            assertArrayEquals(new float[] {6, 8}, here.join().outputs().get(0).toFloats());
+            assertArrayEquals(new float[] {4, 6}, queued.join().outputs().get(0).toFloats());
+            assertNotEquals(Thread.currentThread(), engine.predictionThreads.get(1));
+        } finally {
+            ThreadBacklog.bind(null);
+        }
+    }
+
+    @Test
+    void aBatchingVersionsRequestQueuesWhileOthersWaitForItsCallerOrTheCallerCannotTellAndACallRuns() {
+        batching.put("iris.max_batch_size", 4);
+        ModelHostImpl host = host(Map.of("id", "mh-backlog-queue", "workers", 2, "run_on_caller", true,
+                "run_on_caller_max_us", 1_000_000L));
+        FakeEngine engine = irisReady(host);
+        host.infer(rows("iris", 1, 1)).join(); // measured: a quick model
+        engine.predictMillis = 300;
+        try {
+            // nothing runs, a worker is free, but three wait for this thread: queued all the same
+            ThreadBacklog.bind(() -> 3);
+            CompletableFuture<InferenceResponse> first = host.infer(rows("iris", 1, 10));
+            assertFalse(first.isDone(), "queued, not run on the caller's thread");
+            await().atMost(WAIT).until(() -> engine.entered.get() == 2);
+            // a caller that says nothing (a pool thread, another node): queued while a call of the version runs
+            ThreadBacklog.bind(null);
+            assertEquals(-1, ThreadBacklog.waiting());
+            CompletableFuture<InferenceResponse> second = host.infer(rows("iris", 1, 20));
+            assertFalse(second.isDone(), "queued, not run on the caller's thread");
+            assertArrayEquals(new float[] {20, 22}, first.join().outputs().get(0).toFloats());
+            assertArrayEquals(new float[] {40, 42}, second.join().outputs().get(0).toFloats());
+            engine.predictionThreads.subList(1, 3).forEach(t -> assertNotEquals(Thread.currentThread(), t));
+        } finally {
+            ThreadBacklog.bind(null);
+        }
     }
 
     @Test
