@@ -14,7 +14,7 @@ public final class ThreadBacklog {
     /** What a serving thread binds: how many other requests wait for it now. */
     @FunctionalInterface
     public interface Source {
-        /** Other clients' requests waiting for this thread (ready to be read after the current one), or -1 if unknown. */
+        /** Other clients' requests waiting for this thread (ready to be read after this one); -1 if unknown. */
         int waiting();
     }
 

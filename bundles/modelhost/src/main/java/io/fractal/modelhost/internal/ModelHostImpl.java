@@ -583,7 +583,7 @@ public class ModelHostImpl implements ModelHost {
     /**
      * Other requests waiting for a caller's thread from which a batching version's request queues for a batch.
      * Measured with {@code benchmark/batching.sh} (digits CNN, 2 modelhosts of 2 workers): from 1 waiting, 8
-     * connections lost 17% against the model unbatched (single-row batches paid a hand-off each); from 3, 8
+     * connections lost 16 to 23% against the model unbatched (single-row batches paid a hand-off each); from 3, 8
      * connections were even and 64 gained about 2x, with 7 rows per call against 3.5 under the rule before.
      */
     private static final int BATCH_WORTH = 3;

@@ -867,9 +867,7 @@ class ModelHostImplTest {
 
     @Test
     void aBatchingVersionsRequestRunsOnItsCallersThreadWhileFewOthersWaitForThatThread() {
-        batching.put("iris.max_batch_size", 4);
-        ModelHostImpl host = host(Map.of("id", "mh-backlog", "workers", 2, "run_on_caller", true,
-                "run_on_caller_max_us", 1_000_000L));
+        ModelHostImpl host = batchingOnTheCaller("mh-backlog");
         FakeEngine engine = irisReady(host);
         host.infer(rows("iris", 1, 1)).join(); // measured: a quick model
         engine.predictMillis = 300;
@@ -895,9 +893,7 @@ class ModelHostImplTest {
 
     @Test
     void aBatchingVersionsRequestQueuesWhileOthersWaitForItsCallerOrTheCallerCannotTellAndACallRuns() {
-        batching.put("iris.max_batch_size", 4);
-        ModelHostImpl host = host(Map.of("id", "mh-backlog-queue", "workers", 2, "run_on_caller", true,
-                "run_on_caller_max_us", 1_000_000L));
+        ModelHostImpl host = batchingOnTheCaller("mh-backlog-queue");
         FakeEngine engine = irisReady(host);
         host.infer(rows("iris", 1, 1)).join(); // measured: a quick model
         engine.predictMillis = 300;
@@ -918,6 +914,12 @@ class ModelHostImplTest {
         } finally {
             ThreadBacklog.bind(null);
         }
+    }
+
+    /** A host of 2 workers that runs quick models on the caller's thread, iris batched up to 4 rows. */
+    private ModelHostImpl batchingOnTheCaller(String id) {
+        batching.put("iris.max_batch_size", 4);
+        return host(Map.of("id", id, "workers", 2, "run_on_caller", true, "run_on_caller_max_us", 1_000_000L));
     }
 
     @Test
