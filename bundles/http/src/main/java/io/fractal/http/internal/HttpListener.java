@@ -33,6 +33,7 @@ import org.glassfish.grizzly.nio.transport.TCPNIOServerConnection;
 import org.glassfish.grizzly.nio.transport.TCPNIOTransport;
 import org.glassfish.grizzly.strategies.LeaderFollowerNIOStrategy;
 import org.glassfish.grizzly.strategies.SameThreadIOStrategy;
+import org.glassfish.grizzly.threadpool.ThreadPoolConfig;
 import org.osgi.framework.Bundle;
 import org.osgi.framework.BundleContext;
 import org.osgi.framework.BundleException;
@@ -242,6 +243,17 @@ public class HttpListener {
         int base = Math.min(most, Math.max(4, 2 * Runtime.getRuntime().availableProcessors()));
         WorkerPool workers = new WorkerPool(base, most, c.worker_starvation_ms(), "fractal-http");
         listener.getTransport().setWorkerThreadPool(workers);
+        // The selector threads as plain threads of ours rather than Grizzly's DefaultWorkerThread, which keeps its
+        // per-thread caches (recycled requests, and through their connections this listener's filter chain and
+        // handler) in fields; a plain thread gets them in ThreadLocals, which end with it. A thread object can outlive
+        // its thread: Felix 7.0.5's parallel class loading leaves a thread that lost a race to define a class in the
+        // defining bundle's lock table for as long as that bundle lives (BundleClassLoader.defineClassParallel), and a
+        // DefaultWorkerThread there kept this listener's revision reachable after an update (benchmark/swap.sh).
+        // (Grizzly sizes the pool up to its selector count at start, if need be.)
+        int selectors = Math.max(1, Runtime.getRuntime().availableProcessors());
+        listener.getTransport().setKernelThreadPoolConfig(ThreadPoolConfig.defaultConfig().copy()
+                .setPoolName("fractal-http-io").setCorePoolSize(selectors).setMaxPoolSize(selectors)
+                .setThreadFactory(IsolatedThreads.factory("fractal-http-io")));
         // Same-thread (the default): the selector thread that read a request serves it when the application says it
         // can without waiting (DelegatingHandler), with no thread hand-off at all, and hands anything else to the
         // pool. Leader-follower: the thread the selector woke serves the request, a pool thread takes over the
