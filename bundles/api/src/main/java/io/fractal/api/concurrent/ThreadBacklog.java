@@ -14,7 +14,11 @@ public final class ThreadBacklog {
     /** What a serving thread binds: how many other requests wait for it now. */
     @FunctionalInterface
     public interface Source {
-        /** Other clients' requests waiting for this thread (ready to be read after this one); -1 if unknown. */
+        /**
+         * Other clients' requests waiting for this thread (ready to be read after this one), or -1 if unknown. An
+         * estimate: a selector thread can tell how many connections were ready in its round, not how many of them it
+         * has served already.
+         */
         int waiting();
     }
 

@@ -275,9 +275,15 @@ final class DelegatingHandler extends HttpHandler {
         private volatile ClientWatch.Entry watched;
         private volatile boolean answered;
 
+        /** The selector that read the request, when this exchange was made on its thread; else null. */
+        private final SelectorRunner selector;
+
         Exchange(Request request, AtomicInteger listenerCount) {
             this.request = request;
             this.listenerCount = listenerCount;
+            SelectorRunner runner = request.getContext().getConnection() instanceof NIOConnection c
+                    ? c.getSelectorRunner() : null;
+            this.selector = runner != null && runner.getRunnerThread() == Thread.currentThread() ? runner : null;
         }
 
         @Override
@@ -321,16 +327,15 @@ final class DelegatingHandler extends HttpHandler {
 
         /**
          * The other connections the selector found ready with this one, when this thread is that selector's (the
-         * listener serves requests on the thread that read them): they wait until this request's handler returns.
-         * Some of them may have been served already in this round; a pool thread (worker I/O) cannot tell.
+         * listener serves requests on the thread that read them): they wait until this request's handler returns. An
+         * upper bound: the selector's whole last round, which may hold keys served before this one, or ready only
+         * to write or accept. A pool thread (worker I/O), or a request already answered, cannot tell. The request
+         * itself is not read here: answered elsewhere, it may be recycled while its handler still runs.
          */
         @Override
         public int waiting() {
-            if (!(request.getContext().getConnection() instanceof NIOConnection c)) {
-                return -1;
-            }
-            SelectorRunner runner = c.getSelectorRunner();
-            if (runner == null || runner.getRunnerThread() != Thread.currentThread()) {
+            SelectorRunner runner = selector;
+            if (runner == null || answered || runner.getRunnerThread() != Thread.currentThread()) {
                 return -1;
             }
             return Math.max(0, runner.getLastSelectedKeysCount() - 1);

@@ -249,8 +249,7 @@ public class HttpListener {
         // its thread: Felix 7.0.5's parallel class loading leaves a thread that lost a race to define a class in the
         // defining bundle's lock table for as long as that bundle lives (BundleClassLoader.defineClassParallel), and a
         // DefaultWorkerThread there kept this listener's revision reachable after an update (benchmark/swap.sh).
-        // (Grizzly sizes the pool up to its selector count at start, if need be.)
-        int selectors = Math.max(1, Runtime.getRuntime().availableProcessors());
+        int selectors = Math.max(1, listener.getTransport().getSelectorRunnersCount());
         listener.getTransport().setKernelThreadPoolConfig(ThreadPoolConfig.defaultConfig().copy()
                 .setPoolName("fractal-http-io").setCorePoolSize(selectors).setMaxPoolSize(selectors)
                 .setThreadFactory(IsolatedThreads.factory("fractal-http-io")));

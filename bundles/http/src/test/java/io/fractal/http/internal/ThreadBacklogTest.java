@@ -39,6 +39,7 @@ class ThreadBacklogTest {
     private final DelegatingHandler handler = new DelegatingHandler(2000);
     private final Map<String, Integer> waiting = new ConcurrentHashMap<>();
     private final CountDownLatch slowIn = new CountDownLatch(1);
+    private final CountDownLatch othersSent = new CountDownLatch(1);
     private HttpServer server;
     private int port;
 
@@ -46,14 +47,15 @@ class ThreadBacklogTest {
         try (ServerSocket s = new ServerSocket(0)) {
             port = s.getLocalPort();
         }
-        // records what each request learns; "/slow" holds its thread for 300 ms, while the others' requests come
+        // records what each request learns; "/slow" holds its thread until the others' requests have come
         handler.add(new HttpHandler() {
             @Override
             public void service(Request request, Response response) throws Exception {
                 waiting.put(request.getRequestURI(), ThreadBacklog.waiting());
                 if (request.getRequestURI().equals("/slow")) {
                     slowIn.countDown();
-                    Thread.sleep(300);
+                    othersSent.await(5, TimeUnit.SECONDS);
+                    Thread.sleep(50); // their bytes are in the server's sockets by now
                 }
                 response.setContentLength(2);
                 response.getOutputStream().write("ok".getBytes(StandardCharsets.US_ASCII));
@@ -91,6 +93,7 @@ class ThreadBacklogTest {
             for (int i = 1; i <= OTHERS; i++) {
                 send(sockets.get(i), "/other" + i);
             }
+            othersSent.countDown();
             for (Socket s : sockets) {
                 assertEquals("ok", answer(s));
             }

@@ -870,13 +870,15 @@ class ModelHostImplTest {
         ModelHostImpl host = batchingOnTheCaller("mh-backlog");
         FakeEngine engine = irisReady(host);
         host.infer(rows("iris", 1, 1)).join(); // measured: a quick model
-        engine.predictMillis = 300;
+        engine.predictMillis = 3000; // the next call, on a worker, runs for 3 s
         try {
             // five other clients wait for this thread: the request queues, and the thread is free to read them
             ThreadBacklog.bind(() -> 5);
             CompletableFuture<InferenceResponse> queued = host.infer(rows("iris", 1, 2));
             assertFalse(queued.isDone());
             await().atMost(WAIT).until(() -> engine.entered.get() == 2);
+            engine.predictMillis = 0;
+            assertFalse(queued.isDone(), "its call runs for 3 s");
             // two wait: a batch of three would not pay for the hand-off; it runs here, although a call of its
             // version runs (the rule when the caller cannot tell would queue it)
             ThreadBacklog.bind(() -> 2);
@@ -896,7 +898,7 @@ class ModelHostImplTest {
         ModelHostImpl host = batchingOnTheCaller("mh-backlog-queue");
         FakeEngine engine = irisReady(host);
         host.infer(rows("iris", 1, 1)).join(); // measured: a quick model
-        engine.predictMillis = 300;
+        engine.blockPredictions(); // a call runs until released (one run here would block this thread)
         try {
             // nothing runs, a worker is free, but three wait for this thread: queued all the same
             ThreadBacklog.bind(() -> 3);
@@ -908,11 +910,13 @@ class ModelHostImplTest {
             assertEquals(-1, ThreadBacklog.waiting());
             CompletableFuture<InferenceResponse> second = host.infer(rows("iris", 1, 20));
             assertFalse(second.isDone(), "queued, not run on the caller's thread");
+            engine.release();
             assertArrayEquals(new float[] {20, 22}, first.join().outputs().get(0).toFloats());
             assertArrayEquals(new float[] {40, 42}, second.join().outputs().get(0).toFloats());
             engine.predictionThreads.subList(1, 3).forEach(t -> assertNotEquals(Thread.currentThread(), t));
         } finally {
             ThreadBacklog.bind(null);
+            engine.release();
         }
     }
 
