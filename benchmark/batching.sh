@@ -9,9 +9,10 @@
 #   MAX_BATCH=16 DELAY_US=500 LEVELS="8 64" benchmark/batching.sh
 #   WORKERS=1 benchmark/batching.sh                    # the modelhosts' workers (default: the sample's 2 each)
 #   /usr/bin/python3 benchmark/make_cnn.py /tmp/cnn32 && MODEL_DIR=/tmp/cnn32 benchmark/batching.sh
-#                                                      # a heavier CNN: any folder with model.pt, model.json and
-#                                                      # body.json (one v1 request), uploaded under the folder's name
-#                                                      # and as <name>-batched
+#                                                      # a heavier CNN: any folder with model.json, the model file
+#                                                      # it names ("file"; model.pt if it names none; PyTorch or
+#                                                      # ONNX) and body.json (one v1 request), uploaded under the
+#                                                      # folder's name and as <name>-batched
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -34,7 +35,8 @@ if [ -n "$MODEL_DIR" ]; then
   M="$(basename "$MODEL_DIR" | tr 'A-Z' 'a-z' | tr -c 'a-z0-9\n' '-')"
   case "$M" in iris | digits | *-batched) die "name the folder otherwise than $M (a sample model's name, or -batched)" ;; esac
   SOURCE="$MODEL_DIR"
-  curl -sf -o /dev/null -H "Authorization: Bearer $TOKEN" -F "path=@$SOURCE/model.pt" \
+  FILE="$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1])).get("file", "model.pt"))' "$SOURCE/model.json")"
+  curl -sf -o /dev/null -H "Authorization: Bearer $TOKEN" -F "path=@$SOURCE/$FILE" \
     -F "metadata=@$SOURCE/model.json" "$BASE/api/v1/models/$M" || die "upload of $M refused"
   wait_hosts_ready "$M"
   cp "$SOURCE/body.json" "$WORK/body"
@@ -42,6 +44,7 @@ if [ -n "$MODEL_DIR" ]; then
 else
   M=digits
   SOURCE="$SERVER/deploy/digits"
+  FILE=model.pt
   "$PY" - "$REPO_DIR/it-tests/src/test/resources/expected/digits.json" "$WORK/body" <<'PY'
 import json, sys
 ref = json.load(open(sys.argv[1]))
@@ -56,7 +59,7 @@ m["max_batch_size"] = int(sys.argv[2])
 m["max_queue_delay_us"] = int(sys.argv[3])
 print(json.dumps(m))
 PY
-curl -sf -o /dev/null -H "Authorization: Bearer $TOKEN" -F "path=@$SOURCE/model.pt" \
+curl -sf -o /dev/null -H "Authorization: Bearer $TOKEN" -F "path=@$SOURCE/$FILE" \
   -F "metadata=@$WORK/batched.json" "$BASE/api/v1/models/$M-batched" || die "upload of $M-batched refused"
 wait_hosts_ready "$M-batched"
 "$PY" - "$M" "$WORK" <<'PY'
