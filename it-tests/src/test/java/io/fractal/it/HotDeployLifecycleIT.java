@@ -35,7 +35,7 @@ import org.ops4j.pax.exam.spi.reactors.PerClass;
 /**
  * The life of models in deploy/: a file or a folder dropped is served, a replaced file becomes a new version that
  * replaces the old one, a deleted file is undeployed, a corrupt file fails on its own while everything else serves,
- * and a file being written slowly is only deployed once complete.
+ * and a file being written slowly, new or overwritten in place, is only deployed once complete.
  */
 @RunWith(PaxExam.class)
 @ExamReactorStrategy(PerClass.class)
@@ -260,40 +260,9 @@ public class HotDeployLifecycleIT extends FractalTestSupport {
     public void fileBeingWrittenSlowlyIsDeployedOnceComplete() throws Exception {
         byte[] model = Files.readAllBytes(sampleFile("iris/model.pt"));
         int chunks = 15;
-        Path file = deployFolder().resolve("slow.pt");
         Set<Integer> versionsSeen = new TreeSet<>();
-        ScheduledExecutorService writer = Executors.newSingleThreadScheduledExecutor();
-        CompletableFuture<Void> written = new CompletableFuture<>();
         long started = System.nanoTime();
-        try (OutputStream out = Files.newOutputStream(file)) {
-            AtomicInteger next = new AtomicInteger();
-            ScheduledFuture<?> chunking = writer.scheduleAtFixedRate(() -> {
-                int i = next.getAndIncrement();
-                try {
-                    if (i < chunks) {
-                        int from = model.length * i / chunks;
-                        out.write(Arrays.copyOfRange(model, from, model.length * (i + 1) / chunks));
-                        out.flush();
-                    } else {
-                        written.complete(null);
-                    }
-                } catch (Exception e) {
-                    written.completeExceptionally(e);
-                }
-            }, 0, 100, TimeUnit.MILLISECONDS);
-            await("slow.pt written").atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(25))
-                    .until(() -> {
-                        HttpResult view = http().get("/api/v1/models/slow");
-                        if (view.status == 200) {
-                            versionsSeen.addAll(versionNumbers(view.json));
-                        }
-                        return written.isDone();
-                    });
-            chunking.cancel(false);
-            written.get();
-        } finally {
-            writer.shutdownNow();
-        }
+        writeSlowly(deployFolder().resolve("slow.pt"), model, chunks, "slow", versionsSeen);
         System.out.println("HotDeployLifecycleIT: slow.pt written in " + chunks + " chunks over "
                 + TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started) + " ms; versions seen meanwhile: "
                 + versionsSeen);
@@ -319,6 +288,75 @@ public class HotDeployLifecycleIT extends FractalTestSupport {
         assertEquals(prediction.toString(), 200, prediction.status);
         assertValues("slow", expected.path("outputs").path("probabilities").path("data"),
                 prediction.json.path("outputs").get(0).path("data"));
+    }
+
+    /**
+     * A model file overwritten in place slowly (15 chunks, 100 ms apart), which FileInstall reports on the first poll
+     * that sees it change: the new version is read once the file is complete, and is the only one after the old.
+     */
+    @Test
+    public void fileOverwrittenSlowlyIsDeployedOnceComplete() throws Exception {
+        byte[] adder = resourceBytes("/models/adder.pt");
+        byte[] iris = Files.readAllBytes(sampleFile("iris/model.pt"));
+        Path file = deployBytes(adder, "rewritten.pt");
+        awaitReady("rewritten");
+        Set<Integer> versionsSeen = new TreeSet<>(versionNumbers(modelView("rewritten")));
+        assertEquals(Set.of(1), versionsSeen);
+
+        writeSlowly(file, iris, 15, "rewritten", versionsSeen);
+
+        JsonNode version = awaitDefaultVersion("rewritten", v -> v.path("version").asInt() == 2, true,
+                DEPLOY_TIMEOUT);
+        assertEquals(version.toString(), sha256(iris), version.path("sha256").asText());
+        assertEquals(version.toString(), iris.length, version.path("size").asLong());
+        await("rewritten keeps version 2 alone").during(Duration.ofSeconds(1)).atMost(Duration.ofSeconds(3))
+                .pollInterval(Duration.ofMillis(50))
+                .untilAsserted(() -> {
+                    JsonNode view = modelView("rewritten");
+                    versionsSeen.addAll(versionNumbers(view));
+                    assertEquals(view.toString(), List.of(2), versionNumbers(view));
+                });
+        // no version of a half-written file came and failed in between
+        assertEquals("versions ever seen", Set.of(1, 2), versionsSeen);
+    }
+
+    /**
+     * Writes {@code bytes} to {@code file} (truncated first) in {@code chunks} pieces 100 ms apart, noting the versions
+     * of {@code model} seen meanwhile.
+     */
+    private void writeSlowly(Path file, byte[] bytes, int chunks, String model, Set<Integer> versionsSeen)
+            throws Exception {
+        ScheduledExecutorService writer = Executors.newSingleThreadScheduledExecutor();
+        CompletableFuture<Void> written = new CompletableFuture<>();
+        try (OutputStream out = Files.newOutputStream(file)) {
+            AtomicInteger next = new AtomicInteger();
+            ScheduledFuture<?> chunking = writer.scheduleAtFixedRate(() -> {
+                int i = next.getAndIncrement();
+                try {
+                    if (i < chunks) {
+                        int from = bytes.length * i / chunks;
+                        out.write(Arrays.copyOfRange(bytes, from, bytes.length * (i + 1) / chunks));
+                        out.flush();
+                    } else {
+                        written.complete(null);
+                    }
+                } catch (Exception e) {
+                    written.completeExceptionally(e);
+                }
+            }, 0, 100, TimeUnit.MILLISECONDS);
+            await(file.getFileName() + " written").atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(25))
+                    .until(() -> {
+                        HttpResult view = http().get("/api/v1/models/" + model);
+                        if (view.status == 200) {
+                            versionsSeen.addAll(versionNumbers(view.json));
+                        }
+                        return written.isDone();
+                    });
+            chunking.cancel(false);
+            written.get();
+        } finally {
+            writer.shutdownNow();
+        }
     }
 
     // ------------------------------------------------------------------------------------------------

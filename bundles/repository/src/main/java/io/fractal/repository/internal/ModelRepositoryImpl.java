@@ -44,6 +44,7 @@ import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 import java.util.stream.Stream;
@@ -117,6 +118,11 @@ public class ModelRepositoryImpl implements ModelRepository, ArtifactInstaller, 
     private final Map<String, String> deployedStamps = new ConcurrentHashMap<>();
     /** deploy/ sources whose last deployment failed (a corrupt file), for the start-up scan. */
     private final Set<String> refusedSources = ConcurrentHashMap.newKeySet();
+    /** How long a deploy/ file must have stayed unchanged before it is read: FileInstall's poll interval. */
+    private final long settleMillis;
+    /** The deploy/ sources reported while their files still changed, by source: the check that reads them later. */
+    private final Map<String, ScheduledFuture<?>> settling = new ConcurrentHashMap<>();
+    private final Object deploying = new Object();
     private final StartupScan startup;
     /** The versions waiting to become their model's default, by {@code name:version}. */
     private final Map<String, Promotion> promotions = new ConcurrentHashMap<>();
@@ -192,8 +198,9 @@ public class ModelRepositoryImpl implements ModelRepository, ArtifactInstaller, 
         Files.createDirectories(dataDir);
         String deploy = context.getProperty("felix.fileinstall.dir");
         String poll = context.getProperty("felix.fileinstall.poll");
-        this.startup = new StartupScan(deploy == null ? null : Paths.get(deploy),
-                poll == null ? 2000 : Long.parseLong(poll.strip()), TimeUnit.SECONDS.toMillis(60));
+        this.settleMillis = poll == null ? 2000 : Long.parseLong(poll.strip());
+        this.startup = new StartupScan(deploy == null ? null : Paths.get(deploy), settleMillis,
+                TimeUnit.SECONDS.toMillis(60));
         load();
         background.scheduleWithFixedDelay(this::reconcileDeploySources, 1, 1, TimeUnit.SECONDS);
     }
@@ -654,6 +661,14 @@ public class ModelRepositoryImpl implements ModelRepository, ArtifactInstaller, 
     }
 
     private void deployArtifact(Path file) throws IOException {
+        // FileInstall's thread, and the background one for files that were still changing: one at a time, so that a
+        // source is never read twice for the same change
+        synchronized (deploying) {
+            deployArtifact0(file);
+        }
+    }
+
+    private void deployArtifact0(Path file) throws IOException {
         Path folder = modelFolder(file);
         String source = source(file);
         try {
@@ -661,6 +676,9 @@ public class ModelRepositoryImpl implements ModelRepository, ArtifactInstaller, 
                 String stamp = stamp(file);
                 if (stamp.equals(deployedStamps.get(source))) {
                     return; // reported again, unchanged: no need to read it
+                }
+                if (stillChanging(file, source, file)) {
+                    return;
                 }
                 try (InputStream model = Files.newInputStream(file)) {
                     deploySource(source, baseName(file.getFileName().toString()), file.getFileName().toString(), model,
@@ -681,6 +699,9 @@ public class ModelRepositoryImpl implements ModelRepository, ArtifactInstaller, 
             if (stamp.equals(deployedStamps.get(source))) {
                 return;
             }
+            if (stillChanging(file, source, modelFile, sidecar)) {
+                return;
+            }
             try (InputStream model = Files.newInputStream(modelFile); InputStream json = Files.newInputStream(sidecar)) {
                 deploySource(source, folder.getFileName().toString(), modelFile.getFileName().toString(), model, json,
                         folder);
@@ -692,6 +713,52 @@ public class ModelRepositoryImpl implements ModelRepository, ArtifactInstaller, 
             LOG.log(Level.WARNING, "Cannot deploy " + file + ": " + e.getMessage());
             throw e;
         }
+    }
+
+    /**
+     * Whether a file of a source was modified less than {@link #settleMillis} ago: it may still be being written. The
+     * source is then read later, once its files have stayed unchanged that long. FileInstall waits so for a new file
+     * (its checksum the same on two polls in a row), but reports a file it knows on the first poll that sees it
+     * change (it checks known files twice per poll, for file systems whose changes inotify misses): a replacement
+     * still being copied would be read half-way. A modification time in the future is taken as settled.
+     */
+    private boolean stillChanging(Path reported, String source, Path... files) throws IOException {
+        long newest = 0;
+        for (Path f : files) {
+            newest = Math.max(newest, Files.getLastModifiedTime(f).toMillis());
+        }
+        long age = System.currentTimeMillis() - newest;
+        ScheduledFuture<?> earlier;
+        if (age < 0 || age >= settleMillis || !active) {
+            earlier = settling.remove(source);
+            if (earlier != null) {
+                earlier.cancel(false);
+            }
+            return false;
+        }
+        ScheduledFuture<?> later;
+        AtomicReference<ScheduledFuture<?>> self = new AtomicReference<>();
+        try {
+            later = background.schedule(() -> {
+                settling.remove(source, self.get());
+                if (active && Files.exists(reported)) {
+                    try {
+                        deployArtifact(reported);
+                    } catch (IOException | RuntimeException e) {
+                        // logged, and the source counted as refused, by deployArtifact
+                    }
+                }
+            }, settleMillis - age + 1, TimeUnit.MILLISECONDS);
+        } catch (RejectedExecutionException e) {
+            return true; // the repository stops: the next one is told of every file again
+        }
+        self.set(later);
+        earlier = settling.put(source, later);
+        if (earlier != null) {
+            earlier.cancel(false);
+        }
+        LOG.fine(() -> "Deploying " + source + " once its files stay unchanged for " + settleMillis + " ms");
+        return true;
     }
 
     /** Size and modification time: enough to tell a file FileInstall reports again from a changed one. */

@@ -29,9 +29,11 @@ import java.lang.reflect.Proxy;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.FileTime;
 import java.security.MessageDigest;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Dictionary;
 import java.util.HashMap;
 import java.util.HexFormat;
@@ -53,6 +55,8 @@ class ModelRepositoryImplTest {
 
     private static final Logger LOG = Logger.getLogger("io.fractal.repository");
     private static final byte[] MODEL_A = "torchscript model A".getBytes(StandardCharsets.UTF_8);
+    /** FileInstall's poll interval, as the framework says it: how long a deploy/ file must stay unchanged. */
+    private static final long POLL_MS = 500;
     private static final byte[] MODEL_B = "torchscript model B, retrained".getBytes(StandardCharsets.UTF_8);
     /** The sample model folder the distribution ships (model.json + model.pt). */
     private static final Path IRIS_FOLDER = Path.of("../../deploy/iris");
@@ -677,18 +681,45 @@ class ModelRepositoryImplTest {
         ModelVersionDTO v = repo.resolve("adder", null);
         assertEquals(1, v.version);
         assertEquals("deploy:adder.pt", v.source);
-        Files.write(file.toPath(), MODEL_B);
+        file(file.toPath(), MODEL_B);
         repo.update(file);
         assertEquals(List.of(2), versions(repo.model("adder")));
         repo.uninstall(file);
         assertThrows(ModelNotFoundException.class, () -> repo.model("adder"));
     }
 
+    /**
+     * FileInstall reports a file it knows on the first poll that sees it change, even while it is still being
+     * written: the repository reads it only once it has stayed unchanged for a poll, whatever it was told meanwhile.
+     */
+    @Test
+    void aReplacementStillBeingWrittenIsReadOnceItStaysUnchanged() throws Exception {
+        Path deploy = Files.createDirectories(home.resolve("deploy"));
+        File file = file(deploy.resolve("adder.pt"), MODEL_A);
+        repo.install(file);
+        assertEquals(List.of(1), versions(repo.model("adder")));
+
+        byte[] replacement = "torchscript model B, a longer one than A".getBytes(StandardCharsets.UTF_8);
+        Files.write(file.toPath(), Arrays.copyOf(replacement, replacement.length / 2)); // half of it, just now
+        repo.update(file);
+        assertEquals(List.of(1), versions(repo.model("adder")), "read half-written");
+        Thread.sleep(POLL_MS / 5);
+        Files.write(file.toPath(), replacement); // the rest, within a poll
+        repo.update(file);
+        repo.update(file);
+        assertEquals(List.of(1), versions(repo.model("adder")), "read while it changed");
+
+        await().atMost(WAIT).until(() -> repo.model("adder").defaultVersion == 2);
+        Thread.sleep(3 * POLL_MS); // the check scheduled for the half file must not make a version of its own
+        assertEquals(List.of(2), versions(repo.model("adder")));
+        assertEquals(sha256(replacement), repo.resolve("adder", null).sha256);
+    }
+
     @Test
     void installingAModelFolderDeploysItWithTheSidecarsSignature() throws Exception {
         Path folder = Files.createDirectories(home.resolve("deploy").resolve("iris"));
-        Files.copy(IRIS_FOLDER.resolve("model.json"), folder.resolve("model.json"));
-        Files.copy(IRIS_FOLDER.resolve("model.pt"), folder.resolve("model.pt"));
+        settled(Files.copy(IRIS_FOLDER.resolve("model.json"), folder.resolve("model.json")));
+        settled(Files.copy(IRIS_FOLDER.resolve("model.pt"), folder.resolve("model.pt")));
         repo.install(folder.resolve("model.pt").toFile());
         // FileInstall reports the sidecar too: it stands for the same folder, so nothing changes.
         repo.install(folder.resolve("model.json").toFile());
@@ -789,8 +820,14 @@ class ModelRepositoryImplTest {
         }
     }
 
+    /** A file written a while ago, as FileInstall reports one: unchanged for more than a poll. */
     private static File file(Path path, byte[] bytes) throws IOException {
-        return Files.write(path, bytes).toFile();
+        return settled(Files.write(path, bytes)).toFile();
+    }
+
+    private static Path settled(Path path) throws IOException {
+        Files.setLastModifiedTime(path, FileTime.fromMillis(System.currentTimeMillis() - 60_000));
+        return path;
     }
 
     private static List<Integer> versions(ModelDTO m) {
@@ -862,7 +899,11 @@ class ModelRepositoryImplTest {
     private BundleContext bundleContext() {
         return (BundleContext) Proxy.newProxyInstance(getClass().getClassLoader(),
                 new Class<?>[] {BundleContext.class}, (proxy, method, args) -> switch (method.getName()) {
-                    case "getProperty" -> "fractal.home".equals(args[0]) ? home.toString() : null;
+                    case "getProperty" -> switch ((String) args[0]) {
+                        case "fractal.home" -> home.toString();
+                        case "felix.fileinstall.poll" -> String.valueOf(POLL_MS);
+                        default -> null;
+                    };
                     case "registerService" -> {
                         assertSame(ModelArtifact.class, args[0]);
                         assertNoRepositoryLockHeld("registerService");
