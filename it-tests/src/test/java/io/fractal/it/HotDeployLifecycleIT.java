@@ -262,7 +262,7 @@ public class HotDeployLifecycleIT extends FractalTestSupport {
         int chunks = 15;
         Set<Integer> versionsSeen = new TreeSet<>();
         long started = System.nanoTime();
-        writeSlowly(deployFolder().resolve("slow.pt"), model, chunks, "slow", versionsSeen);
+        writeSlowly(deployFolder().resolve("slow.pt"), model, chunks, 100, "slow", versionsSeen);
         System.out.println("HotDeployLifecycleIT: slow.pt written in " + chunks + " chunks over "
                 + TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started) + " ms; versions seen meanwhile: "
                 + versionsSeen);
@@ -291,8 +291,9 @@ public class HotDeployLifecycleIT extends FractalTestSupport {
     }
 
     /**
-     * A model file overwritten in place slowly (15 chunks, 100 ms apart), which FileInstall reports on the first poll
-     * that sees it change: the new version is read once the file is complete, and is the only one after the old.
+     * A model file overwritten in place slowly (30 chunks, 40 ms apart, over 6 polls), which FileInstall reports on
+     * the first poll that sees it change: the new version is read once the file is complete, and is the only one
+     * after the old.
      */
     @Test
     public void fileOverwrittenSlowlyIsDeployedOnceComplete() throws Exception {
@@ -303,7 +304,7 @@ public class HotDeployLifecycleIT extends FractalTestSupport {
         Set<Integer> versionsSeen = new TreeSet<>(versionNumbers(modelView("rewritten")));
         assertEquals(Set.of(1), versionsSeen);
 
-        writeSlowly(file, iris, 15, "rewritten", versionsSeen);
+        writeSlowly(file, iris, 30, 40, "rewritten", versionsSeen);
 
         JsonNode version = awaitDefaultVersion("rewritten", v -> v.path("version").asInt() == 2, true,
                 DEPLOY_TIMEOUT);
@@ -321,11 +322,11 @@ public class HotDeployLifecycleIT extends FractalTestSupport {
     }
 
     /**
-     * Writes {@code bytes} to {@code file} (truncated first) in {@code chunks} pieces 100 ms apart, noting the versions
-     * of {@code model} seen meanwhile.
+     * Writes {@code bytes} to {@code file} (truncated first) in {@code chunks} pieces {@code apartMillis} ms apart,
+     * noting the versions of {@code model} seen meanwhile.
      */
-    private void writeSlowly(Path file, byte[] bytes, int chunks, String model, Set<Integer> versionsSeen)
-            throws Exception {
+    private void writeSlowly(Path file, byte[] bytes, int chunks, long apartMillis, String model,
+            Set<Integer> versionsSeen) throws Exception {
         ScheduledExecutorService writer = Executors.newSingleThreadScheduledExecutor();
         CompletableFuture<Void> written = new CompletableFuture<>();
         try (OutputStream out = Files.newOutputStream(file)) {
@@ -343,7 +344,7 @@ public class HotDeployLifecycleIT extends FractalTestSupport {
                 } catch (Exception e) {
                     written.completeExceptionally(e);
                 }
-            }, 0, 100, TimeUnit.MILLISECONDS);
+            }, 0, apartMillis, TimeUnit.MILLISECONDS);
             await(file.getFileName() + " written").atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(25))
                     .until(() -> {
                         HttpResult view = http().get("/api/v1/models/" + model);

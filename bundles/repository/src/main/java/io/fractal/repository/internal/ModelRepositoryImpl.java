@@ -44,7 +44,6 @@ import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicReference;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 import java.util.stream.Stream;
@@ -120,9 +119,13 @@ public class ModelRepositoryImpl implements ModelRepository, ArtifactInstaller, 
     private final Set<String> refusedSources = ConcurrentHashMap.newKeySet();
     /** How long a deploy/ file must have stayed unchanged before it is read: FileInstall's poll interval. */
     private final long settleMillis;
-    /** The deploy/ sources reported while their files still changed, by source: the check that reads them later. */
-    private final Map<String, ScheduledFuture<?>> settling = new ConcurrentHashMap<>();
+    /** The deploy/ sources seen changing and not read yet, by source: their files' stamp then, and the next check. */
+    private final Map<String, Settling> settling = new ConcurrentHashMap<>();
+    /** Held while a deploy/ source is read or undeployed (FileInstall's thread, and the deployer's re-checks). */
     private final Object deploying = new Object();
+    /** Reads the deploy/ sources that were still changing when reported, once they stay unchanged. */
+    private final ScheduledExecutorService deployer = Executors.newSingleThreadScheduledExecutor(
+            r -> IsolatedThreads.newThread(r, "fractal-repository-deploy"));
     private final StartupScan startup;
     /** The versions waiting to become their model's default, by {@code name:version}. */
     private final Map<String, Promotion> promotions = new ConcurrentHashMap<>();
@@ -213,6 +216,7 @@ public class ModelRepositoryImpl implements ModelRepository, ArtifactInstaller, 
     void deactivate() {
         active = false;
         background.shutdownNow();
+        deployer.shutdownNow();
         List<StoredVersion> all = new ArrayList<>();
         synchronized (this) {
             models.values().forEach(m -> all.addAll(m.versions.values()));
@@ -607,12 +611,12 @@ public class ModelRepositoryImpl implements ModelRepository, ArtifactInstaller, 
 
     @Override
     public void install(File artifact) throws Exception {
-        deployArtifact(artifact.toPath());
+        deployArtifact(artifact.toPath(), false);
     }
 
     @Override
     public void update(File artifact) throws Exception {
-        deployArtifact(artifact.toPath());
+        deployArtifact(artifact.toPath(), true);
     }
 
     @Override
@@ -627,6 +631,19 @@ public class ModelRepositoryImpl implements ModelRepository, ArtifactInstaller, 
 
     @Override
     public int undeploySource(String source) {
+        if (!source.startsWith(DEPLOY_SOURCE)) {
+            return undeploySource0(source);
+        }
+        synchronized (deploying) { // not while a re-check of the same source reads it
+            Settling pending = settling.remove(source);
+            if (pending != null) {
+                pending.check.cancel(false);
+            }
+            return undeploySource0(source);
+        }
+    }
+
+    private int undeploySource0(String source) {
         Removal removal = Removal.none();
         synchronized (this) {
             if (!active) {
@@ -660,15 +677,18 @@ public class ModelRepositoryImpl implements ModelRepository, ArtifactInstaller, 
         return DEPLOY_SOURCE + (folder != null ? folder.getFileName() + "/" : file.getFileName().toString());
     }
 
-    private void deployArtifact(Path file) throws IOException {
-        // FileInstall's thread, and the background one for files that were still changing: one at a time, so that a
-        // source is never read twice for the same change
+    /**
+     * Reads a deploy/ file or model folder FileInstall reported ({@code changed}: as changed rather than new), unless
+     * it may still be being written. On FileInstall's thread, and on the deployer's for the re-checks: one at a time,
+     * so that a source is never read twice for one change.
+     */
+    private void deployArtifact(Path file, boolean changed) throws IOException {
         synchronized (deploying) {
-            deployArtifact0(file);
+            deployArtifact0(file, changed);
         }
     }
 
-    private void deployArtifact0(Path file) throws IOException {
+    private void deployArtifact0(Path file, boolean changed) throws IOException {
         Path folder = modelFolder(file);
         String source = source(file);
         try {
@@ -677,7 +697,7 @@ public class ModelRepositoryImpl implements ModelRepository, ArtifactInstaller, 
                 if (stamp.equals(deployedStamps.get(source))) {
                     return; // reported again, unchanged: no need to read it
                 }
-                if (stillChanging(file, source, file)) {
+                if (stillChanging(file, source, List.of(file), changed)) {
                     return;
                 }
                 try (InputStream model = Files.newInputStream(file)) {
@@ -689,6 +709,14 @@ public class ModelRepositoryImpl implements ModelRepository, ArtifactInstaller, 
                 return;
             }
             Path sidecar = folder.resolve(ModelMetadata.SIDECAR);
+            List<Path> files;
+            try (Stream<Path> listed = Files.list(folder)) {
+                files = listed.filter(f -> !f.getFileName().toString().startsWith(".") && Files.isRegularFile(f))
+                        .sorted().toList();
+            }
+            if (stillChanging(file, source, files, changed)) {
+                return; // before its sidecar is parsed: it may be half-written too
+            }
             ModelMetadata meta = ModelMetadata.read(mapper, sidecar);
             Path modelFile = meta.file != null ? folder.resolve(meta.file).normalize() : findModelFile(folder);
             if (modelFile == null || !modelFile.startsWith(folder) || !Files.isRegularFile(modelFile)) {
@@ -697,9 +725,6 @@ public class ModelRepositoryImpl implements ModelRepository, ArtifactInstaller, 
             }
             String stamp = stamp(modelFile) + "|" + stamp(sidecar);
             if (stamp.equals(deployedStamps.get(source))) {
-                return;
-            }
-            if (stillChanging(file, source, modelFile, sidecar)) {
                 return;
             }
             try (InputStream model = Files.newInputStream(modelFile); InputStream json = Files.newInputStream(sidecar)) {
@@ -716,49 +741,74 @@ public class ModelRepositoryImpl implements ModelRepository, ArtifactInstaller, 
     }
 
     /**
-     * Whether a file of a source was modified less than {@link #settleMillis} ago: it may still be being written. The
-     * source is then read later, once its files have stayed unchanged that long. FileInstall waits so for a new file
-     * (its checksum the same on two polls in a row), but reports a file it knows on the first poll that sees it
-     * change (it checks known files twice per poll, for file systems whose changes inotify misses): a replacement
-     * still being copied would be read half-way. A modification time in the future is taken as settled.
+     * Whether a deploy/ source may still be being written, and is to be read later: once its files (their names,
+     * sizes and modification times) have stayed the same for {@link #settleMillis}, FileInstall's poll interval.
+     * FileInstall waits so for a new file (two polls in a row with the same checksum, of the same attributes), but
+     * reports a file it knows on the first poll that sees it change (it checks known files twice per poll, for file
+     * systems whose changes inotify misses): a replacement still being copied would be read half-way. So a change
+     * is read once a check a poll later finds the source as it was; a new source at once if its newest file is that
+     * old already (not so when its clock is ahead). Also true while the repository stops: nothing is read then.
      */
-    private boolean stillChanging(Path reported, String source, Path... files) throws IOException {
-        long newest = 0;
+    private boolean stillChanging(Path reported, String source, List<Path> files, boolean changed)
+            throws IOException {
+        if (!active) {
+            return true;
+        }
+        StringBuilder stamp = new StringBuilder();
+        long newest = Long.MIN_VALUE;
         for (Path f : files) {
-            newest = Math.max(newest, Files.getLastModifiedTime(f).toMillis());
+            long modified = Files.getLastModifiedTime(f).toMillis();
+            newest = Math.max(newest, modified);
+            stamp.append(f.getFileName()).append(':').append(Files.size(f)).append('@').append(modified).append('|');
         }
+        String now = stamp.toString();
         long age = System.currentTimeMillis() - newest;
-        ScheduledFuture<?> earlier;
-        if (age < 0 || age >= settleMillis || !active) {
-            earlier = settling.remove(source);
-            if (earlier != null) {
-                earlier.cancel(false);
+        Settling pending = settling.get(source);
+        if (pending != null && pending.stamp.equals(now)) {
+            if (System.nanoTime() - pending.since < TimeUnit.MILLISECONDS.toNanos(settleMillis)) {
+                return true; // its check comes
             }
-            return false;
-        }
-        ScheduledFuture<?> later;
-        AtomicReference<ScheduledFuture<?>> self = new AtomicReference<>();
-        try {
-            later = background.schedule(() -> {
-                settling.remove(source, self.get());
-                if (active && Files.exists(reported)) {
+        } else if (changed || age < 0 || age < settleMillis) {
+            Settling next = new Settling(now, System.nanoTime());
+            try {
+                next.check = deployer.schedule(() -> {
                     try {
-                        deployArtifact(reported);
+                        if (Files.exists(reported)) {
+                            deployArtifact(reported, true); // finds this entry: read if the stamp is the same
+                            return;
+                        }
                     } catch (IOException | RuntimeException e) {
                         // logged, and the source counted as refused, by deployArtifact
                     }
-                }
-            }, settleMillis - age + 1, TimeUnit.MILLISECONDS);
-        } catch (RejectedExecutionException e) {
-            return true; // the repository stops: the next one is told of every file again
+                    settling.remove(source, next);
+                }, settleMillis + 1, TimeUnit.MILLISECONDS);
+            } catch (RejectedExecutionException e) {
+                return true; // the repository stops: the next one is told of every file again
+            }
+            if (pending != null) {
+                pending.check.cancel(false);
+            }
+            settling.put(source, next);
+            LOG.fine(() -> "Deploying " + source + " once its files stay unchanged for " + settleMillis + " ms");
+            return true;
         }
-        self.set(later);
-        earlier = settling.put(source, later);
-        if (earlier != null) {
-            earlier.cancel(false);
+        if (pending != null) {
+            settling.remove(source, pending);
+            pending.check.cancel(false);
         }
-        LOG.fine(() -> "Deploying " + source + " once its files stay unchanged for " + settleMillis + " ms");
-        return true;
+        return false;
+    }
+
+    /** A deploy/ source seen changing: its files' stamp, since when it has been so, and the check that comes. */
+    private static final class Settling {
+        final String stamp;
+        final long since;
+        volatile ScheduledFuture<?> check;
+
+        Settling(String stamp, long since) {
+            this.stamp = stamp;
+            this.since = since;
+        }
     }
 
     /** Size and modification time: enough to tell a file FileInstall reports again from a changed one. */

@@ -56,7 +56,7 @@ class ModelRepositoryImplTest {
     private static final Logger LOG = Logger.getLogger("io.fractal.repository");
     private static final byte[] MODEL_A = "torchscript model A".getBytes(StandardCharsets.UTF_8);
     /** FileInstall's poll interval, as the framework says it: how long a deploy/ file must stay unchanged. */
-    private static final long POLL_MS = 500;
+    private static final long POLL_MS = 1000;
     private static final byte[] MODEL_B = "torchscript model B, retrained".getBytes(StandardCharsets.UTF_8);
     /** The sample model folder the distribution ships (model.json + model.pt). */
     private static final Path IRIS_FOLDER = Path.of("../../deploy/iris");
@@ -682,15 +682,16 @@ class ModelRepositoryImplTest {
         assertEquals(1, v.version);
         assertEquals("deploy:adder.pt", v.source);
         file(file.toPath(), MODEL_B);
-        repo.update(file);
-        assertEquals(List.of(2), versions(repo.model("adder")));
+        repo.update(file); // a change: read once a check a poll later finds the file as it was
+        await().atMost(WAIT).until(() -> versions(repo.model("adder")).equals(List.of(2)));
         repo.uninstall(file);
         assertThrows(ModelNotFoundException.class, () -> repo.model("adder"));
     }
 
     /**
      * FileInstall reports a file it knows on the first poll that sees it change, even while it is still being
-     * written: the repository reads it only once it has stayed unchanged for a poll, whatever it was told meanwhile.
+     * written: the repository reads it only once a check a poll later finds it unchanged, whatever it was told
+     * meanwhile.
      */
     @Test
     void aReplacementStillBeingWrittenIsReadOnceItStaysUnchanged() throws Exception {
@@ -710,7 +711,7 @@ class ModelRepositoryImplTest {
         assertEquals(List.of(1), versions(repo.model("adder")), "read while it changed");
 
         await().atMost(WAIT).until(() -> repo.model("adder").defaultVersion == 2);
-        Thread.sleep(3 * POLL_MS); // the check scheduled for the half file must not make a version of its own
+        Thread.sleep(POLL_MS + 200); // the check scheduled for the half file must not make a version of its own
         assertEquals(List.of(2), versions(repo.model("adder")));
         assertEquals(sha256(replacement), repo.resolve("adder", null).sha256);
     }
