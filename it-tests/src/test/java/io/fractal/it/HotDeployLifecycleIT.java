@@ -23,6 +23,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.Assume;
 import org.junit.Before;
 import org.junit.Test;
 import org.junit.runner.RunWith;
@@ -41,6 +42,8 @@ import org.ops4j.pax.exam.spi.reactors.PerClass;
 @ExamReactorStrategy(PerClass.class)
 public class HotDeployLifecycleIT extends FractalTestSupport {
 
+    /** FileInstall's poll interval in these tests ({@code FractalTestSupport}). */
+    private static final long POLL_MS = 200;
     /** A dropped model serves within a few seconds (FileInstall polls every 200 ms here; the engine is warm). */
     private static final Duration DEPLOY_TIMEOUT = Duration.ofSeconds(10);
     /** A deleted file is undeployed within a few seconds. */
@@ -269,13 +272,7 @@ public class HotDeployLifecycleIT extends FractalTestSupport {
 
         awaitReady("slow");
         // FileInstall has had several polls since: no other version comes
-        await("slow keeps one version").during(Duration.ofSeconds(1)).atMost(Duration.ofSeconds(3))
-                .pollInterval(Duration.ofMillis(50))
-                .untilAsserted(() -> {
-                    JsonNode view = modelView("slow");
-                    versionsSeen.addAll(versionNumbers(view));
-                    assertEquals(view.toString(), List.of(1), versionNumbers(view));
-                });
+        awaitOnlyVersion("slow", 1, versionsSeen);
         assertEquals("versions ever seen", Set.of(1), versionsSeen);
         JsonNode version = versionOf(modelView("slow"), 1);
         assertEquals(version.toString(), sha256(model), version.path("sha256").asText());
@@ -310,15 +307,20 @@ public class HotDeployLifecycleIT extends FractalTestSupport {
                 DEPLOY_TIMEOUT);
         assertEquals(version.toString(), sha256(iris), version.path("sha256").asText());
         assertEquals(version.toString(), iris.length, version.path("size").asLong());
-        await("rewritten keeps version 2 alone").during(Duration.ofSeconds(1)).atMost(Duration.ofSeconds(3))
-                .pollInterval(Duration.ofMillis(50))
-                .untilAsserted(() -> {
-                    JsonNode view = modelView("rewritten");
-                    versionsSeen.addAll(versionNumbers(view));
-                    assertEquals(view.toString(), List.of(2), versionNumbers(view));
-                });
+        awaitOnlyVersion("rewritten", 2, versionsSeen);
         // no version of a half-written file came and failed in between
         assertEquals("versions ever seen", Set.of(1, 2), versionsSeen);
+    }
+
+    /** For a second on end, {@code model} has {@code version} alone; the versions seen meanwhile are noted. */
+    private void awaitOnlyVersion(String model, int version, Set<Integer> versionsSeen) {
+        await(model + " keeps version " + version + " alone").during(Duration.ofSeconds(1))
+                .atMost(Duration.ofSeconds(3)).pollInterval(Duration.ofMillis(50))
+                .untilAsserted(() -> {
+                    JsonNode view = modelView(model);
+                    versionsSeen.addAll(versionNumbers(view));
+                    assertEquals(view.toString(), List.of(version), versionNumbers(view));
+                });
     }
 
     /**
@@ -329,6 +331,8 @@ public class HotDeployLifecycleIT extends FractalTestSupport {
             Set<Integer> versionsSeen) throws Exception {
         ScheduledExecutorService writer = Executors.newSingleThreadScheduledExecutor();
         CompletableFuture<Void> written = new CompletableFuture<>();
+        long[] lastWrite = {0};
+        long[] longestGap = {0};
         try (OutputStream out = Files.newOutputStream(file)) {
             AtomicInteger next = new AtomicInteger();
             ScheduledFuture<?> chunking = writer.scheduleAtFixedRate(() -> {
@@ -338,6 +342,11 @@ public class HotDeployLifecycleIT extends FractalTestSupport {
                         int from = bytes.length * i / chunks;
                         out.write(Arrays.copyOfRange(bytes, from, bytes.length * (i + 1) / chunks));
                         out.flush();
+                        long now = System.nanoTime();
+                        if (lastWrite[0] != 0) {
+                            longestGap[0] = Math.max(longestGap[0], now - lastWrite[0]);
+                        }
+                        lastWrite[0] = now;
                     } else {
                         written.complete(null);
                     }
@@ -358,6 +367,11 @@ public class HotDeployLifecycleIT extends FractalTestSupport {
         } finally {
             writer.shutdownNow();
         }
+        // A writer that stalled for a poll (a pause of this JVM on a crowded machine) has shown the server a file
+        // that stayed the same for a poll: what it did then says nothing of this test's case.
+        long gap = TimeUnit.NANOSECONDS.toMillis(longestGap[0]);
+        Assume.assumeTrue(file.getFileName() + ": the writer stalled " + gap + " ms, FileInstall polls every "
+                + POLL_MS + " ms here", gap < POLL_MS * 9 / 10);
     }
 
     // ------------------------------------------------------------------------------------------------

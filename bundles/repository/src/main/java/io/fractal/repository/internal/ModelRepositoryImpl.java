@@ -24,6 +24,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.Paths;
 import java.nio.file.StandardCopyOption;
@@ -709,10 +710,13 @@ public class ModelRepositoryImpl implements ModelRepository, ArtifactInstaller, 
                 return;
             }
             Path sidecar = folder.resolve(ModelMetadata.SIDECAR);
-            List<Path> files;
+            List<Path> files; // the sidecar and the files that may be the model: not a log file beside them
+            Map<String, String> types = knownTypes();
             try (Stream<Path> listed = Files.list(folder)) {
-                files = listed.filter(f -> !f.getFileName().toString().startsWith(".") && Files.isRegularFile(f))
-                        .sorted().toList();
+                files = listed.filter(f -> {
+                    String n = f.getFileName().toString();
+                    return !n.startsWith(".") && (n.equals(ModelMetadata.SIDECAR) || types.containsKey(extension(n)));
+                }).sorted().toList();
             }
             if (stillChanging(file, source, files, changed)) {
                 return; // before its sidecar is parsed: it may be half-written too
@@ -756,10 +760,16 @@ public class ModelRepositoryImpl implements ModelRepository, ArtifactInstaller, 
         }
         StringBuilder stamp = new StringBuilder();
         long newest = Long.MIN_VALUE;
-        for (Path f : files) {
-            long modified = Files.getLastModifiedTime(f).toMillis();
-            newest = Math.max(newest, modified);
-            stamp.append(f.getFileName()).append(':').append(Files.size(f)).append('@').append(modified).append('|');
+        try {
+            for (Path f : files) {
+                long modified = Files.getLastModifiedTime(f).toMillis();
+                newest = Math.max(newest, modified);
+                stamp.append(f.getFileName()).append(':').append(Files.size(f)).append('@').append(modified)
+                        .append('|');
+            }
+        } catch (NoSuchFileException e) {
+            stamp.append("a file went while listed: ").append(System.nanoTime()); // changing: look again later
+            newest = Long.MAX_VALUE;
         }
         String now = stamp.toString();
         long age = System.currentTimeMillis() - newest;
@@ -775,12 +785,12 @@ public class ModelRepositoryImpl implements ModelRepository, ArtifactInstaller, 
                     try {
                         if (Files.exists(reported)) {
                             deployArtifact(reported, true); // finds this entry: read if the stamp is the same
-                            return;
                         }
                     } catch (IOException | RuntimeException e) {
                         // logged, and the source counted as refused, by deployArtifact
+                    } finally {
+                        settling.remove(source, next); // a later change has an entry of its own
                     }
-                    settling.remove(source, next);
                 }, settleMillis + 1, TimeUnit.MILLISECONDS);
             } catch (RejectedExecutionException e) {
                 return true; // the repository stops: the next one is told of every file again
@@ -833,8 +843,16 @@ public class ModelRepositoryImpl implements ModelRepository, ArtifactInstaller, 
             }
         }
         for (String source : gone) {
-            LOG.info(() -> "Undeploying " + source + ": its files left deploy/");
-            undeploySource(source);
+            try {
+                // on the deploy thread: an undeploy of a deploy/ source waits for a read in progress, which the
+                // promotions on this thread must not
+                deployer.execute(() -> {
+                    LOG.info(() -> "Undeploying " + source + ": its files left deploy/");
+                    undeploySource(source);
+                });
+            } catch (RejectedExecutionException e) {
+                return; // stopping
+            }
         }
     }
 
@@ -890,6 +908,9 @@ public class ModelRepositoryImpl implements ModelRepository, ArtifactInstaller, 
             meta.sourceDigest = meta.sha256 + (meta.sourceDigest == null ? "" : meta.sourceDigest);
             Stored stored;
             synchronized (this) {
+                if (!active) {
+                    throw new IOException("the model repository is stopping; " + name + " is not stored");
+                }
                 StoredModel existing = models.get(name);
                 if (replaceSource && existing != null) {
                     for (StoredVersion v : existing.versions.values()) {
