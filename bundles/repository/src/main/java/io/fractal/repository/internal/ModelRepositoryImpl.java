@@ -710,14 +710,9 @@ public class ModelRepositoryImpl implements ModelRepository, ArtifactInstaller, 
                 return;
             }
             Path sidecar = folder.resolve(ModelMetadata.SIDECAR);
-            List<Path> files; // the sidecar and the files that may be the model: not a log file beside them
-            Map<String, String> types = knownTypes();
-            try (Stream<Path> listed = Files.list(folder)) {
-                files = listed.filter(f -> {
-                    String n = f.getFileName().toString();
-                    return !n.startsWith(".") && (n.equals(ModelMetadata.SIDECAR) || types.containsKey(extension(n)));
-                }).sorted().toList();
-            }
+            // the sidecar and the files that may be the model: not a log file beside them
+            List<Path> files = new ArrayList<>(modelFileCandidates(folder));
+            files.add(sidecar);
             if (stillChanging(file, source, files, changed)) {
                 return; // before its sidecar is parsed: it may be half-written too
             }
@@ -934,10 +929,16 @@ public class ModelRepositoryImpl implements ModelRepository, ArtifactInstaller, 
     }
 
     private Path findModelFile(Path folder) throws IOException {
+        List<Path> candidates = modelFileCandidates(folder);
+        return candidates.size() == 1 ? candidates.get(0) : null;
+    }
+
+    /** The files of a model folder that may be its model file: those of a type an engine loads, in name order. */
+    private List<Path> modelFileCandidates(Path folder) throws IOException {
+        Map<String, String> types = knownTypes();
         try (Stream<Path> files = Files.list(folder)) {
-            List<Path> candidates = files.filter(Files::isRegularFile)
-                    .filter(f -> knownTypes().containsKey(extension(f.getFileName().toString()))).toList();
-            return candidates.size() == 1 ? candidates.get(0) : null;
+            return files.filter(Files::isRegularFile)
+                    .filter(f -> types.containsKey(extension(f.getFileName().toString()))).sorted().toList();
         }
     }
 
